@@ -1,0 +1,54 @@
+"""The Proxy seam: Services as TCP listeners in front of Ready pods.
+
+The engine decides *which* endpoints a Service port has and with what weights (a canary's
+stable and canary groups, a blue/green active or preview ReplicaSet); the proxy only forwards
+connections. ``set_backends`` replaces a port's backends atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Endpoint:
+    pod: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackendGroup:
+    """Endpoints that share one traffic weight (e.g. the canary ReplicaSet's pods)."""
+
+    name: str
+    weight: int  # relative; groups with weight 0 get no new connections
+    endpoints: tuple[Endpoint, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerSpec:
+    """One Service port: where to listen, and how to keep a client on one endpoint."""
+
+    service: str  # "namespace/name"
+    port_name: str  # the Service port's name, or its number as a string
+    bind: str
+    port: int
+    affinity_timeout: float | None = None  # seconds for sessionAffinity: ClientIP, else None
+
+
+class Proxy(Protocol):
+    async def ensure_listener(self, spec: ListenerSpec) -> None:
+        """Create the listener, or update it in place (same service and port name)."""
+
+    async def remove_listener(self, service: str, port_name: str) -> None:
+        """Stop listening; open connections finish on their own."""
+
+    def set_backends(self, service: str, port_name: str, groups: tuple[BackendGroup, ...]) -> None:
+        """Replace the backends of one listener atomically."""
+
+    def connection_failures(self, service: str, group: str) -> int:
+        """Connections to ``group``'s endpoints that failed since the listener started."""
+
+    async def close(self) -> None: ...

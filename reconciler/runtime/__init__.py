@@ -1,0 +1,98 @@
+"""The Runtime seam: what the engine needs from whatever runs pods.
+
+The process runtime (``reconciler.runtime.process``) runs each pod as real process groups; the
+engine's unit tests use an in-memory runtime. Both report pods as ``PodStatus`` values with
+Kubernetes' words: phase, container states and reasons, ready flags and restart counts.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class ContainerState(enum.StrEnum):
+    WAITING = "Waiting"
+    RUNNING = "Running"
+    TERMINATED = "Terminated"
+
+
+class PodPhase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStatus:
+    name: str
+    image: str
+    state: ContainerState
+    reason: str = ""  # ContainerCreating, ErrImagePull, ImagePullBackOff, CrashLoopBackOff, ...
+    message: str = ""
+    ready: bool = False
+    restart_count: int = 0
+    last_restart_at: float | None = None
+    started_at: float | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    # the previous instance's termination (kubectl describe's "Last State")
+    last_exit_code: int | None = None
+    last_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PodSpec:
+    """What to start: one pod of a ReplicaSet."""
+
+    name: str
+    namespace: str
+    owner: str  # the ReplicaSet's name
+    labels: Mapping[str, str]
+    template: Mapping[str, Any]  # the defaulted pod template (metadata + spec)
+    base_dir: Path  # relative workingDir resolves against this (the manifest's folder)
+
+
+@dataclass(frozen=True, slots=True)
+class PodStatus:
+    name: str
+    namespace: str
+    owner: str
+    labels: Mapping[str, str]
+    phase: PodPhase
+    created_at: float
+    containers: tuple[ContainerStatus, ...]
+    ready: bool = False
+    ready_since: float | None = None  # when the pod last became Ready (None while not Ready)
+    terminating: bool = False
+    ip: str = "127.0.0.1"
+    # container port -> host port, keyed by the port number as a string and by its name
+    ports: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def restarts(self) -> int:
+        return sum(c.restart_count for c in self.containers)
+
+
+class Runtime(Protocol):
+    async def start_pod(self, spec: PodSpec) -> None:
+        """Register the pod and start its containers in the background (returns at once)."""
+
+    async def stop_pod(self, name: str) -> None:
+        """Begin graceful termination (preStop, SIGTERM, SIGKILL after the grace period).
+
+        Returns at once; the pod reports ``terminating`` until its processes are gone, then
+        disappears from ``pods()``.
+        """
+
+    def pods(self) -> list[PodStatus]: ...
+
+    def subscribe(self, callback: Callable[[PodStatus], None]) -> Callable[[], None]:
+        """Call ``callback`` on every change of a pod; returns an unsubscribe function."""
+
+    async def close(self) -> None:
+        """Stop every pod gracefully and wait until all are gone."""
