@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from reconciler.errors import ReconcilerError
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Endpoint:
@@ -36,6 +38,30 @@ class ListenerSpec:
     bind: str
     port: int
     affinity_timeout: float | None = None  # seconds for sessionAffinity: ClientIP, else None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    """Connections one backend group received since its listener started."""
+
+    name: str
+    total: int = 0  # connections forwarded to one of the group's endpoints
+    active: int = 0  # of those, still open
+    failed: int = 0  # connect attempts to the group's endpoints that failed
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerStats:
+    """Counters of one Service port (``TcpProxy.stats``)."""
+
+    service: str
+    port_name: str
+    groups: tuple[GroupStats, ...] = ()
+    refused: int = 0  # connections closed at once because no endpoint could take them
+
+
+class ListenerError(ReconcilerError):
+    """A Service port cannot listen (address in use, bad bind address)."""
 
 
 class Proxy(Protocol):
