@@ -1,0 +1,229 @@
+"""Which folder a command edits, which file holds an object, and how the change is recorded.
+
+Every verb that changes a spec finds the folder the same way: ``--manifests DIR`` if given,
+else the folder the daemon watches (recorded in the store as ``manifests_dir``), else
+``./manifests``. It then edits the file that already holds the object, and refuses when that
+file is outside the folder (a symlink out of it) or cannot be written, because an edit the
+daemon never sees would be a silent no-op. After a write the command line is noted in the
+store so the revision the daemon records names it as its change cause.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import hashlib
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from reconciler.edit import Located, document_start, find_object
+from reconciler.errors import NotFoundError, Problem, ReconcilerError, Severity
+from reconciler.objects import Kind, ObjectRef
+from reconciler.paths import find_state_dir
+
+__all__ = [
+    "DEFAULT_FOLDER",
+    "MANIFESTS_META",
+    "add_folder_option",
+    "check_editable",
+    "command_line",
+    "document_check",
+    "kubectl_errors",
+    "locate",
+    "note_command",
+    "plural",
+    "resolve_folder",
+    "validate_text",
+]
+
+MANIFESTS_META = "manifests_dir"
+DEFAULT_FOLDER = "manifests"
+
+_PLURALS: dict[Kind, str] = {
+    Kind.DEPLOYMENT: "deployments.apps",
+    Kind.SERVICE: "services",
+    Kind.REPLICASET: "replicasets.apps",
+    Kind.POD: "pods",
+}
+
+
+def plural(ref: ObjectRef) -> str:
+    """kubectl's ``resource.group`` spelling in errors: ``deployments.apps``."""
+    return _PLURALS[ref.kind]
+
+
+class ObjectNotFound(NotFoundError):
+    """kubectl's wording, printed as it is (without the ``error:`` prefix)."""
+
+    def __init__(self, ref: ObjectRef) -> None:
+        super().__init__(f'Error from server (NotFound): {plural(ref)} "{ref.name}" not found')
+
+
+def kubectl_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Print kubectl's ``Error from server (NotFound)`` line verbatim (exit 1)."""
+
+    @functools.wraps(handler)
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ObjectNotFound as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+
+    return wrapped
+
+
+def add_folder_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--manifests",
+        metavar="DIR",
+        help="the manifests folder (default: the folder the daemon watches, else ./manifests)",
+    )
+
+
+def _open_store(state_dir: Path) -> object | None:
+    """The store of an existing state directory, or None (commands never create one)."""
+    if not state_dir.is_dir():
+        return None
+    try:
+        from reconciler.store import Store
+    except ImportError:  # pragma: no cover - the store lands separately
+        return None
+    try:
+        return Store.open(state_dir)
+    except ReconcilerError:
+        return None
+
+
+def _close(store: object) -> None:
+    close = getattr(store, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
+
+
+def resolve_folder(args: argparse.Namespace) -> Path:
+    """``--manifests``, else the daemon's folder from the store, else ``./manifests``."""
+    explicit = getattr(args, "manifests", None)
+    if explicit:
+        return Path(explicit).absolute()
+    state_dir = find_state_dir(getattr(args, "state_dir", None))
+    if state_dir.is_dir():
+        store = _open_store(state_dir)
+        if store is not None:
+            try:
+                watched = store.get_meta(MANIFESTS_META)  # type: ignore[attr-defined]
+            finally:
+                _close(store)
+            if watched:
+                return Path(str(watched)).absolute()
+    return Path(DEFAULT_FOLDER).absolute()
+
+
+def check_editable(folder: Path, path: Path) -> None:
+    """Refuse a file outside ``folder`` or one this user cannot replace."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        raise ReconcilerError(
+            f"error: {path} is outside the manifests folder {folder} "
+            "(the daemon would not see the change); edit it there or use --manifests"
+        ) from None
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise ReconcilerError(f"error: {path} is not writable: permission denied")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ReconcilerError(
+            f"error: {path.parent} is not writable (a file is replaced atomically through a "
+            "temporary file next to it): permission denied"
+        )
+
+
+def locate(folder: Path, ref: ObjectRef) -> Located:
+    """The object's file and document; kubectl's NotFound error when it has none."""
+    if not folder.is_dir():
+        raise ObjectNotFound(ref)
+    located = find_object(folder, ref)
+    if located is None:
+        raise ObjectNotFound(ref)
+    check_editable(folder, located.path)
+    return located
+
+
+def command_line(words: Sequence[str]) -> str:
+    """The command as a user would retype it: ``reconciler set image deployment/web web=x``."""
+    return shlex.join(["reconciler", *words])
+
+
+def note_command(args: argparse.Namespace, path: Path, command: str) -> None:
+    """Tell the store which command wrote ``path``'s current bytes (the change cause).
+
+    Without a state directory there is no daemon to tell: nothing happens. A store that cannot
+    be written only costs the change cause, never the edit, so it is a warning.
+    """
+    state_dir = find_state_dir(getattr(args, "state_dir", None))
+    if not state_dir.is_dir() or not path.exists():
+        return
+    store = _open_store(state_dir)
+    if store is None:
+        return
+    try:
+        store.note_command(  # type: ignore[attr-defined]
+            source=os.path.abspath(path),
+            file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            command=command,
+            now=time.time(),
+        )
+    except Exception as exc:  # the edit is done; only its label is lost
+        print(f"Warning: change cause not recorded: {exc}", file=sys.stderr)
+    finally:
+        _close(store)
+
+
+def display_path(path: Path) -> str:
+    """A path as problems show it: relative to the working directory when inside it."""
+    try:
+        return os.fspath(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return os.fspath(path)
+
+
+def validate_text(text: str, *, source: str) -> tuple[list[dict[str, object]], list[Problem]]:
+    """The objects of one file's text and every problem the validator finds in it."""
+    from reconciler import validate
+
+    report = validate.load_text(text, source=source)
+    return [dict(item.obj) for item in report.objects], list(report.problems)
+
+
+def refuse(problems: list[Problem], *, what: str) -> None:
+    """Raise with the rendered errors, if any (warnings go to stderr)."""
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    for problem in problems:
+        if problem.severity is not Severity.ERROR:
+            print(problem.render(), file=sys.stderr)
+    if errors:
+        lines = "\n".join(p.render() for p in errors)
+        raise ReconcilerError(f"error: {what} is not valid, nothing was written:\n{lines}")
+
+
+def document_check(located: Located, *, folder: Path) -> Callable[[str], None]:
+    """A ``check`` for ``update_object``: the new document must validate and keep its identity.
+
+    The document is validated at its own line numbers (it is padded with the lines before it),
+    so a problem points into the file as it will be.
+    """
+    del folder  # the rules are per object; cross-file rules run in the daemon
+
+    def check(text: str) -> None:
+        padding = "\n" * document_start(located)
+        objects, problems = validate_text(padding + text, source=display_path(located.path))
+        refuse(problems, what=located.ref.display)
+        if not objects:
+            raise ReconcilerError(f"error: {located.ref.display} would not be a valid object")
+
+    return check
