@@ -115,17 +115,25 @@ class TcpProxy:
         port.spec = spec
 
     async def _bind(self, port: _Port, spec: ListenerSpec) -> None:
-        # Close the old socket first: 127.0.0.1:80 and 0.0.0.0:80 cannot both be bound.
-        old_server, old_spec = port.server, port.spec
-        if old_server is not None:
-            old_server.close()
-            port.server = None
-        try:
-            port.server = await self._listen(port, spec)
-        except ListenerError:
-            if old_server is not None and old_spec is not None:
-                port.server = await self._listen(port, old_spec)
-            raise
+        old_server = port.server
+        if old_server is None:
+            port.server = await self._listen(port, spec.bind, spec.port)
+        else:
+            old_bind, old_number = self._address(old_server)
+            if spec.port in (0, old_number):
+                # Same port number: the old socket must go first (127.0.0.1:80 and 0.0.0.0:80
+                # cannot both be bound), and comes back if the new address cannot be bound.
+                old_server.close()
+                try:
+                    port.server = await self._listen(port, spec.bind, spec.port)
+                except ListenerError:
+                    port.server = await self._listen(port, old_bind, old_number)
+                    raise
+            else:
+                # A new port: bind it before letting go of the old one, so a failure changes
+                # nothing.
+                port.server = await self._listen(port, spec.bind, spec.port)
+                old_server.close()
         host, number = self._address(port.server)
         _log.info(
             "listener_started",
@@ -135,21 +143,21 @@ class TcpProxy:
             port=number,
         )
 
-    async def _listen(self, port: _Port, spec: ListenerSpec) -> asyncio.Server:
+    async def _listen(self, port: _Port, bind: str, number: int) -> asyncio.Server:
         loop = asyncio.get_running_loop()
         try:
             return await loop.create_server(
                 lambda: _ClientSide(self, port),
-                host=spec.bind,
-                port=spec.port,
+                host=bind,
+                port=number,
                 backlog=1024,
                 reuse_address=True,
             )
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise ListenerError(
-                f"service {spec.service} port {spec.port_name}: "
-                f"cannot listen on {spec.bind}:{spec.port}: {reason}"
+                f"service {port.service} port {port.port_name}: "
+                f"cannot listen on {bind}:{number}: {reason}"
             ) from exc
 
     async def remove_listener(self, service: str, port_name: str) -> None:
