@@ -105,6 +105,7 @@ _CANARY = frozenset(
         "canaryService",
         "dynamicStableScale",
         "maxSurge",
+        "minPodsPerReplicaSet",
         "maxUnavailable",
         "pingPong",
         "scaleDownDelayRevisionLimit",
@@ -123,11 +124,12 @@ _CANARY_STEP = frozenset(
         "experiment",
         "setHeaderRoute",
         "setMirrorRoute",
+        "replicaProgressThreshold",
+        "plugin",
     }
 )
 # Maps of user strings, never seconds, whatever their keys say.
 _FREE_FORM = frozenset({"labels", "annotations", "matchLabels", "nodeSelector"})
-_CONTAINER_LISTS = ("initContainers", "containers")
 
 # Variables the local runtime gives every container, and how a cluster provides the same value.
 _DOWNWARD_API = {
@@ -186,7 +188,7 @@ def export_objects(objects: Iterable[SourceObject]) -> Exported:
     for item in objects:
         translation = _Translation(item)
         out.append(ExportedObject(translation.run(), item.source, item.line))
-        problems.extend(translation.problems)
+        problems.extend(sorted(translation.problems, key=lambda p: (p.line, p.column)))
     return Exported(tuple(out), tuple(problems))
 
 
@@ -314,7 +316,10 @@ class _Translation:
         if rollout:
             obj["apiVersion"] = ROLLOUT_API_VERSION
             obj["kind"] = "Rollout"
-            spec["strategy"] = self._rollout_strategy(strategy, kind)
+            replicas = spec.get("replicas", 1)
+            spec["strategy"] = self._rollout_strategy(
+                strategy, kind, replicas=replicas if _is_int(replicas) else 1
+            )
             if auto_rollback:
                 spec["progressDeadlineAbort"] = True
                 deadline = spec.get("progressDeadlineSeconds", 600)
@@ -343,7 +348,9 @@ class _Translation:
             self._pod_template(template, ("spec", "template"))
         return obj
 
-    def _rollout_strategy(self, strategy: dict[str, Any], kind: str) -> dict[str, Any]:
+    def _rollout_strategy(
+        self, strategy: dict[str, Any], kind: str, *, replicas: int
+    ) -> dict[str, Any]:
         key = "blueGreen" if kind == "BlueGreen" else "canary"
         body: dict[str, Any] = dict(strategy.get(key) or {})
         path: Path = ("spec", "strategy", key)
@@ -359,36 +366,53 @@ class _Translation:
             return {"blueGreen": body}
         analysis = body.pop("analysis", None)
         if analysis is not None:
-            self._drop_analysis((*path, "analysis"), analysis)
+            self._drop_analysis(
+                (*path, "analysis"), analysis, canary_service=body.get("canaryService")
+            )
         self._only(body, _CANARY, path, "strategy.canary")
         steps = body.get("steps")
         if isinstance(steps, list):
-            body["steps"] = self._steps(steps, (*path, "steps"))
-            if (
-                any(isinstance(s, dict) and "setWeight" in s for s in body["steps"])
-                and "trafficRouting" not in body
-            ):
-                self.warn(
-                    (*path, "steps"),
-                    "without trafficRouting Argo Rollouts approximates setWeight by the ratio "
-                    "of canary to stable pods (10 replicas at 25% run 3 canary pods, so about "
-                    "30% of connections), where the local proxy splits connections by the exact "
-                    "weight; add replicas, or a trafficRouting provider, for finer steps",
-                )
-        if "scaleDownDelaySeconds" in body and "trafficRouting" not in body:
-            self.warn(
-                (*path, "scaleDownDelaySeconds"),
-                "Argo Rollouts honours canary scaleDownDelaySeconds only with trafficRouting; "
-                "without it old pods are scaled down as soon as the canary is promoted",
+            body["steps"] = self._steps(
+                steps, (*path, "steps"), canary_service=body.get("canaryService")
             )
+            if "trafficRouting" not in body:
+                self._weights(body["steps"], (*path, "steps"), replicas=replicas)
+        if "trafficRouting" not in body:
+            # Argo's ValidateRollout: InvalidCanaryScaleDownDelay / InvalidCanaryDynamicStableScale.
+            for key in ("scaleDownDelaySeconds", "dynamicStableScale"):
+                if key in body:
+                    del body[key]
+                    self.warn(
+                        (*path, key),
+                        f"dropped: Argo Rollouts rejects canary {key} without trafficRouting "
+                        "(InvalidSpec); it is not used by the local reconciler either",
+                    )
         return {"canary": body}
+
+    def _weights(self, steps: list[Any], path: Path, *, replicas: int) -> None:
+        """Warn at each setWeight that whole pods cannot show without traffic routing.
+
+        Without trafficRouting Argo Rollouts sets the weight by pod counts: with 4 replicas,
+        ``setWeight: 25`` is 1 canary pod of 4 (exact), ``setWeight: 10`` is still 1 of 4.
+        """
+        for index, step in enumerate(steps):
+            weight = step.get("setWeight") if isinstance(step, dict) else None
+            if not isinstance(weight, int) or weight in (0, 100) or weight * replicas % 100 == 0:
+                continue
+            self.warn(
+                (*path, index, "setWeight"),
+                f"{weight}% of {replicas} replicas is not a whole number of pods: without "
+                "trafficRouting Argo Rollouts approximates the weight by the ratio of canary "
+                "to stable pods, where the local proxy splits connections exactly; add "
+                "replicas, or a trafficRouting provider",
+            )
 
     def _only(self, body: dict[str, Any], allowed: frozenset[str], path: Path, what: str) -> None:
         for key in [key for key in body if key not in allowed]:
             del body[key]
             self.warn((*path, key), f"dropped: not an Argo Rollouts {what} field")
 
-    def _steps(self, steps: list[Any], path: Path) -> list[Any]:
+    def _steps(self, steps: list[Any], path: Path, *, canary_service: object) -> list[Any]:
         out: list[Any] = []
         for index, step in enumerate(steps):
             if not isinstance(step, dict):
@@ -396,7 +420,9 @@ class _Translation:
                 continue
             step = dict(step)
             if "analysis" in step:
-                self._drop_analysis((*path, index, "analysis"), step.pop("analysis"))
+                self._drop_analysis(
+                    (*path, index, "analysis"), step.pop("analysis"), canary_service=canary_service
+                )
             self._only(step, _CANARY_STEP, (*path, index), "canary step")
             pause = step.get("pause")
             if isinstance(pause, dict) and pause.get("duration") is not None:
@@ -427,18 +453,23 @@ class _Translation:
             return value.strip()
         return seconds
 
-    def _drop_analysis(self, path: Path, analysis: object) -> None:
-        described = ""
-        if isinstance(analysis, dict) and analysis:
-            described = f" (here: {', '.join(sorted(str(k) for k in analysis))})"
+    def _drop_analysis(self, path: Path, analysis: object, *, canary_service: object) -> None:
+        check = ""
+        if isinstance(analysis, dict):
+            found = analysis.get("httpGet")
+            http: dict[str, Any] = found if isinstance(found, dict) else {}
+            service = canary_service or "<canary Service>"
+            check = (
+                f" (a `web` metric whose url is http://{service}:{http.get('port', '<port>')}"
+                f"{http.get('path', '/')}, interval {analysis.get('interval', '<interval>')}, "
+                f"failureLimit {analysis.get('failureLimit', 0)}, successCondition on HTTP "
+                f"{analysis.get('expectedStatus', 200)})"
+            )
         self.warn(
             path,
-            "dropped: Argo Rollouts has no inline canary analysis. Write an "
-            "argoproj.io/v1alpha1 AnalysisTemplate whose metrics repeat these checks"
-            f"{described}: a `web` provider for an HTTP check or a `job` provider for a "
-            "command, with interval, count and failureLimit, and reference it from "
-            "strategy.canary.analysis.templates[].templateName (background) or a step's "
-            "analysis.templates",
+            "dropped: Argo Rollouts has no inline canary analysis; write an "
+            f"argoproj.io/v1alpha1 AnalysisTemplate that repeats this check{check} and "
+            "reference it from strategy.canary.analysis.templates[].templateName",
         )
 
     # -- pod template -------------------------------------------------------------------------
@@ -447,13 +478,13 @@ class _Translation:
         pod = template.get("spec")
         if not isinstance(pod, dict):
             return
-        for list_name in _CONTAINER_LISTS:
-            containers = pod.get(list_name)
-            if not isinstance(containers, list):
-                continue
+        # Only ``containers``: the local runtime does not run initContainers, so there is no
+        # local meaning to carry over for them.
+        containers = pod.get("containers")
+        if isinstance(containers, list):
             for index, container in enumerate(containers):
                 if isinstance(container, dict):
-                    self._container(container, (*path, "spec", list_name, index))
+                    self._container(container, (*path, "spec", "containers", index))
 
     def _container(self, container: dict[str, Any], path: Path) -> None:
         working_dir = container.get("workingDir")
@@ -463,12 +494,6 @@ class _Translation:
                 f"relative working directory {working_dir!r}: here it is relative to the "
                 "manifest folder, in a cluster it is a path inside the container image; use "
                 "an absolute path in the image",
-            )
-        if not container.get("image"):
-            self.warn(
-                (*path, "image"),
-                "a cluster needs an image to pull: set image to a container image that "
-                "contains the command",
             )
         self._environment(container, path)
 
