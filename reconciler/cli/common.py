@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.objects import DEFAULT_NAMESPACE
-from reconciler.paths import ensure_state_dir, find_state_dir
+from reconciler.paths import check_owner, ensure_state_dir, find_state_dir
+
+if TYPE_CHECKING:
+    from reconciler.store import Store
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -24,3 +30,20 @@ def common_options() -> argparse.ArgumentParser:
 def state_dir(args: argparse.Namespace, *, create: bool = True) -> Path:
     path = find_state_dir(getattr(args, "state_dir", None))
     return ensure_state_dir(path) if create else path
+
+
+@contextlib.contextmanager
+def open_store(args: argparse.Namespace) -> Iterator[Store]:
+    """The store of the state directory, for reading (and writing intents)."""
+    from reconciler.store import Store
+
+    path = find_state_dir(getattr(args, "state_dir", None))
+    if not (path / "state.db").exists():
+        ensure_state_dir(path)
+    else:
+        check_owner(path)
+    store = Store.open(path)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,109 @@
+"""``reconciler run [DIR]``: the daemon, in the foreground.
+
+Logs go to stderr: a console format on a terminal, JSON lines otherwise. SIGTERM and SIGINT
+stop it gracefully. A second daemon on the same state directory is refused with the holder's pid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from reconciler import log as logging_setup
+from reconciler.cli.common import common_options, state_dir
+from reconciler.errors import ReconcilerError
+
+
+def register(commands: Any, rollout: Any) -> None:
+    parser = commands.add_parser(
+        "run",
+        parents=[common_options()],
+        help="run the daemon: watch DIR and keep the host equal to it",
+        description="Watch a folder of manifests and keep the host equal to it (foreground).",
+    )
+    parser.add_argument("dir", nargs="?", default="manifests", help="folder of manifests")
+    parser.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        help="address the Service proxies listen on (default: loopback only)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    parser.add_argument(
+        "--log-format", choices=["console", "json"], help="default: console on a tty"
+    )
+    parser.add_argument(
+        "--resync", type=float, default=30.0, help="seconds between full resyncs of the folder"
+    )
+    parser.add_argument(
+        "--backoff-initial",
+        type=float,
+        default=10.0,
+        help="first CrashLoopBackOff/ImagePullBackOff delay, seconds (doubles to --backoff-max)",
+    )
+    parser.add_argument("--backoff-max", type=float, default=300.0)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    manifests = Path(args.dir)
+    if not manifests.is_dir():
+        raise ReconcilerError(f"error: {args.dir}: no such directory")
+    json = None if args.log_format is None else args.log_format == "json"
+    logging_setup.configure(args.log_level, json=json)
+    path = state_dir(args)
+    return asyncio.run(
+        _serve(
+            manifests=manifests,
+            state=path,
+            bind=args.bind,
+            resync=args.resync,
+            backoff_initial=args.backoff_initial,
+            backoff_max=args.backoff_max,
+        )
+    )
+
+
+async def _serve(
+    *,
+    manifests: Path,
+    state: Path,
+    bind: str,
+    resync: float,
+    backoff_initial: float,
+    backoff_max: float,
+) -> int:
+    from reconciler.daemon import Daemon, DaemonOptions, install_signal_handlers
+    from reconciler.proxy.server import TcpProxy
+    from reconciler.runtime.process import ProcessRuntime
+    from reconciler.store import Store
+
+    store = Store.open(state)
+    try:
+        store.lock_daemon()
+        runtime = ProcessRuntime(
+            state, backoff_initial=backoff_initial, backoff_max=backoff_max, bind_host="127.0.0.1"
+        )
+        await runtime.start()
+        proxy = TcpProxy()
+        daemon = Daemon(
+            DaemonOptions(manifests=manifests.resolve(), bind=bind, resync=resync),
+            store=store,
+            runtime=runtime,
+            proxy=proxy,
+        )
+        stop = asyncio.Event()
+        remove = install_signal_handlers(stop)
+        try:
+            await daemon.run(stop)
+        finally:
+            remove()
+    finally:
+        store.close()
+    return 0
+
+
+__all__ = ["register", "run"]

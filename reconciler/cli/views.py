@@ -1,0 +1,159 @@
+"""Objects as kubectl shows them, built from the store.
+
+``get``, ``describe`` and ``get -o yaml`` read the same rows; this module turns them into the
+words and objects kubectl prints: a pod's STATUS word, a Deployment with its status and
+revision annotation, a ReplicaSet. Secret-looking env values are redacted on the way out.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.log import redact_env
+from reconciler.runtime import ContainerState, PodStatus
+from reconciler.store import AppliedObject, ReplicaSetRow
+from reconciler.store.records import pod_from_dict
+
+REVISION = "deployment.kubernetes.io/revision"
+
+
+def rfc3339(ts: float | None) -> str | None:
+    if not ts:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod_status_word(pod: PodStatus) -> str:
+    """kubectl's STATUS column (``printPod``)."""
+    if pod.terminating:
+        return "Terminating"
+    reason = str(pod.phase)
+    for container in pod.containers:
+        if container.state == ContainerState.WAITING and container.reason:
+            return container.reason
+        if container.state == ContainerState.TERMINATED:
+            if container.reason:
+                reason = container.reason
+            elif container.signal:
+                reason = f"Signal:{container.signal}"
+            else:
+                reason = f"ExitCode:{container.exit_code}"
+    return reason
+
+
+def pod_ready(pod: PodStatus) -> str:
+    return f"{sum(1 for c in pod.containers if c.ready)}/{len(pod.containers)}"
+
+
+def pods_of(records: list[Any]) -> list[PodStatus]:
+    return [pod_from_dict(r.status) for r in records]
+
+
+def redacted_template(template: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(template))
+    for container in out.get("spec", {}).get("containers", []) or []:
+        if isinstance(container, dict) and container.get("env"):
+            container["env"] = redact_env(container["env"])
+    return out
+
+
+def revision_of(rows: list[ReplicaSetRow], template_hash: str | None) -> int | None:
+    for row in rows:
+        if row.hash == template_hash:
+            return row.revision
+    return max((r.revision for r in rows), default=None)
+
+
+def deployment_object(obj: AppliedObject, rows: list[ReplicaSetRow]) -> dict[str, Any]:
+    """The Deployment as ``get -o yaml`` shows it: defaulted spec, status, annotations."""
+    out = copy.deepcopy(obj.spec)
+    metadata = out.setdefault("metadata", {})
+    metadata["generation"] = obj.generation
+    metadata["creationTimestamp"] = rfc3339(obj.created_at)
+    current = obj.status.get("rollout", {}).get("currentPodHash")
+    revision = revision_of(rows, current)
+    if revision is not None:
+        metadata.setdefault("annotations", {})[REVISION] = str(revision)
+    metadata.setdefault("annotations", {})["reconciler/source"] = f"{obj.source}:{obj.line}"
+    out["spec"]["template"] = redacted_template(out["spec"].get("template", {}))
+    status = {k: v for k, v in obj.status.items() if k not in ("rollout",)}
+    for condition in status.get("conditions", []) or []:
+        for key in ("lastUpdateTime", "lastTransitionTime"):
+            if isinstance(condition.get(key), int | float):
+                condition[key] = rfc3339(condition[key])
+    out["status"] = status
+    return out
+
+
+def replicaset_object(row: ReplicaSetRow) -> dict[str, Any]:
+    annotations = {**row.annotations, REVISION: str(row.revision)}
+    if row.revision_history:
+        annotations["deployment.kubernetes.io/revision-history"] = ",".join(
+            str(r) for r in row.revision_history
+        )
+    if row.change_cause:
+        annotations["kubernetes.io/change-cause"] = row.change_cause
+    labels = dict(row.template.get("metadata", {}).get("labels", {}))
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": row.name,
+            "namespace": row.namespace,
+            "labels": labels,
+            "annotations": annotations,
+            "creationTimestamp": rfc3339(row.created_at),
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "Deployment", "name": row.deployment}
+            ],
+        },
+        "spec": {
+            "replicas": row.replicas,
+            "selector": {"matchLabels": labels},
+            "template": redacted_template(row.template),
+        },
+        "status": dict(row.status),
+    }
+
+
+def pod_object(pod: PodStatus) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod.name,
+            "namespace": pod.namespace,
+            "labels": dict(pod.labels),
+            "creationTimestamp": rfc3339(pod.created_at),
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": pod.owner}],
+        },
+        "status": {
+            "phase": str(pod.phase),
+            "podIP": pod.ip,
+            "hostPorts": dict(pod.ports),
+            "containerStatuses": [
+                {
+                    "name": c.name,
+                    "image": c.image,
+                    "ready": c.ready,
+                    "restartCount": c.restart_count,
+                    "state": {
+                        str(c.state).lower(): {
+                            k: v
+                            for k, v in (
+                                ("reason", c.reason),
+                                ("message", c.message),
+                                ("exitCode", c.exit_code),
+                                ("startedAt", rfc3339(c.started_at)),
+                            )
+                            if v not in (None, "")
+                        }
+                    },
+                }
+                for c in pod.containers
+            ],
+        },
+    }

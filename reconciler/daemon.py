@@ -1,0 +1,490 @@
+"""The daemon: one event loop that keeps the host equal to the folder.
+
+Wiring, and nothing else (the decisions live in the engine, the effects in the runtime, the
+proxy and the executor):
+
+- the folder watcher asks for a sync; the sync applies changes to the store and says which
+  objects changed; changed Deployments are queued, changed Services re-bound;
+- a work queue of Deployments, one pass at a time per Deployment (level-triggered: a pass that
+  acted queues another; pod changes queue their Deployment; plans ask for timers);
+- pod changes also refresh Service endpoints and, a little later, the pods the CLI reads;
+- intents written by the CLI are polled from the store and handed to the engine (or, for
+  ``delete pod`` and ``prune``, carried out here);
+- SIGTERM/SIGINT stop everything gracefully: pods under their grace periods, the store last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.clock import Clock, SystemClock
+from reconciler.endpoints import port_name, service_backends
+from reconciler.engine.executor import Executor
+from reconciler.engine.model import TrafficGroup
+from reconciler.errors import Problem
+from reconciler.log import get_logger
+from reconciler.objects import Kind, ObjectRef
+from reconciler.proxy import ListenerSpec, Proxy
+from reconciler.runtime import PodStatus, Runtime
+from reconciler.store import IntentRow, PodRecord, Store, pod_to_dict
+from reconciler.sync import Change, FolderSync, SyncResult
+from reconciler.units import parse_duration
+from reconciler.watch import FolderWatcher
+
+log = get_logger(component="daemon")
+
+# CLI intents the daemon carries out itself; the rest go to the engine.
+DELETE_POD = "delete-pod"
+PRUNE = "prune"
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonOptions:
+    manifests: Path
+    bind: str = "127.0.0.1"
+    debounce: float = 0.05
+    resync: float = 30.0
+    intent_poll: float = 0.2
+    pods_flush: float = 0.1
+
+
+class Daemon:
+    def __init__(
+        self,
+        options: DaemonOptions,
+        *,
+        store: Store,
+        runtime: Runtime,
+        proxy: Proxy,
+        clock: Clock | None = None,
+    ) -> None:
+        self.options = options
+        self.store = store
+        self.runtime = runtime
+        self.proxy = proxy
+        self.clock = clock or SystemClock()
+        self.sync = FolderSync(store, options.manifests)
+        self.executor = Executor(
+            store=store,
+            runtime=runtime,
+            now=self.clock.now,
+            on_pod_leaving=self._pod_leaving,
+            analysis_failures=self._analysis_failures,
+        )
+        self.watcher = FolderWatcher(
+            options.manifests,
+            self._on_folder_change,
+            debounce=options.debounce,
+            resync=options.resync,
+        )
+        self._queue: asyncio.Queue[ObjectRef] = asyncio.Queue()
+        self._queued: set[ObjectRef] = set()
+        self._timers: dict[ObjectRef, asyncio.TimerHandle] = {}
+        self._traffic: dict[tuple[str, str], tuple[TrafficGroup, ...]] = {}  # (ns, svc) -> groups
+        self._leaving: set[str] = set()
+        self._listeners: dict[ObjectRef, set[str]] = {}
+        self._analysis: dict[tuple[ObjectRef, str], int] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._endpoints_dirty = False
+        self._pods_dirty = False
+        self._stopping = False
+        self._rs_owner: dict[str, ObjectRef] = {}
+        self._invalid: dict[ObjectRef, list[Problem]] = {}
+        self._pending_intents: list[IntentRow] = []
+        self.synced = asyncio.Event()
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.store.set_meta("manifests_dir", os.fspath(self.options.manifests.resolve()))
+        self.store.replace_pods([])  # pods of a previous daemon are gone (the runtime killed them)
+        self.runtime.subscribe(self._on_pod_change)
+        await self._on_folder_change()
+        for obj in self.store.list_objects(Kind.DEPLOYMENT):
+            self.enqueue(obj.ref)
+        self._forget_orphans()
+        await self.watcher.start()
+        self._tasks = [
+            asyncio.create_task(self._worker(), name="worker"),
+            asyncio.create_task(self._poll_intents(), name="intents"),
+            asyncio.create_task(self._flush_loop(), name="flush"),
+            asyncio.create_task(self._analysis_loop(), name="analysis"),
+        ]
+        log.info("daemon_started", manifests=os.fspath(self.options.manifests), pid=os.getpid())
+        self.synced.set()
+        await stop.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        self._stopping = True
+        log.info("daemon_stopping")
+        await self.watcher.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for timer in self._timers.values():
+            timer.cancel()
+        # Endpoints first, then the pods: no new connection goes to a pod that is stopping.
+        self._leaving.update(p.name for p in self.runtime.pods())
+        self._refresh_endpoints()
+        await self.runtime.close()
+        await self.proxy.close()
+        self.store.replace_pods([])
+        log.info("daemon_stopped")
+
+    # -- the folder -------------------------------------------------------------------------
+
+    async def _on_folder_change(self, *, confirm_prune: bool = False) -> SyncResult:
+        result = self.sync.sync(now=self.clock.now(), confirm_prune=confirm_prune)
+        self._report_problems(result)
+        for ref, change in sorted(result.changes.items()):
+            log.info("object_" + str(change), object=ref.key)
+            if change is Change.DELETED:
+                self._delete(ref)
+            if ref.kind is Kind.SERVICE:
+                await self._bind_service(ref)
+                self._refresh_deployments_of(ref.namespace)
+            elif ref.kind is Kind.DEPLOYMENT:
+                self.enqueue(ref)
+        if result.held:
+            message = (
+                f"Not deleting {len(result.held)} objects whose manifests are gone "
+                f"({', '.join(r.display for r in result.held[:5])}"
+                f"{', ...' if len(result.held) > 5 else ''}): more than half of all objects at "
+                "once. Restore the files, or run 'reconciler prune' to confirm."
+            )
+            for ref in result.held:
+                self.store.add_event(
+                    ref, type="Warning", reason="PruneHeld", message=message, now=self.clock.now()
+                )
+            log.warning("prune_held", objects=[r.key for r in result.held])
+        if result.changes:
+            self._endpoints_dirty = True
+            self._refresh_endpoints()
+        return result
+
+    def _report_problems(self, result: SyncResult) -> None:
+        now = self.clock.now()
+        for ref, problems in result.invalid.items():
+            rendered = [p.render() for p in problems if p.severity == "error"]
+            if self._invalid.get(ref) == problems:
+                continue
+            self._invalid[ref] = problems
+            message = "; ".join(rendered[:3]) + (" ..." if len(rendered) > 3 else "")
+            self.store.add_event(
+                ref, type="Warning", reason="InvalidManifest", message=message, now=now
+            )
+            obj = self.store.get_object(ref)
+            if obj is not None:
+                self.store.set_status(ref, {**obj.status, "invalid": rendered})
+            log.warning("manifest_invalid", object=ref.key, problems=rendered)
+        for ref in list(self._invalid):
+            if ref not in result.invalid:
+                del self._invalid[ref]
+                obj = self.store.get_object(ref)
+                if obj is not None and "invalid" in obj.status:
+                    status = dict(obj.status)
+                    del status["invalid"]
+                    self.store.set_status(ref, status)
+        for problem in result.problems:
+            log.warning("manifest_problem", problem=problem.render())
+
+    def _delete(self, ref: ObjectRef) -> None:
+        """Forget the object; its pods are wound down by the next pass."""
+        self.store.delete_object(ref)
+        self.store.add_event(
+            ref, type="Normal", reason="Deleted", message="manifest removed", now=self.clock.now()
+        )
+
+    def _forget_orphans(self) -> None:
+        """ReplicaSets whose Deployment is gone (e.g. a crash mid-delete) are wound down."""
+        for rs in self.store.list_all_replicasets():
+            if (
+                self.store.get_object(ObjectRef(Kind.DEPLOYMENT, rs.namespace, rs.deployment))
+                is None
+            ):
+                self.enqueue(ObjectRef(Kind.DEPLOYMENT, rs.namespace, rs.deployment))
+
+    def _refresh_deployments_of(self, namespace: str) -> None:
+        for obj in self.store.list_objects(Kind.DEPLOYMENT, namespace):
+            self.enqueue(obj.ref)
+
+    # -- services ---------------------------------------------------------------------------
+
+    async def _bind_service(self, ref: ObjectRef) -> None:
+        key = f"{ref.namespace}/{ref.name}"
+        obj = self.store.get_object(ref)
+        wanted: dict[str, ListenerSpec] = {}
+        if obj is not None:
+            spec = obj.spec["spec"]
+            timeout = None
+            if spec.get("sessionAffinity") == "ClientIP":
+                timeout = float(spec["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"])
+            for port in spec.get("ports") or []:
+                name = port_name(port)
+                wanted[name] = ListenerSpec(
+                    service=key,
+                    port_name=name,
+                    bind=self.options.bind,
+                    port=int(port["port"]),
+                    affinity_timeout=timeout,
+                )
+        for name in self._listeners.get(ref, set()) - set(wanted):
+            await self.proxy.remove_listener(key, name)
+        bound: set[str] = set()
+        for name, spec in wanted.items():
+            try:
+                await self.proxy.ensure_listener(spec)
+                bound.add(name)
+            except Exception as exc:  # a taken port must not stop the daemon
+                self.store.add_event(
+                    ref,
+                    type="Warning",
+                    reason="FailedToListen",
+                    message=f"cannot listen on {spec.bind}:{spec.port}: {exc}",
+                    now=self.clock.now(),
+                )
+                log.warning("listen_failed", service=key, port=spec.port, error=str(exc))
+        self._listeners[ref] = bound
+        if obj is None:
+            self._listeners.pop(ref, None)
+
+    def _refresh_endpoints(self) -> None:
+        self._endpoints_dirty = False
+        pods = [p for p in self.runtime.pods() if p.name not in self._leaving]
+        for ref, ports in self._listeners.items():
+            obj = self.store.get_object(ref)
+            if obj is None:
+                continue
+            traffic = self._traffic.get((ref.namespace, ref.name))
+            backends = service_backends(obj.spec, pods, traffic)
+            key = f"{ref.namespace}/{ref.name}"
+            for name, groups in backends.items():
+                if name in ports:
+                    self.proxy.set_backends(key, name, groups)
+
+    def _pod_leaving(self, name: str) -> None:
+        self._leaving.add(name)
+        self._refresh_endpoints()
+
+    # -- pods -------------------------------------------------------------------------------
+
+    def _on_pod_change(self, pod: PodStatus) -> None:
+        if self._stopping:
+            return
+        if pod.terminating and pod.name not in self._leaving:
+            self._leaving.add(pod.name)
+        self._refresh_endpoints()
+        self._pods_dirty = True
+        owner = self._rs_owner.get(pod.owner)
+        if owner is None:
+            row = self.store.get_replicaset(pod.namespace, pod.owner)
+            if row is not None:
+                owner = ObjectRef(Kind.DEPLOYMENT, row.namespace, row.deployment)
+                self._rs_owner[pod.owner] = owner
+        if owner is not None:
+            self.enqueue(owner, delay=0.01)
+        if pod.name in self._leaving and pod.name not in {p.name for p in self.runtime.pods()}:
+            self._leaving.discard(pod.name)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.pods_flush)
+            if self._pods_dirty:
+                self._pods_dirty = False
+                self._flush_pods()
+
+    def _flush_pods(self) -> None:
+        records = []
+        now = self.clock.now()
+        for pod in self.runtime.pods():
+            owner = self._rs_owner.get(pod.owner)
+            records.append(
+                PodRecord(
+                    name=pod.name,
+                    namespace=pod.namespace,
+                    owner=pod.owner,
+                    deployment=owner.name if owner else "",
+                    status=pod_to_dict(pod),
+                    created_at=pod.created_at,
+                    updated_at=now,
+                )
+            )
+        self.store.replace_pods(records)
+
+    # -- the work queue ---------------------------------------------------------------------
+
+    def enqueue(self, ref: ObjectRef, *, delay: float = 0.0) -> None:
+        if self._stopping:
+            return
+        if delay > 0:
+            timer = self._timers.get(ref)
+            loop = asyncio.get_running_loop()
+            due = loop.time() + delay
+            if timer is not None and timer.when() <= due:
+                return
+            if timer is not None:
+                timer.cancel()
+            self._timers[ref] = loop.call_at(due, self._due, ref)
+            return
+        if ref not in self._queued:
+            self._queued.add(ref)
+            self._queue.put_nowait(ref)
+
+    def _due(self, ref: ObjectRef) -> None:
+        self._timers.pop(ref, None)
+        self.enqueue(ref)
+
+    async def _worker(self) -> None:
+        while True:
+            ref = await self._queue.get()
+            self._queued.discard(ref)
+            try:
+                await self._pass(ref)
+            except Exception:
+                log.exception("reconcile_failed", deployment=ref.key)
+                self.enqueue(ref, delay=1.0)
+
+    async def _pass(self, ref: ObjectRef, intents: list[IntentRow] | None = None) -> None:
+        if intents is None:
+            intents = [i for i in self._pending_intents if i.ref == ref]
+        result = await self.executor.reconcile(ref, intents)
+        for row in self.store.list_replicasets(ref):
+            self._rs_owner[row.name] = ref
+        if result.plan is not None:
+            for service, groups in result.plan.traffic.items():
+                self._traffic[(ref.namespace, service)] = groups
+            consumed = set(result.plan.consumed_intents)
+            self._pending_intents = [i for i in self._pending_intents if i.id not in consumed]
+        self._refresh_endpoints()
+        if result.acted:
+            self.enqueue(ref, delay=0.02)
+        elif result.requeue_after is not None:
+            self.enqueue(ref, delay=max(result.requeue_after, 0.01))
+
+    # -- intents ----------------------------------------------------------------------------
+
+    async def _poll_intents(self) -> None:
+        seen: set[int] = set()
+        while True:
+            await asyncio.sleep(self.options.intent_poll)
+            for intent in self.store.pending_intents():
+                if intent.id in seen:
+                    continue
+                seen.add(intent.id)
+                await self._take_intent(intent)
+
+    async def _take_intent(self, intent: IntentRow) -> None:
+        now = self.clock.now()
+        log.info("intent_received", action=intent.action, object=intent.ref.key, id=intent.id)
+        if intent.action == DELETE_POD:
+            names = {p.name for p in self.runtime.pods()}
+            if intent.ref.name in names:
+                await self.executor.stop_pod(intent.ref.name)
+                self.store.finish_intent(intent.id, result="deleted", now=now)
+            else:
+                self.store.finish_intent(intent.id, result="not found", now=now)
+        elif intent.action == PRUNE:
+            await self._on_folder_change(confirm_prune=True)
+            self.store.finish_intent(intent.id, result="pruned", now=now)
+        else:
+            self._pending_intents.append(intent)
+            self.enqueue(intent.ref)
+
+    # -- canary analysis --------------------------------------------------------------------
+
+    def _analysis_failures(self, ref: ObjectRef, rs_hash: str) -> int:
+        counted = self._analysis.get((ref, rs_hash), 0)
+        obj = self.store.get_object(ref)
+        if obj is None:
+            return counted
+        canary = obj.spec["spec"].get("strategy", {}).get("canary") or {}
+        service = canary.get("canaryService")
+        if service:
+            counted += self.proxy.connection_failures(f"{ref.namespace}/{service}", "canary")
+        return counted
+
+    async def _analysis_loop(self) -> None:
+        """HTTP checks against canary pods, for deployments whose canary has ``analysis``."""
+        last: dict[ObjectRef, float] = {}
+        while True:
+            await asyncio.sleep(0.25)
+            for obj in self.store.list_objects(Kind.DEPLOYMENT):
+                strategy = obj.spec["spec"].get("strategy", {})
+                analysis = (strategy.get("canary") or {}).get("analysis")
+                rollout = (obj.status or {}).get("rollout", {})
+                if not analysis or strategy.get("type") != "Canary":
+                    continue
+                current, stable = rollout.get("currentPodHash"), rollout.get("stableRS")
+                if not current or current == stable or rollout.get("abort"):
+                    continue
+                interval = _seconds(analysis.get("interval", "5s"))
+                now = time.monotonic()
+                if now - last.get(obj.ref, 0.0) < interval:
+                    continue
+                last[obj.ref] = now
+                failures = await self._check_canary(obj, current, analysis)
+                if failures:
+                    key = (obj.ref, current)
+                    self._analysis[key] = self._analysis.get(key, 0) + failures
+                    log.warning("analysis_failed", deployment=obj.ref.key, failures=failures)
+                    self.enqueue(obj.ref)
+
+    async def _check_canary(self, obj: Any, rs_hash: str, analysis: dict[str, Any]) -> int:
+        http = analysis.get("httpGet") or {}
+        path = http.get("path", "/")
+        port = str(http.get("port", ""))
+        expected = int(analysis.get("expectedStatus", 200))
+        timeout = float(analysis.get("timeoutSeconds", 1))
+        failures = 0
+        for pod in self.runtime.pods():
+            if pod.labels.get("pod-template-hash") != rs_hash or not pod.ready or pod.terminating:
+                continue
+            host_port = pod.ports.get(port) or next(iter(pod.ports.values()), None)
+            if host_port is None:
+                continue
+            url = f"http://{pod.ip}:{host_port}{path}"
+            status = await asyncio.to_thread(_http_status, url, timeout)
+            if status != expected:
+                failures += 1
+        return failures
+
+
+def _http_status(url: str, timeout: float) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def _seconds(value: object) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return 5.0
+
+
+def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    def remove() -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+
+    return remove

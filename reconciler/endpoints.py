@@ -1,0 +1,86 @@
+"""Endpoints: which pods stand behind each Service port, and with what weight.
+
+Pure. A Service selects pods by labels; only Ready pods that are not terminating are endpoints
+(a pod leaves the endpoints *before* it is sent SIGTERM, because the runtime reports it as
+terminating first). When a deployment's strategy routes a Service (blue/green active and
+preview, canary stable and canary), the engine's traffic groups say which ReplicaSets get which
+weight; otherwise every selected pod gets an equal share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from reconciler.proxy import BackendGroup, Endpoint
+from reconciler.runtime import PodStatus
+
+
+class TrafficRule(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def weight(self) -> int: ...
+    @property
+    def replica_sets(self) -> tuple[str, ...]: ...
+
+
+def selects(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
+    """A Service selector matches when every key=value is on the pod; an empty one matches none."""
+    if not selector:
+        return False
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def port_name(port: Mapping[str, Any]) -> str:
+    return str(port.get("name") or port["port"])
+
+
+def _target(pod: PodStatus, target: object) -> Endpoint | None:
+    host_port = pod.ports.get(str(target))
+    if host_port is None:
+        return None
+    return Endpoint(pod=pod.name, host=pod.ip, port=host_port)
+
+
+def service_backends(
+    service: Mapping[str, Any],
+    pods: Iterable[PodStatus],
+    traffic: Sequence[TrafficRule] | None = None,
+) -> dict[str, tuple[BackendGroup, ...]]:
+    """Backends of each port of a defaulted Service: ``{port name: groups}``."""
+    spec = service.get("spec", {})
+    namespace = service.get("metadata", {}).get("namespace", "default")
+    selector = spec.get("selector")
+    ready = [
+        pod
+        for pod in pods
+        if pod.namespace == namespace
+        and pod.ready
+        and not pod.terminating
+        and selects(selector, pod.labels)
+    ]
+    out: dict[str, tuple[BackendGroup, ...]] = {}
+    for port in spec.get("ports") or []:
+        target = port.get("targetPort", port["port"])
+        if traffic:
+            groups = tuple(
+                BackendGroup(
+                    name=rule.name,
+                    weight=rule.weight,
+                    endpoints=tuple(
+                        sorted(
+                            e
+                            for pod in ready
+                            if pod.owner in rule.replica_sets
+                            and (e := _target(pod, target)) is not None
+                        )
+                    ),
+                )
+                for rule in traffic
+            )
+        else:
+            endpoints = tuple(sorted(e for pod in ready if (e := _target(pod, target)) is not None))
+            groups = (BackendGroup(name="all", weight=1, endpoints=endpoints),)
+        out[port_name(port)] = groups
+    return out

@@ -1,0 +1,320 @@
+"""The imperative shell around the planners: observe, plan, apply.
+
+``Executor.reconcile(ref)`` is one level-triggered pass for one Deployment:
+
+1. observe: the applied spec and status from the store, its ReplicaSets, its pods from the
+   runtime, pending intents;
+2. record the revision of the current pod template (unless paused), so the RS the planner
+   calls "new" exists;
+3. ``plan(view, now)`` — pure;
+4. apply: scale or delete ReplicaSets in the store, stop pods, record events and status;
+5. the ReplicaSet controller: for each RS, start or stop pods until they match its replicas.
+
+Only this module (with the runtime and the proxy) has effects. Pods that are stopped leave the
+Service endpoints *first* (``on_pod_leaving``), then get their SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.changecause import change_cause
+from reconciler.engine.dispatch import plan
+from reconciler.engine.model import (
+    DeletePod,
+    DeleteReplicaSet,
+    DeploymentView,
+    Intent,
+    Plan,
+    PodView,
+    ReplicaSetView,
+    ScaleReplicaSet,
+)
+from reconciler.engine.replicaset import plan_pods
+from reconciler.log import get_logger
+from reconciler.objects import Kind, ObjectRef
+from reconciler.revisions import templates_equal
+from reconciler.runtime import PodSpec, PodStatus, Runtime
+from reconciler.store import IntentRow, ReplicaSetRow, Store
+
+POD_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+log = get_logger(component="executor")
+
+
+def pod_name(replica_set: str) -> str:
+    """``<rs>-<5 random chars>`` from Kubernetes' vowel-free alphabet."""
+    suffix = "".join(secrets.choice(POD_SUFFIX_ALPHABET) for _ in range(5))
+    return f"{replica_set}-{suffix}"
+
+
+def pod_view(pod: PodStatus) -> PodView:
+    waiting = next((c for c in pod.containers if c.reason and c.state == "Waiting"), None)
+    return PodView(
+        name=pod.name,
+        created_at=pod.created_at,
+        ready=pod.ready,
+        ready_since=pod.ready_since,
+        terminating=pod.terminating,
+        phase=str(pod.phase),
+        waiting_reason=waiting.reason if waiting else "",
+        waiting_message=waiting.message if waiting else "",
+        restarts=pod.restarts,
+    )
+
+
+def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, Any]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    plan: Plan | None
+    requeue_after: float | None
+    acted: bool
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        runtime: Runtime,
+        now: Callable[[], float],
+        on_pod_leaving: Callable[[str], None],
+        analysis_failures: Callable[[ObjectRef, str], int] = lambda ref, rs_hash: 0,
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.now = now
+        self.on_pod_leaving = on_pod_leaving
+        self.analysis_failures = analysis_failures
+        self._starting: set[str] = set()
+
+    # -- observe ----------------------------------------------------------------------------
+
+    def _pods_by_owner(self, namespace: str) -> dict[str, list[PodStatus]]:
+        by_owner: dict[str, list[PodStatus]] = {}
+        for pod in self.runtime.pods():
+            if pod.namespace == namespace:
+                by_owner.setdefault(pod.owner, []).append(pod)
+        return by_owner
+
+    @staticmethod
+    def _rs_view(row: ReplicaSetRow, pods: Sequence[PodStatus]) -> ReplicaSetView:
+        return ReplicaSetView(
+            name=row.name,
+            hash=row.hash,
+            revision=row.revision,
+            replicas=row.replicas,
+            annotations=dict(row.annotations),
+            created_at=row.created_at,
+            pods=tuple(pod_view(p) for p in sorted(pods, key=lambda p: (p.created_at, p.name))),
+        )
+
+    async def _record_revision(self, ref: ObjectRef, obj: Any, rows: list[ReplicaSetRow]) -> str:
+        """Make sure the RS of the current template exists; return its hash."""
+        template = obj.spec["spec"]["template"]
+        newest = max(rows, key=lambda r: r.revision, default=None)
+        if newest is not None and templates_equal(newest.template, template):
+            return newest.hash
+        cause = await asyncio.to_thread(self._change_cause, obj)
+        result = self.store.record_revision(ref, template, change_cause=cause, now=self.now())
+        rs = result.replicaset
+        log.info(
+            "revision_recorded",
+            deployment=ref.key,
+            replica_set=rs.name,
+            revision=rs.revision,
+            action=str(result.action),
+            change_cause=cause,
+        )
+        return rs.hash
+
+    def _change_cause(self, obj: Any) -> str:
+        """The annotation, else the CLI command that wrote the file, else git, else the path."""
+        try:
+            file_sha = hashlib.sha256(Path(obj.source).read_bytes()).hexdigest()
+        except OSError:
+            file_sha = ""
+        command = self.store.command_for(source=obj.source, file_sha256=file_sha)
+        return change_cause(obj=obj.manifest, source=obj.source, digest=obj.digest, command=command)
+
+    # -- one pass ---------------------------------------------------------------------------
+
+    async def reconcile(self, ref: ObjectRef, intents: Sequence[IntentRow] = ()) -> PassResult:
+        obj = self.store.get_object(ref)
+        if obj is None:
+            return PassResult(None, None, await self._wind_down(ref))
+        rows = self.store.list_replicasets(ref)
+        spec = obj.spec["spec"]
+        if not spec.get("paused") or not rows:
+            template_hash = await self._record_revision(ref, obj, rows)
+            rows = self.store.list_replicasets(ref)
+        else:
+            template_hash = max(rows, key=lambda r: r.revision).hash
+        by_owner = self._pods_by_owner(ref.namespace)
+        labels = spec["template"].get("metadata", {}).get("labels", {})
+        services = tuple(
+            s.ref.name
+            for s in self.store.list_objects(Kind.SERVICE, ref.namespace)
+            if selects(s.spec.get("spec", {}).get("selector"), labels)
+        )
+        view = DeploymentView(
+            namespace=ref.namespace,
+            name=ref.name,
+            generation=obj.generation,
+            spec=spec,
+            template_hash=template_hash,
+            replica_sets=tuple(self._rs_view(r, by_owner.get(r.name, ())) for r in rows),
+            status=obj.status,
+            services=services,
+            intents=tuple(Intent(id=i.id, action=i.action, args=dict(i.args)) for i in intents),
+            analysis_failures=self.analysis_failures(ref, template_hash),
+        )
+        now = self.now()
+        result = plan(view, now=now)
+        acted = await self._apply(ref, obj, result, rows, now=now)
+        pods_acted, pods_requeue = await self._sync_pods(ref, obj, by_owner)
+        requeue = _earliest(result.requeue_after, pods_requeue)
+        return PassResult(result, requeue, acted or pods_acted)
+
+    async def _apply(
+        self, ref: ObjectRef, obj: Any, result: Plan, rows: list[ReplicaSetRow], *, now: float
+    ) -> bool:
+        by_name = {r.name: r for r in rows}
+        acted = False
+        bound = log.bind(deployment=ref.key)
+        with self.store.transaction():
+            for action in result.actions:
+                if isinstance(action, ScaleReplicaSet):
+                    row = by_name.get(action.name)
+                    if row is None:
+                        bound.warning("scale_unknown_replica_set", replica_set=action.name)
+                        continue
+                    annotations = {**row.annotations, **action.annotations}
+                    if row.replicas != action.replicas or annotations != row.annotations:
+                        self.store.set_replicaset(
+                            ref.namespace,
+                            action.name,
+                            replicas=action.replicas,
+                            annotations=annotations,
+                        )
+                        acted = acted or row.replicas != action.replicas
+                        if row.replicas != action.replicas:
+                            bound.info(
+                                "scaled",
+                                replica_set=action.name,
+                                from_=row.replicas,
+                                to=action.replicas,
+                            )
+                elif isinstance(action, DeleteReplicaSet):
+                    self.store.delete_replicaset(ref.namespace, action.name)
+                    bound.info("replica_set_deleted", replica_set=action.name)
+                    acted = True
+            for event in result.events:
+                self.store.add_event(
+                    ref, type=event.type, reason=event.reason, message=event.message, now=now
+                )
+            status = dict(result.status)
+            if "invalid" in obj.status:
+                status["invalid"] = obj.status["invalid"]
+            self.store.set_status(ref, status)
+            for intent_id in result.consumed_intents:
+                self.store.finish_intent(intent_id, result="done", now=now)
+        for action in result.actions:
+            if isinstance(action, DeletePod):
+                await self.stop_pod(action.name)
+                acted = True
+        return acted
+
+    async def stop_pod(self, name: str) -> None:
+        self.on_pod_leaving(name)  # out of the endpoints before the SIGTERM
+        await self.runtime.stop_pod(name)
+
+    # -- the ReplicaSet controller ------------------------------------------------------------
+
+    async def _sync_pods(
+        self, ref: ObjectRef, obj: Any, by_owner: Mapping[str, Sequence[PodStatus]] | None = None
+    ) -> tuple[bool, float | None]:
+        rows = self.store.list_replicasets(ref)
+        if by_owner is None:
+            by_owner = self._pods_by_owner(ref.namespace)
+        now = self.now()
+        acted = False
+        requeue: float | None = None
+        base_dir = Path(obj.source).parent if obj is not None else Path.cwd()
+        with self.store.transaction():
+            for row in rows:
+                pods = by_owner.get(row.name, ())
+                view = self._rs_view(row, pods)
+                pod_plan = plan_pods(view, now=now)
+                requeue = _earliest(requeue, pod_plan.requeue_after)
+                for name in pod_plan.delete:
+                    await self.stop_pod(name)
+                    acted = True
+                for _ in range(pod_plan.start):
+                    await self._start_pod(ref, row, base_dir)
+                    acted = True
+                status = _rs_status(pods, obj, now=now)
+                if status != row.status:
+                    self.store.set_replicaset(ref.namespace, row.name, status=status)
+        return acted, requeue
+
+    async def _start_pod(self, ref: ObjectRef, row: ReplicaSetRow, base_dir: Path) -> None:
+        name = pod_name(row.name)
+        labels = dict(row.template.get("metadata", {}).get("labels", {}))
+        spec = PodSpec(
+            name=name,
+            namespace=ref.namespace,
+            owner=row.name,
+            labels=labels,
+            template=row.template,
+            base_dir=base_dir,
+        )
+        await self.runtime.start_pod(spec)
+        log.info("pod_started", deployment=ref.key, replica_set=row.name, pod=name)
+
+    async def _wind_down(self, ref: ObjectRef) -> bool:
+        """The Deployment is gone: stop its pods, then forget its ReplicaSets."""
+        rows = self.store.list_replicasets(ref)
+        if not rows:
+            return False
+        by_owner = self._pods_by_owner(ref.namespace)
+        acted = False
+        for row in rows:
+            pods = [p for p in by_owner.get(row.name, ()) if not p.terminating]
+            for pod in pods:
+                await self.stop_pod(pod.name)
+                acted = True
+            if not by_owner.get(row.name):
+                self.store.delete_replicaset(ref.namespace, row.name)
+                acted = True
+        return acted
+
+
+def _rs_status(pods: Sequence[PodStatus], obj: Any, *, now: float) -> dict[str, int]:
+    """An RS's observed counts, as ``kubectl get rs`` shows them."""
+    min_ready = float(obj.spec["spec"].get("minReadySeconds", 0)) if obj is not None else 0.0
+    active = [p for p in pods if not p.terminating]
+    ready = [p for p in active if p.ready]
+    available = [p for p in ready if min_ready <= 0 or (p.ready_since or now) + min_ready <= now]
+    return {
+        "replicas": len(active),
+        "readyReplicas": len(ready),
+        "availableReplicas": len(available),
+    }
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
