@@ -369,6 +369,16 @@ class Store:
         )
         return [_replicaset(row) for row in rows]
 
+    def list_all_replicasets(self, namespace: str | None = None) -> list[ReplicaSetRow]:
+        """Every ReplicaSet (of every deployment), by namespace, deployment and revision."""
+        where = " WHERE namespace = ?" if namespace is not None else ""
+        rows = self._conn.execute(
+            f"SELECT {_RS_COLUMNS} FROM replicasets{where} "
+            "ORDER BY namespace, deployment, revision, id",
+            () if namespace is None else (namespace,),
+        )
+        return [_replicaset(row) for row in rows]
+
     def get_replicaset(self, namespace: str, name: str) -> ReplicaSetRow | None:
         row = self._conn.execute(
             f"SELECT {_RS_COLUMNS} FROM replicasets WHERE namespace = ? AND name = ?",
