@@ -45,9 +45,13 @@ __all__ = [
     "atomic_write",
     "document_start",
     "document_text",
+    "documents_of_text",
     "dump_new",
     "find_object",
     "iter_manifest_files",
+    "merge_into",
+    "ref_of",
+    "refs_in_file",
     "remove_object",
     "replace_object",
     "replace_text",
@@ -144,7 +148,7 @@ def iter_manifest_files(folder: Path) -> Iterator[Path]:
                 yield path
 
 
-def _ref_of(doc: object) -> ObjectRef | None:
+def ref_of(doc: object) -> ObjectRef | None:
     if not isinstance(doc, Mapping):
         return None
     kind = doc.get("kind")
@@ -171,13 +175,29 @@ def refs_in_file(path: Path) -> list[tuple[int, ObjectRef]]:
             doc = pyyaml.load(pieces[at].text, Loader=_SAFE_LOADER)
         except pyyaml.YAMLError:
             continue
-        ref = _ref_of(doc)
+        ref = ref_of(doc)
         if ref is not None:
             found.append((number, ref))
     return found
 
 
 _SAFE_LOADER: Any = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+
+
+def documents_of_text(text: str) -> list[tuple[ObjectRef | None, str]]:
+    """Each document of a file's text: its object's ref (if any) and its text, verbatim."""
+    out: list[tuple[ObjectRef | None, str]] = []
+    for piece in (p for p in _split(text) if p.is_document):
+        try:
+            doc = pyyaml.load(piece.text, Loader=_SAFE_LOADER)
+        except pyyaml.YAMLError:
+            doc = None
+        body = piece.text
+        first, _, rest = body.partition("\n")
+        if body.startswith("---") and _BARE_START.match(first + "\n"):
+            body = rest
+        out.append((ref_of(doc), body))
+    return out
 
 
 def find_object(folder: Path, ref: ObjectRef) -> Located | None:
@@ -337,7 +357,7 @@ def _check_identity(text: str, located: Located) -> None:
         doc = pyyaml.load(text, Loader=_SAFE_LOADER)
     except pyyaml.YAMLError:
         doc = None
-    if _ref_of(doc) != located.ref:
+    if ref_of(doc) != located.ref:
         raise ReconcilerError(
             f"error: {located.path} changed while it was being edited "
             f"({located.ref.display} moved); try again"
@@ -411,6 +431,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def merge_into(target: CommentedMap, source: Mapping[str, Any]) -> None:
+    """Make ``target`` equal to ``source`` in place, keeping what is equal (and its comments)."""
+    _merge(target, source)
+
+
 def replace_object(
     located: Located,
     new_doc: Mapping[str, Any],
@@ -482,11 +507,15 @@ def dump_new(doc: Mapping[str, Any]) -> str:
     return _dump(rt, _plain(doc))
 
 
-def write_new(folder: Path, filename: str, doc: Mapping[str, Any]) -> Path:
-    """Write ``doc`` as a new file ``folder/filename``; refuses to overwrite (FileExistsError)."""
+def write_new(folder: Path, filename: str, doc: Mapping[str, Any] | str) -> Path:
+    """Write ``doc`` (an object, or a document's text as it is) as a new file
+    ``folder/filename``; refuses to overwrite (FileExistsError)."""
     path = folder / filename
     folder.mkdir(parents=True, exist_ok=True)
-    _write_exclusive(path, dump_new(doc).encode("utf-8"))
+    text = doc if isinstance(doc, str) else dump_new(doc)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    _write_exclusive(path, text.encode("utf-8"))
     return path
 
 

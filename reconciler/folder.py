@@ -11,9 +11,9 @@ store so the revision the daemon records names it as its change cause.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import hashlib
+import importlib
 import os
 import shlex
 import sys
@@ -23,8 +23,10 @@ from pathlib import Path
 
 from reconciler.edit import Located, document_start, find_object
 from reconciler.errors import NotFoundError, Problem, ReconcilerError, Severity
+from reconciler.manifest import load_text
 from reconciler.objects import Kind, ObjectRef
 from reconciler.paths import find_state_dir
+from reconciler.store import Store
 
 __all__ = [
     "DEFAULT_FOLDER",
@@ -86,25 +88,14 @@ def add_folder_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _open_store(state_dir: Path) -> object | None:
+def _open_store(state_dir: Path) -> Store | None:
     """The store of an existing state directory, or None (commands never create one)."""
     if not state_dir.is_dir():
-        return None
-    try:
-        from reconciler.store import Store
-    except ImportError:  # pragma: no cover - the store lands separately
         return None
     try:
         return Store.open(state_dir)
     except ReconcilerError:
         return None
-
-
-def _close(store: object) -> None:
-    close = getattr(store, "close", None)
-    if callable(close):
-        with contextlib.suppress(Exception):
-            close()
 
 
 def resolve_folder(args: argparse.Namespace) -> Path:
@@ -116,10 +107,8 @@ def resolve_folder(args: argparse.Namespace) -> Path:
     if state_dir.is_dir():
         store = _open_store(state_dir)
         if store is not None:
-            try:
-                watched = store.get_meta(MANIFESTS_META)  # type: ignore[attr-defined]
-            finally:
-                _close(store)
+            with store:
+                watched = store.get_meta(MANIFESTS_META)
             if watched:
                 return Path(str(watched)).absolute()
     return Path(DEFAULT_FOLDER).absolute()
@@ -171,17 +160,16 @@ def note_command(args: argparse.Namespace, path: Path, command: str) -> None:
     store = _open_store(state_dir)
     if store is None:
         return
-    try:
-        store.note_command(  # type: ignore[attr-defined]
-            source=os.path.abspath(path),
-            file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-            command=command,
-            now=time.time(),
-        )
-    except Exception as exc:  # the edit is done; only its label is lost
-        print(f"Warning: change cause not recorded: {exc}", file=sys.stderr)
-    finally:
-        _close(store)
+    with store:
+        try:
+            store.note_command(
+                source=os.fspath(path.resolve()),
+                file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                command=command,
+                now=time.time(),
+            )
+        except Exception as exc:  # the edit is done; only its label is lost
+            print(f"Warning: change cause not recorded: {exc}", file=sys.stderr)
 
 
 def display_path(path: Path) -> str:
@@ -194,8 +182,11 @@ def display_path(path: Path) -> str:
 
 def validate_text(text: str, *, source: str) -> tuple[list[dict[str, object]], list[Problem]]:
     """The objects of one file's text and every problem the validator finds in it."""
-    from reconciler import validate
-
+    try:
+        validate = importlib.import_module("reconciler.validate")
+    except ImportError:  # the validator lands separately; syntax checks until then
+        loaded = load_text(text, source=source)
+        return [doc.obj for doc in loaded.documents], list(loaded.problems)
     report = validate.load_text(text, source=source)
     return [dict(item.obj) for item in report.objects], list(report.problems)
 
