@@ -72,6 +72,9 @@ class PodStatus:
     ip: str = "127.0.0.1"
     # container port -> host port, keyed by the port number as a string and by its name
     ports: Mapping[str, int] = field(default_factory=dict)
+    # True only in the last notification about a pod: its processes are gone and it has left
+    # ``pods()``
+    gone: bool = False
 
     @property
     def restarts(self) -> int:
