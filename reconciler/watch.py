@@ -64,6 +64,8 @@ class _Handler(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
+        if event.is_directory and event.event_type in ("modified", "closed"):
+            return  # a folder's mtime changes with every file in it; the file events say more
         self._notify(os.fsdecode(event.src_path))
         dest = getattr(event, "dest_path", "")
         if dest:

@@ -1,0 +1,96 @@
+"""The folder watcher: real watchdog events on a real folder, coalesced and filtered."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from reconciler.watch import FolderWatcher, is_manifest_path, scan
+
+
+@pytest.mark.parametrize(
+    ("relative", "expected"),
+    [
+        pytest.param("web.yaml", True, id="yaml"),
+        pytest.param("sub/web.yml", True, id="yml in a sub-folder"),
+        pytest.param(".web.yaml.swp", False, id="vim swap"),
+        pytest.param("web.yaml~", False, id="backup"),
+        pytest.param(".hidden/web.yaml", False, id="hidden folder"),
+        pytest.param("web.yaml.tmp", False, id="temporary"),
+        pytest.param("#web.yaml#", False, id="emacs autosave"),
+        pytest.param("README.md", False, id="not a manifest"),
+    ],
+)
+def test_manifest_paths_are_recognised(tmp_path: Path, relative: str, expected: bool) -> None:
+    """Only visible *.yaml/*.yml files count; editors' temporary files never do."""
+    assert is_manifest_path(tmp_path / relative, tmp_path) is expected
+
+
+def test_scan_finds_nested_manifests_and_survives_symlink_loops(tmp_path: Path) -> None:
+    """A recursive scan lists manifests sorted and does not follow a folder symlink loop."""
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "x.yaml").write_text("")
+    (tmp_path / "a.yml").write_text("")
+    (tmp_path / "b" / "loop").symlink_to(tmp_path, target_is_directory=True)
+    assert [p.relative_to(tmp_path).as_posix() for p in scan(tmp_path)] == ["a.yml", "b/x.yaml"]
+
+
+async def _watch(tmp_path: Path, action: object, *, expect: int, quiet: float = 0.4) -> int:
+    calls: list[int] = []
+    changed = asyncio.Event()
+
+    async def on_change() -> None:
+        calls.append(1)
+        changed.set()
+
+    watcher = FolderWatcher(tmp_path, on_change, debounce=0.1, resync=3600)
+    await watcher.start()
+    try:
+        await asyncio.to_thread(action)  # type: ignore[arg-type]
+        if expect:
+            await asyncio.wait_for(changed.wait(), timeout=5)
+        await asyncio.sleep(quiet)  # nothing more may arrive: the debounce must have coalesced
+    finally:
+        await watcher.stop()
+    return len(calls)
+
+
+def test_an_editor_save_is_one_change(tmp_path: Path) -> None:
+    """Write a temp file, fsync, rename over the manifest, touch: one sync, not four."""
+    target = tmp_path / "web.yaml"
+    target.write_text("a: 1\n")
+
+    def save() -> None:
+        tmp = tmp_path / ".web.yaml.swp"
+        tmp.write_text("a: 2\n")
+        os.replace(tmp, target)
+        target.touch()
+
+    assert asyncio.run(_watch(tmp_path, save, expect=1)) == 1
+
+
+def test_temporary_files_do_not_trigger_a_sync(tmp_path: Path) -> None:
+    """Swap and backup files come and go without a sync."""
+
+    def noise() -> None:
+        (tmp_path / ".x.yaml.swp").write_text("x")
+        (tmp_path / "x.yaml~").write_text("x")
+        (tmp_path / "notes.txt").write_text("x")
+
+    assert asyncio.run(_watch(tmp_path, noise, expect=0)) == 0
+
+
+def test_deleting_a_folder_of_manifests_triggers_a_sync(tmp_path: Path) -> None:
+    """A folder that disappears (rm -r, unmount) must be looked at."""
+    sub = tmp_path / "team"
+    sub.mkdir()
+    (sub / "a.yaml").write_text("a: 1\n")
+
+    def remove() -> None:
+        (sub / "a.yaml").unlink()
+        sub.rmdir()
+
+    assert asyncio.run(_watch(tmp_path, remove, expect=1)) == 1

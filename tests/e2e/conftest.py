@@ -1,0 +1,47 @@
+"""Fixtures for end-to-end tests: a manifests folder, a state dir, a daemon; no leftovers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import DaemonProcess, processes_with, wait_for
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    path = tmp_path / "manifests"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def token(tmp_path: Path) -> str:
+    """A marker every pod of the test carries in its environment (to find leftovers)."""
+    return f"e2e-{tmp_path.name}"
+
+
+@pytest.fixture
+def daemon(folder: Path, tmp_path: Path, token: str) -> Iterator[DaemonProcess]:
+    process = DaemonProcess(folder, tmp_path / "state")
+    yield process
+    process.stop()
+    try:
+        wait_for(lambda: not processes_with(token), timeout=15, what="pods gone after stop")
+    finally:
+        for pid in processes_with(token):
+            os.kill(pid, signal.SIGKILL)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+pytestmark = pytest.mark.e2e

@@ -1,0 +1,234 @@
+"""The seed's kubectl walk-through, end to end: real daemon, real folder, real pods."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import DaemonProcess, complete, deployment_yaml, processes_with, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def env_token(token: str) -> str:
+    return f"""
+          env:
+            - {{name: E2E_TOKEN, value: "{token}"}}"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / f"{name}.yaml"
+    tmp = folder / f".{name}.yaml.tmp"
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
+
+
+ROLLING = """
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}"""
+
+
+def images(daemon: DaemonProcess) -> set[str]:
+    return {c.image for p in daemon.pods() if not p.terminating for c in p.containers}
+
+
+def test_create_get_and_rolling_update_within_bounds(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """A new file gives 3/3; an image change rolls within maxSurge/maxUnavailable; history has 2."""
+    write(folder, "web", deployment_yaml("web", replicas=3, strategy=ROLLING, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 3), what="web 3/3")
+    table = daemon.cli("get", "deployments").stdout.splitlines()
+    assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert table[1].split()[:4] == ["web", "3/3", "3", "3"]
+
+    samples: list[tuple[int, int]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            pods = [p for p in daemon.pods() if not p.terminating]
+            samples.append((len(pods), sum(1 for p in pods if p.ready)))
+            stop.wait(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        write(
+            folder,
+            "web",
+            deployment_yaml("web", image="demo:2", replicas=3, strategy=ROLLING, env=env_token(token)),
+        )
+        wait_for(lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:2"}, what="v2")
+    finally:
+        stop.set()
+        sampler.join()
+    assert samples, "no samples taken"
+    assert max(total for total, _ in samples) <= 4  # replicas + maxSurge
+    assert min(ready for _, ready in samples) >= 3  # replicas - maxUnavailable
+
+    history = daemon.cli("rollout", "history", "deployment/web")
+    assert history.returncode == 0, history.stderr
+    lines = history.stdout.splitlines()
+    assert lines[0] == "deployment.apps/web "
+    assert [line.split()[0] for line in lines[2:] if line.strip()] == ["1", "2"]
+
+
+def test_undo_and_to_revision_restore_templates(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """`rollout undo` writes the previous template back; `--to-revision=1` picks revision 1."""
+    path = write(folder, "web", deployment_yaml("web", replicas=2, strategy=ROLLING, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="rev 1")
+    write(folder, "web", deployment_yaml("web", image="demo:2", replicas=2, strategy=ROLLING, env=env_token(token)))
+    wait_for(lambda: complete(daemon, "web", 2)() and images(daemon) == {"demo:2"}, what="rev 2")
+    write(folder, "web", deployment_yaml("web", image="demo:3", replicas=2, strategy=ROLLING, env=env_token(token)))
+    wait_for(lambda: complete(daemon, "web", 2)() and images(daemon) == {"demo:3"}, what="rev 3")
+
+    undo = daemon.cli("rollout", "undo", "deployment/web")
+    assert undo.returncode == 0, undo.stderr
+    assert undo.stdout.strip() == "deployment.apps/web rolled back"
+    assert "image: demo:2" in path.read_text()
+    wait_for(lambda: complete(daemon, "web", 2)() and images(daemon) == {"demo:2"}, what="undo")
+    revisions = {rs.revision: rs for rs in daemon.replicasets("web")}
+    assert sorted(revisions) == [1, 3, 4]  # RS(demo:2) reused: revision 2 became 4
+
+    undo = daemon.cli("rollout", "undo", "deployment/web", "--to-revision=1")
+    assert undo.returncode == 0, undo.stderr
+    wait_for(lambda: complete(daemon, "web", 2)() and images(daemon) == {"demo:1"}, what="to rev 1")
+
+
+def test_pause_collects_edits_into_one_rollout(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """While paused, template edits wait; resume gives exactly one new revision."""
+    write(folder, "web", deployment_yaml("web", replicas=2, strategy=ROLLING, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="rev 1")
+    assert daemon.cli("rollout", "pause", "deployment/web").stdout.strip() == "deployment.apps/web paused"
+    wait_for(lambda: daemon.status("web").get("conditions") and any(
+        c.get("reason") == "DeploymentPaused" for c in daemon.status("web")["conditions"]
+    ), what="paused condition")
+    assert daemon.cli("set", "image", "deployment/web", "app=demo:2").returncode == 0
+    assert daemon.cli("set", "image", "deployment/web", "app=demo:3").returncode == 0
+    assert daemon.cli("scale", "deployment/web", "--replicas", "3").returncode == 0
+    wait_for(lambda: len([p for p in daemon.pods() if p.ready and not p.terminating]) == 3, what="scaled while paused")
+    assert [rs.revision for rs in daemon.replicasets("web")] == [1]
+    assert images(daemon) == {"demo:1"}
+    assert daemon.cli("rollout", "resume", "deployment/web").returncode == 0
+    wait_for(lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:3"}, what="one rollout")
+    assert [rs.revision for rs in daemon.replicasets("web")] == [1, 2]
+
+
+def test_recreate_stops_all_old_pods_before_new_ones(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """Recreate: no new pod exists while any old pod (even terminating) is still there."""
+    recreate = "\n  strategy:\n    type: Recreate"
+    write(folder, "job", deployment_yaml("job", replicas=3, strategy=recreate, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "job", 3), what="rev 1")
+    mixed: list[set[str]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            seen = {c.image for p in daemon.pods() for c in p.containers}
+            if len(seen) > 1:
+                mixed.append(seen)
+            stop.wait(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        write(folder, "job", deployment_yaml("job", image="demo:2", replicas=3, strategy=recreate, env=env_token(token)))
+        wait_for(lambda: complete(daemon, "job", 3)() and images(daemon) == {"demo:2"}, what="v2")
+    finally:
+        stop.set()
+        sampler.join()
+    assert mixed == []
+
+
+def test_missing_executable_holds_rollout_and_status_fails_fast(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """An image whose command does not exist: old pods keep serving, status exits 1 with the reason."""
+    write(folder, "web", deployment_yaml("web", replicas=2, strategy=ROLLING, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="rev 1")
+    write(
+        folder,
+        "web",
+        deployment_yaml(
+            "web",
+            image="demo:broken",
+            replicas=2,
+            strategy=ROLLING,
+            command='["/nonexistent/bin/demo-$(IMAGE_TAG)"]',
+            env=env_token(token),
+        ),
+    )
+    status = daemon.cli("rollout", "status", "deployment/web", "--timeout", "30s")
+    assert status.returncode == 1
+    assert "ImagePullBackOff" in status.stderr or "ErrImagePull" in status.stderr
+    ready_old = [p for p in daemon.pods() if p.ready and {c.image for c in p.containers} == {"demo:1"}]
+    assert len(ready_old) == 2
+
+
+def test_delete_pod_is_replaced_and_deleting_the_file_removes_pods(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """`delete pod` → the ReplicaSet replaces it; removing the manifest stops every pod."""
+    path = write(folder, "web", deployment_yaml("web", replicas=2, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="ready")
+    victim = daemon.pods()[0].name
+    result = daemon.cli("delete", "pod", victim)
+    assert result.returncode == 0, result.stderr
+    wait_for(
+        lambda: victim not in {p.name for p in daemon.pods()}
+        and len([p for p in daemon.pods() if p.ready]) == 2,
+        what="replacement",
+    )
+    path.unlink()
+    wait_for(lambda: not daemon.pods() and not processes_with(token), what="pods gone")
+
+
+def test_invalid_edit_keeps_last_good_revision_running(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """A broken manifest changes nothing; the error with file:line:col is shown by describe."""
+    path = write(folder, "web", deployment_yaml("web", replicas=2, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="ready")
+    before = {p.name for p in daemon.pods()}
+    path.write_text(path.read_text().replace("replicas: 2", "replicas: two"))
+    wait_for(lambda: daemon.status("web").get("invalid"), what="invalid recorded")
+    describe = daemon.cli("describe", "deployment", "web").stdout
+    assert f"{path.name}:" in describe or "web.yaml" in describe
+    assert "replicas" in describe
+    assert {p.name for p in daemon.pods()} == before
+    assert all(p.ready for p in daemon.pods())
+
+
+def test_kill_9_mid_rollout_then_restart_completes_without_leftovers(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """kill -9 of the daemon during a rollout; a new daemon finishes it, old pods are gone."""
+    write(folder, "web", deployment_yaml("web", replicas=3, strategy=ROLLING, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 3), what="rev 1")
+    write(folder, "web", deployment_yaml("web", image="demo:2", replicas=3, strategy=ROLLING, env=env_token(token)))
+    wait_for(lambda: "demo:2" in images(daemon), what="rollout started")
+    old_pids = processes_with(token)
+    daemon.kill()
+    daemon.start()
+    wait_for(lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:2"}, what="completed after restart")
+    assert not set(old_pids) & set(processes_with(token))
+    assert len(processes_with(token)) == 3
