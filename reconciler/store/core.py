@@ -600,9 +600,9 @@ class Store:
                 (source, file_sha256, command, now),
             )
             self._conn.execute(
-                "DELETE FROM commands WHERE rowid IN (SELECT rowid FROM commands "
-                "ORDER BY noted_at DESC LIMIT -1 OFFSET ?)",
-                (COMMANDS_KEPT,),
+                "DELETE FROM commands WHERE noted_at < (SELECT noted_at FROM commands "
+                "ORDER BY noted_at DESC LIMIT 1 OFFSET ?)",
+                (COMMANDS_KEPT - 1,),
             )
 
     def command_for(self, *, source: str, file_sha256: str) -> str | None:
