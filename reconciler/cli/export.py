@@ -17,8 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.errors import ReconcilerError
-from reconciler.export import ExportedObject, dump_yaml, export_objects, file_name
+from reconciler.errors import Problem, ReconcilerError
+from reconciler.export import (
+    ExportedObject,
+    dump_yaml,
+    export_objects,
+    file_name,
+    portability_problems,
+)
 
 if TYPE_CHECKING:
     # Imported when the command runs: the CLI discovers every module of this package at start,
@@ -82,28 +88,35 @@ class Located:
         return self.document.position(path)
 
 
-def located(paths: Sequence[str]) -> tuple[Report, list[Located]]:
-    """Validate ``paths`` and pair each valid object with its document's positions.
+def positioned(objects: Sequence[ValidObject]) -> list[Located]:
+    """Pair each valid object with its document, so warnings can name the field's line.
 
-    ``ValidObject`` carries no positions; the documents are loaded a second time (cheap next
-    to validation) and matched by file and first line.
+    ``ValidObject`` carries no positions; its files are loaded a second time (cheap next to
+    validation) and matched by file and first line. Standard input cannot be read twice: its
+    objects fall back to their first line.
     """
-    from reconciler.manifest import load_paths
-    from reconciler.validate import validate_paths
+    from reconciler.manifest import STDIN, load_paths
 
-    report = validate_paths(paths)
-    documents = {(doc.source, doc.line): doc for doc in load_paths(paths).documents}
-    return report, [Located(v, documents.get((v.source, v.line))) for v in report.objects]
+    sources = sorted({item.source for item in objects} - {STDIN})
+    documents = {(doc.source, doc.line): doc for doc in load_paths(sources).documents}
+    return [Located(item, documents.get((item.source, item.line))) for item in objects]
+
+
+def kubernetes_problems(report: Report) -> list[Problem]:
+    """What would not carry over to a cluster: ``reconciler validate --target kubernetes``."""
+    return portability_problems(positioned(report.objects))
 
 
 def run_export(args: argparse.Namespace) -> int:
-    report, objects = located(list(args.dir))
+    from reconciler.validate import validate_paths
+
+    report = validate_paths(list(args.dir))
     for problem in report.problems:
         print(problem.render(), file=sys.stderr)
     if not report.ok:
         print("error: the manifests are not valid; nothing exported", file=sys.stderr)
         return 1
-    exported = export_objects(objects)
+    exported = export_objects(positioned(report.objects))
     for problem in exported.problems:
         print(problem.render(), file=sys.stderr)
     if args.output == "-":

@@ -90,3 +90,15 @@ def test_clashing_file_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ReconcilerError, match=r"b.yaml:3: .* would overwrite service-web.yaml"):
         write_folder(tmp_path / "out", objects)
     assert not (tmp_path / "out").exists()
+
+
+def test_kubernetes_problems_point_at_field_lines(folder: Path) -> None:
+    """The validate hook's problems carry each field's own line, read back from the files."""
+    from reconciler.cli.export import kubernetes_problems
+    from reconciler.validate import validate_paths
+
+    problems = kubernetes_problems(validate_paths([folder / "rolling.yaml"]))
+    where = {p.field: (p.line, p.column) for p in problems}
+    assert where["spec.autoRollback"] == (20, 3)
+    assert where["spec.template.spec.containers[0].workingDir"] == (40, 11)
+    assert all(p.file == str(folder / "rolling.yaml") for p in problems)
