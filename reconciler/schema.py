@@ -1,0 +1,207 @@
+"""The JSON schemas: loading them, checking an object fast, and explaining a failure well.
+
+Two validators, for two jobs. A compiled validator (``jsonschema-rs``) answers "is this object
+valid?" for every document at native speed; only a document that fails is checked again with
+the pure-Python ``jsonschema`` to get its detailed errors, whose messages read the way Python
+users expect (``'three' is not of type 'integer'``). An unknown field becomes an
+``unknown-field`` error with a "did you mean" hint; a field Kubernetes knows but the local
+runtime does not use (``x-reconciler-unsupported`` in the schema) is a warning.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from reconciler.errors import Severity
+from reconciler.objects import Kind
+
+__all__ = ["SCHEMA_KINDS", "Finding", "SchemaChecker", "combined_schema", "load_schema"]
+
+SCHEMA_KINDS: dict[Kind, str] = {Kind.DEPLOYMENT: "deployment", Kind.SERVICE: "service"}
+UNSUPPORTED = "x-reconciler-unsupported"
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A problem of one object, located by a path inside it (positions come later)."""
+
+    path: Path
+    message: str
+    rule: str
+    severity: Severity = Severity.ERROR
+    at: Path | None = None
+    """Where to point when ``path`` itself is not written (a missing field: its parent)."""
+
+
+@functools.cache
+def load_schema(kind: Kind) -> dict[str, Any]:
+    """The JSON schema of ``kind``, as shipped inside the package."""
+    name = f"{SCHEMA_KINDS[kind]}.schema.json"
+    text = resources.files("reconciler").joinpath("schemas", name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def combined_schema() -> dict[str, Any]:
+    """One schema for any manifest, choosing by ``kind`` (for yaml-language-server)."""
+    branches = []
+    defs: dict[str, Any] = {}
+    for kind, name in SCHEMA_KINDS.items():
+        schema = dict(load_schema(kind))
+        schema.pop("$schema", None)
+        schema.pop("$id", None)
+        defs[name] = schema
+        branches.append(
+            {
+                "if": {"properties": {"kind": {"const": str(kind)}}, "required": ["kind"]},
+                "then": {"$ref": f"#/$defs/{name}"},
+            }
+        )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://reconciler.local/schemas/manifest.schema.json",
+        "title": "reconciler manifest (apps/v1 Deployment or v1 Service)",
+        "type": "object",
+        "required": ["apiVersion", "kind"],
+        "properties": {"kind": {"enum": [str(kind) for kind in SCHEMA_KINDS]}},
+        "allOf": branches,
+        "$defs": defs,
+    }
+
+
+class SchemaChecker:
+    """Schema findings of one kind: fast yes/no first, details only for failures."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+        self.schema = load_schema(kind)
+        self._fast = _compiled(self.schema)
+        self._detailed: Any = None
+        self._unsupported = _unsupported_tree(self.schema, self.schema)
+
+    def check(self, obj: dict[str, Any]) -> list[Finding]:
+        """Errors (schema, unknown-field) and warnings (unsupported-field) of one object."""
+        findings: list[Finding] = []
+        if self._fast is None or not _fast_valid(self._fast, obj):
+            findings.extend(self._details(obj))
+        if self._unsupported:
+            _walk_unsupported(obj, self._unsupported, (), findings)
+        return findings
+
+    def _details(self, obj: dict[str, Any]) -> Iterator[Finding]:
+        if self._detailed is None:
+            import jsonschema  # imported only when some document fails: it costs ~40 ms
+
+            self._detailed = jsonschema.Draft202012Validator(self.schema)
+        errors = sorted(self._detailed.iter_errors(obj), key=lambda e: _path_key(e.absolute_path))
+        for error in errors:
+            yield from _explain(error)
+
+
+def _compiled(schema: dict[str, Any]) -> Any:
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - the pure-Python validator does all the work
+        return None
+    return jsonschema_rs.Draft202012Validator(schema)
+
+
+def _fast_valid(validator: Any, obj: dict[str, Any]) -> bool:
+    try:
+        return bool(validator.is_valid(obj))
+    except (ValueError, TypeError, OverflowError):  # a value JSON cannot hold: explain it slowly
+        return False
+
+
+def _path_key(path: Any) -> tuple[tuple[int, str], ...]:
+    return tuple((0, str(p)) if isinstance(p, int) else (1, str(p)) for p in path)
+
+
+def _explain(error: Any) -> Iterator[Finding]:
+    """One ``jsonschema.ValidationError`` -> findings worded for a manifest author."""
+    path: Path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(error.schema.get("properties", {}))
+        for key in error.instance:
+            if key not in known:
+                yield Finding((*path, key), _unknown_field(str(key), known), "unknown-field")
+        return
+    if error.validator == "required" and isinstance(error.instance, dict):
+        for name in error.validator_value:
+            if name not in error.instance:
+                yield Finding((*path, name), "Required value", "schema", at=path)
+        return
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        best = min(error.context, key=lambda e: len(list(e.absolute_path)))
+        yield from _explain(best)
+        return
+    yield Finding(path, str(error.message), "schema")
+
+
+def _unknown_field(key: str, known: list[str]) -> str:
+    message = f'unknown field "{key}"'
+    by_case = [name for name in known if name.lower() == key.lower()]
+    close = by_case or difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        message += f'; did you mean "{close[0]}"?'
+    return message
+
+
+# --- unsupported fields -----------------------------------------------------------------------
+
+Tree = dict[str, Any]  # key -> subtree, or a str (the reason) for an unsupported leaf; "*" = items
+
+
+def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    while isinstance(ref, str) and ref.startswith("#/$defs/"):
+        node = root["$defs"][ref.removeprefix("#/$defs/")]
+        ref = node.get("$ref")
+    return node
+
+
+def _unsupported_tree(node: dict[str, Any], root: dict[str, Any], depth: int = 0) -> Tree:
+    """The paths of ``x-reconciler-unsupported`` fields, as a tree to walk objects along."""
+    tree: Tree = {}
+    if depth > 32:  # pragma: no cover - the schemas are not recursive
+        return tree
+    node = _resolve(node, root)
+    for key, sub in node.get("properties", {}).items():
+        sub = _resolve(sub, root)
+        if sub.get(UNSUPPORTED):
+            tree[key] = str(sub.get("description", "not used by the local runtime"))
+            continue
+        child = _unsupported_tree(sub, root, depth + 1)
+        if child:
+            tree[key] = child
+    items = node.get("items")
+    if isinstance(items, dict):
+        child = _unsupported_tree(items, root, depth + 1)
+        if child:
+            tree["*"] = child
+    return tree
+
+
+def _walk_unsupported(obj: Any, tree: Tree, path: Path, out: list[Finding]) -> None:
+    if isinstance(obj, dict):
+        for key, sub in tree.items():
+            if key in obj:
+                if isinstance(sub, str):
+                    out.append(
+                        Finding((*path, key), sub, "unsupported-field",
+                                Severity.WARNING)
+                    )
+                else:
+                    _walk_unsupported(obj[key], sub, (*path, key), out)
+    elif isinstance(obj, list) and "*" in tree:
+        items = tree["*"]
+        for index, item in enumerate(obj):
+            _walk_unsupported(item, items, (*path, index), out)

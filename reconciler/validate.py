@@ -1,0 +1,270 @@
+"""Validate manifests: the one gate between a folder of YAML and everything downstream.
+
+The daemon and ``reconciler validate`` in CI both call this, so a manifest that passes here is
+one the engine can run, and a manifest that fails says where (file:line:col) and why. The
+pipeline per document: kind and apiVersion, then the JSON schema (compiled fast path, detailed
+report only on failure), then the API server's own rules (``reconciler.rules``); then rules
+across objects (``reconciler.crossrules``). It only ever returns problems; it never raises on
+input, whatever the input.
+
+An object is *valid* when it has no error (warnings allowed, unless ``strict``). The objects
+are returned as written, not defaulted: defaulting belongs to the diff and the engine.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from reconciler.crossrules import Entry, check_all
+from reconciler.errors import Problem, Severity
+from reconciler.manifest import Document, load_paths
+from reconciler.objects import API_VERSIONS, DEFAULT_NAMESPACE, Kind, ObjectRef
+from reconciler.rules import check_deployment, check_service
+from reconciler.schema import SCHEMA_KINDS, Finding, SchemaChecker
+
+__all__ = ["Report", "ValidObject", "digest_of", "field_of", "validate_documents",
+           "validate_paths"]  # fmt: skip
+
+SUPPORTED = ", ".join(f"{kind} ({API_VERSIONS[kind]})" for kind in SCHEMA_KINDS)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidObject:
+    """An object with no error, as written, with where it came from."""
+
+    ref: ObjectRef
+    obj: dict[str, Any]
+    source: str
+    line: int
+    digest: str
+    file_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything the validator found in one set of files."""
+
+    objects: list[ValidObject]
+    invalid: dict[ObjectRef, list[Problem]]
+    problems: list[Problem]
+    files: list[str]
+    unreadable: frozenset[str]
+    resources: int = 0
+    """Documents that held a resource (empty documents are not counted)."""
+    invalid_resources: int = 0
+    """Resources with at least one error, whether or not their kind and name were readable."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.unreadable and not any(
+            p.severity is Severity.ERROR for p in self.problems
+        )
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for p in self.problems if p.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for p in self.problems if p.severity is Severity.WARNING)
+
+
+def validate_paths(
+    paths: Sequence[str | os.PathLike[str]], *, strict: bool = False, stdin: TextIO | None = None
+) -> Report:
+    """Load ``paths`` (files, directories, ``-``) and validate every document."""
+    loaded = load_paths(paths, stdin=stdin)
+    return _validate(
+        loaded.documents,
+        strict=strict,
+        load_problems=loaded.problems,
+        files=loaded.files,
+        unreadable=loaded.unreadable,
+    )
+
+
+def validate_documents(documents: Sequence[Document], *, strict: bool = False) -> Report:
+    """Validate already loaded documents (their load problems count too)."""
+    files = list(dict.fromkeys(doc.source for doc in documents))
+    problems = [p for doc in documents for p in doc.load_problems]
+    return _validate(
+        documents, strict=strict, load_problems=problems, files=files, unreadable=frozenset()
+    )
+
+
+def digest_of(obj: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of ``obj`` (sorted keys, no spaces)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def field_of(path: Sequence[str | int]) -> str:
+    """``("spec", "containers", 0, "image")`` -> ``spec.containers[0].image``."""
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            out += f".{step}" if out else str(step)
+    return out
+
+
+@functools.cache
+def _checker(kind: Kind) -> SchemaChecker:
+    return SchemaChecker(kind)
+
+
+def _ref(obj: dict[str, Any]) -> ObjectRef | None:
+    """The object's identity, when its kind is supported and its name is a string."""
+    try:
+        kind = Kind(obj.get("kind"))
+    except ValueError:
+        return None
+    metadata = obj.get("metadata")
+    if kind not in SCHEMA_KINDS or not isinstance(metadata, dict):
+        return None
+    name, namespace = metadata.get("name"), metadata.get("namespace", DEFAULT_NAMESPACE)
+    if not isinstance(name, str) or not name or not isinstance(namespace, str):
+        return None
+    return ObjectRef(kind, namespace or DEFAULT_NAMESPACE, name)
+
+
+def _kind_findings(obj: dict[str, Any]) -> list[Finding]:
+    """Supported kind and apiVersion, or why not (nothing else is checked without them)."""
+    kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    findings = []
+    if api_version is None:
+        findings.append(Finding(("apiVersion",), "Required value: apiVersion not set", "kind",
+                                at=()))  # fmt: skip
+    if kind is None:
+        findings.append(Finding(("kind",), "Required value: kind not set", "kind", at=()))
+        return findings
+    try:
+        known = Kind(kind)
+    except ValueError:
+        known = None
+    if known not in SCHEMA_KINDS:
+        findings.append(
+            Finding(("kind",), f"Unsupported value: {json.dumps(kind, default=str)}: supported "
+                    f"kinds are {SUPPORTED}", "kind")  # fmt: skip
+        )
+        return findings
+    assert known is not None
+    expected = API_VERSIONS[known]
+    if api_version is not None and api_version != expected:
+        findings.append(
+            Finding(("apiVersion",), f"Unsupported value: {json.dumps(api_version, default=str)}: "
+                    f"{known} is served as {expected} (supported kinds are {SUPPORTED})", "kind")
+        )  # fmt: skip
+    return findings
+
+
+def _object_findings(obj: dict[str, Any]) -> tuple[list[Finding], bool]:
+    """(findings, passed the schema) of one document."""
+    findings = _kind_findings(obj)
+    if findings:
+        return findings, False
+    kind = Kind(obj["kind"])
+    findings = _checker(kind).check(obj)
+    if any(f.severity is Severity.ERROR for f in findings):
+        return findings, False
+    try:
+        findings.extend(check_deployment(obj) if kind is Kind.DEPLOYMENT else check_service(obj))
+    except Exception as exc:  # a rule that trips on odd input must not take the daemon down
+        findings.append(Finding((), f"internal error in a validation rule: {exc!r}", "internal"))
+    return findings, True
+
+
+def _problem(doc: Document, finding: Finding, *, strict: bool) -> Problem:
+    line, column = doc.position(finding.at if finding.at is not None else finding.path)
+    severity = Severity.ERROR if strict else finding.severity
+    return Problem(
+        file=doc.source,
+        line=line,
+        column=column,
+        severity=severity,
+        message=finding.message,
+        rule=finding.rule,
+        field=field_of(finding.path),
+    )
+
+
+def _validate(
+    documents: Sequence[Document],
+    *,
+    strict: bool,
+    load_problems: Sequence[Problem],
+    files: list[str],
+    unreadable: frozenset[str],
+) -> Report:
+    per_doc: list[list[Problem]] = []
+    entries: list[Entry] = []
+    entry_doc: list[int] = []
+    for doc_index, doc in enumerate(documents):
+        findings, checked = _object_findings(doc.obj)
+        per_doc.append([_problem(doc, f, strict=strict) for f in findings])
+        ref = _ref(doc.obj)
+        if ref is not None:
+            entries.append(Entry(ref=ref, doc=doc, checked=checked))
+            entry_doc.append(doc_index)
+    try:
+        hits = check_all(entries)
+    except Exception as exc:  # pragma: no cover - see _object_findings
+        hits = [(0, Finding((), f"internal error in a validation rule: {exc!r}", "internal"))]
+    for entry_index, finding in hits:
+        if not entries:  # pragma: no cover
+            break
+        doc_index = entry_doc[entry_index]
+        per_doc[doc_index].append(_problem(documents[doc_index], finding, strict=strict))
+
+    strict_load = [p.with_severity(Severity.ERROR) if strict else p for p in load_problems]
+    load_by_doc: dict[int, list[Problem]] = {}
+    for doc_index, doc in enumerate(documents):
+        if doc.load_problems:
+            load_by_doc[doc_index] = list(doc.load_problems)
+
+    objects: list[ValidObject] = []
+    invalid: dict[ObjectRef, list[Problem]] = {}
+    invalid_count = 0
+    for doc_index, doc in enumerate(documents):
+        mine = load_by_doc.get(doc_index, []) + per_doc[doc_index]
+        mine.sort(key=lambda p: (p.line, p.column))
+        ref = _ref(doc.obj)
+        if any(p.severity is Severity.ERROR or strict for p in mine):
+            invalid_count += 1
+            if ref is not None:
+                invalid.setdefault(ref, []).extend(
+                    p.with_severity(Severity.ERROR) if strict else p for p in mine
+                )
+            continue
+        if ref is None:  # pragma: no cover - no error means the kind and name were readable
+            invalid_count += 1
+            continue
+        objects.append(
+            ValidObject(
+                ref=ref,
+                obj=doc.obj,
+                source=doc.source,
+                line=doc.line,
+                digest=digest_of(doc.obj),
+                file_sha256=doc.file_sha256,
+            )
+        )
+    order = {name: i for i, name in enumerate(files)}
+    problems = list(strict_load) + [p for doc_problems in per_doc for p in doc_problems]
+    problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line, p.column))
+    return Report(
+        objects=objects,
+        invalid=invalid,
+        problems=problems,
+        files=files,
+        unreadable=unreadable,
+        resources=len(documents),
+        invalid_resources=invalid_count,
+    )
