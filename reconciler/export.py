@@ -401,7 +401,7 @@ class _Translation:
                 continue
             self.warn(
                 (*path, index, "setWeight"),
-                f"{weight}% of {replicas} replicas is not a whole number of pods: without "
+                f"{weight}% of {replicas} replicas is {weight * replicas / 100:g} pods: without "
                 "trafficRouting Argo Rollouts approximates the weight by the ratio of canary "
                 "to stable pods, where the local proxy splits connections exactly; add "
                 "replicas, or a trafficRouting provider",

@@ -247,7 +247,9 @@ def test_canary_weights_without_traffic_routing(replicas: int, weight: int, warn
     if warned:
         problem = only(problems)
         assert problem.field == "spec.strategy.canary.steps[0].setWeight"
-        assert f"{weight}% of {replicas} replicas" in problem.message
+        assert f"{weight}% of {replicas} replicas is {weight * replicas / 100:g} pods" in (
+            problem.message
+        )
     else:
         assert problems == []
 
