@@ -31,8 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
+import structlog
+
 from reconciler.errors import NotFoundError
-from reconciler.log import get_logger
 from reconciler.proxy import (
     BackendGroup,
     Endpoint,
@@ -48,7 +49,9 @@ __all__ = ["MAX_CONNECT_ATTEMPTS", "TcpProxy"]
 MAX_CONNECT_ATTEMPTS = 3  # endpoints tried for one connection before it is reset
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
-_log = get_logger(component="proxy")
+# Lazy (not ``reconciler.log.get_logger``, which binds at once): this module is imported before
+# the daemon configures logging, and the configuration must still apply.
+_log = structlog.get_logger(component="proxy")
 
 _Key = tuple[str, str]  # (service, port name)
 

@@ -1,0 +1,56 @@
+"""Run one proxy in its own process for the benchmark: TcpProxy, or a streams baseline.
+
+``python serve_proxy.py tcpproxy PORT...`` forwards a listener to the backends on those ports
+(round-robin, one group) and prints ``READY <port>``. ``streams`` is the obvious alternative
+design, two ``StreamReader``/``StreamWriter`` copy tasks per connection, kept here only to show
+why ``reconciler.proxy.server`` splices with protocols instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+
+from reconciler.log import configure
+from reconciler.proxy import BackendGroup, Endpoint, ListenerSpec
+from reconciler.proxy.server import TcpProxy
+
+
+async def run_tcpproxy(ports: list[int]) -> None:
+    proxy = TcpProxy()
+    endpoints = tuple(Endpoint(f"pod-{p}", "127.0.0.1", p) for p in ports)
+    proxy.set_backends("bench/web", "http", (BackendGroup("web", 1, endpoints),))
+    await proxy.ensure_listener(ListenerSpec("bench/web", "http", "127.0.0.1", 0))
+    print("READY", proxy.address("bench/web", "http")[1], flush=True)
+    await asyncio.Event().wait()
+
+
+async def run_streams(ports: list[int]) -> None:
+    turns = itertools.cycle(ports)
+
+    async def copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+        except ConnectionError:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        b_reader, b_writer = await asyncio.open_connection("127.0.0.1", next(turns))
+        await asyncio.gather(copy(reader, b_writer), copy(b_reader, writer))
+        writer.close()
+        b_writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+    print("READY", server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    configure("warning", json=True)
+    kind, backend_ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
+    asyncio.run((run_tcpproxy if kind == "tcpproxy" else run_streams)(backend_ports))
