@@ -57,7 +57,11 @@ __all__ = [
     "dump_yaml",
     "export_objects",
     "file_name",
+    "port_variable",
     "portability_problems",
+    "render_path",
+    "variable_references",
+    "whole_seconds",
 ]
 
 RULE = "kubernetes"

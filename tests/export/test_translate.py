@@ -199,3 +199,14 @@ def test_dump_yaml_is_multi_document_with_sources() -> None:
 def test_file_names(obj: dict[str, Any], name: str) -> None:
     """-o DIR writes one <kind>-<name>.yaml per object (namespace first when written)."""
     assert file_name(obj) == name
+
+
+def test_public_surface() -> None:
+    """The module's __all__ is sorted (constants, classes, functions) and names what exists."""
+    import reconciler.export as module
+
+    def order(name: str) -> tuple[bool, bool, str]:
+        return (not name.isupper(), not name[0].isupper(), name)
+
+    assert module.__all__ == sorted(module.__all__, key=order)
+    assert all(hasattr(module, name) for name in module.__all__)
