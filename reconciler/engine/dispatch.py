@@ -199,7 +199,7 @@ def plan(deployment: DeploymentView, *, now: float) -> Plan:
         "observedGeneration": view.generation,
         **counts,
         "conditions": conditions,
-        "rollout": rollout,
+        "rollout": {str(k): v for k, v in rollout.items()},
     }
     return Plan(
         actions=_ordered(step.actions),
