@@ -22,7 +22,7 @@ import signal
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,14 +83,15 @@ class Daemon:
         )
         self.watcher = FolderWatcher(
             options.manifests,
-            self._on_folder_change,
+            self._sync_folder,
             debounce=options.debounce,
             resync=options.resync,
         )
         self._queue: asyncio.Queue[ObjectRef] = asyncio.Queue()
         self._queued: set[ObjectRef] = set()
         self._timers: dict[ObjectRef, asyncio.TimerHandle] = {}
-        self._traffic: dict[tuple[str, str], tuple[TrafficGroup, ...]] = {}  # (ns, svc) -> groups
+        # the traffic groups of each deployment's last plan, by Service name
+        self._traffic: dict[ObjectRef, Mapping[str, tuple[TrafficGroup, ...]]] = {}
         self._leaving: set[str] = set()
         self._listeners: dict[ObjectRef, set[str]] = {}
         self._analysis: dict[tuple[ObjectRef, str], int] = {}
@@ -143,6 +144,9 @@ class Daemon:
         log.info("daemon_stopped")
 
     # -- the folder -------------------------------------------------------------------------
+
+    async def _sync_folder(self) -> None:
+        await self._on_folder_change()
 
     async def _on_folder_change(self, *, confirm_prune: bool = False) -> SyncResult:
         result = self.sync.sync(now=self.clock.now(), confirm_prune=confirm_prune)
@@ -266,7 +270,14 @@ class Daemon:
             obj = self.store.get_object(ref)
             if obj is None:
                 continue
-            traffic = self._traffic.get((ref.namespace, ref.name))
+            traffic = next(
+                (
+                    routes[ref.name]
+                    for owner, routes in self._traffic.items()
+                    if owner.namespace == ref.namespace and ref.name in routes
+                ),
+                None,
+            )
             backends = service_backends(obj.spec, pods, traffic)
             key = f"{ref.namespace}/{ref.name}"
             for name, groups in backends.items():
@@ -361,9 +372,10 @@ class Daemon:
         result = await self.executor.reconcile(ref, intents)
         for row in self.store.list_replicasets(ref):
             self._rs_owner[row.name] = ref
-        if result.plan is not None:
-            for service, groups in result.plan.traffic.items():
-                self._traffic[(ref.namespace, service)] = groups
+        if result.plan is None:
+            self._traffic.pop(ref, None)
+        else:
+            self._traffic[ref] = result.plan.traffic
             consumed = set(result.plan.consumed_intents)
             self._pending_intents = [i for i in self._pending_intents if i.id not in consumed]
         self._refresh_endpoints()

@@ -194,7 +194,8 @@ def get(args: argparse.Namespace) -> int:
     if args.type.lower() in ("rollout", "rollouts", "ro"):
         from reconciler.cli.rollout_tree import get_rollout
 
-        return get_rollout(args)
+        code: int = get_rollout(args)
+        return code
     if args.type.lower() in ("events", "event", "ev"):
         return _events(args)
     kind = parse_kind(args.type)
