@@ -71,10 +71,11 @@ def diff_folder(folder: Path, *, state_dir: Path) -> tuple[int, str]:
     if not folder.exists():
         raise ReconcilerError(f"error: the path {folder} does not exist")
     report = validate_paths([folder])
-    problems = [p.render() for o in report.objects for p in o.problems]
-    problems += [p.render() for p in getattr(report, "problems", ()) if p.render() not in problems]
     if not report.ok:
-        raise ReconcilerError("\n".join(problems) or f"error: {folder} is not valid")
+        rendered = "\n".join(p.render() for p in report.problems)
+        raise ReconcilerError(rendered or f"error: cannot read {folder}")
+    for problem in report.problems:  # warnings only, at this point
+        print(problem.render(), file=sys.stderr)
     desired = {o.ref: dict(o.obj) for o in report.objects}
     applied = _applied_specs(state_dir)
     chunks = [

@@ -87,8 +87,7 @@ def test_second_daemon_is_refused_with_the_holders_pid(state_dir: Path) -> None:
             with pytest.raises(StateDirError) as caught:
                 store.lock_daemon()
         assert str(caught.value) == (
-            f"error: another reconciler daemon (pid {holder.pid}) holds state directory "
-            f"{state_dir}"
+            f"error: another reconciler daemon (pid {holder.pid}) holds state directory {state_dir}"
         )
     finally:
         assert holder.stdin is not None

@@ -117,9 +117,7 @@ def test_hash_collision_with_a_foreign_replicaset(store: Store) -> None:
     # a ReplicaSet of another template squatting on A's name (as a collision would)
     store.record_revision(WEB, template("b"), change_cause="", now=NOW)
     with store.transaction():
-        store._conn.execute(
-            "UPDATE replicasets SET name = ? WHERE namespace = 'default'", (name,)
-        )
+        store._conn.execute("UPDATE replicasets SET name = ? WHERE namespace = 'default'", (name,))
     result = store.record_revision(WEB, template("a"), change_cause="", now=NOW + 1)
     assert result.action == "created"
     assert result.replicaset.name == f"web-{pod_template_hash(template('a'), 1)}"
@@ -184,7 +182,9 @@ SPEC_CHANGES = st.fixed_dictionaries(
 
 @settings(max_examples=40, deadline=None)
 @given(image=IMAGES, changes=st.lists(SPEC_CHANGES, min_size=1, max_size=6))
-def test_property_scaling_never_makes_a_revision(image: str, changes: list[dict[str, object]]) -> None:
+def test_property_scaling_never_makes_a_revision(
+    image: str, changes: list[dict[str, object]]
+) -> None:
     """Any run of non-template edits to a deployment keeps exactly one revision."""
     with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp)) as store:
         first = default_deployment(deployment(image=image))["spec"]["template"]

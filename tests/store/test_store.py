@@ -165,10 +165,7 @@ def test_replace_pods_is_the_whole_set(store: Store) -> None:
     """replace_pods replaces every pod; list_pods filters by namespace and owner."""
     first = [_pod("a"), _pod("b", owner="web-def")]
     store.replace_pods(
-        [
-            PodRecord(p.name, p.namespace, p.owner, "web", pod_to_dict(p), 5.0, 6.0)
-            for p in first
-        ]
+        [PodRecord(p.name, p.namespace, p.owner, "web", pod_to_dict(p), 5.0, 6.0) for p in first]
     )
     assert [p.name for p in store.list_pods()] == ["a", "b"]
     assert [p.name for p in store.list_pods(owner="web-def")] == ["b"]
