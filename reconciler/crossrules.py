@@ -68,12 +68,19 @@ def _duplicates(entries: Sequence[Entry]) -> Iterable[Hit]:
             continue
         for index in indices:
             others = ", ".join(entries[i].where(name) for i in indices if i != index)
-            yield index, Finding(
-                name,
-                f"Duplicate value: {ref.display} (namespace {json.dumps(ref.namespace)}) is "
-                f"also defined at {others}",
-                "duplicate-object",
+            yield (
+                index,
+                Finding(
+                    name,
+                    f"Duplicate value: {ref.display} (namespace {json.dumps(ref.namespace)}) is "
+                    f"also defined at {others}",
+                    "duplicate-object",
+                ),
             )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def _template_labels(obj: dict[str, Any]) -> dict[str, str]:
@@ -109,31 +116,39 @@ def _strategy_services(entries: Sequence[Entry]) -> Iterable[Hit]:
             ref = ObjectRef(Kind.SERVICE, entry.ref.namespace, name)
             service_index = services.get(ref)
             if service_index is None:
-                yield index, Finding(
-                    path,
-                    f"Not found: Service {json.dumps(name)} (namespace "
-                    f"{json.dumps(ref.namespace)}) is not among the validated manifests",
-                    "strategy-service",
+                yield (
+                    index,
+                    Finding(
+                        path,
+                        f"Not found: Service {json.dumps(name)} (namespace "
+                        f"{json.dumps(ref.namespace)}) is not among the validated manifests",
+                        "strategy-service",
+                    ),
                 )
                 continue
             service = entries[service_index]
             if not service.checked or _selects(service.obj, labels):
                 continue
             selector = service.obj["spec"].get("selector") or {}
-            yield index, Finding(
-                path,
-                f"Invalid value: {json.dumps(name)}: the Service's selector "
-                f"{json.dumps(selector, sort_keys=True)} ({service.where(('spec', 'selector'))}) "
-                f"does not select this deployment's pods (labels "
-                f"{json.dumps(labels, sort_keys=True)})",
-                "strategy-service",
+            yield (
+                index,
+                Finding(
+                    path,
+                    f"Invalid value: {json.dumps(name)}: the Service's selector "
+                    f"{_json(selector)} ({service.where(('spec', 'selector'))}) "
+                    f"does not select this deployment's pods (labels {_json(labels)})",
+                    "strategy-service",
+                ),
             )
-            yield service_index, Finding(
-                ("spec", "selector"),
-                f"Invalid value: {json.dumps(selector, sort_keys=True)}: does not select the pods "
-                f"of {entry.ref.display}, whose {field} this Service is ({entry.where(path)})",
-                "strategy-service",
-                at=("spec", "selector") if "selector" in service.obj["spec"] else ("spec",),
+            yield (
+                service_index,
+                Finding(
+                    ("spec", "selector"),
+                    f"Invalid value: {_json(selector)}: does not select the pods of"
+                    f" {entry.ref.display}, whose {field} this Service is ({entry.where(path)})",
+                    "strategy-service",
+                    at=("spec", "selector") if "selector" in service.obj["spec"] else ("spec",),
+                ),
             )
 
 
@@ -163,30 +178,39 @@ def _target_ports(entries: Sequence[Entry]) -> Iterable[Hit]:
                 declared = ", ".join(sorted(names)) or "none"
                 if isinstance(target, str) and target not in names:
                     pods: Path = ("spec", "template", "spec", "containers")
-                    yield index, Finding(
-                        path,
-                        f"Invalid value: {json.dumps(target)}: no container port of "
-                        f"{deployment.ref.display} ({deployment.where(pods)}) has this name "
-                        f"(declared: {declared})",
-                        "target-port",
-                        at=at,
+                    yield (
+                        index,
+                        Finding(
+                            path,
+                            f"Invalid value: {json.dumps(target)}: no container port of "
+                            f"{deployment.ref.display} ({deployment.where(pods)}) has this name "
+                            f"(declared: {declared})",
+                            "target-port",
+                            at=at,
+                        ),
                     )
-                    yield dep_index, Finding(
-                        pods,
-                        f"Service {json.dumps(entry.ref.name)} ({entry.where(path)}) selects "
-                        f"these pods with targetPort {json.dumps(target)}, but no container "
-                        f"port has that name (declared: {declared})",
-                        "target-port",
+                    yield (
+                        dep_index,
+                        Finding(
+                            pods,
+                            f"Service {json.dumps(entry.ref.name)} ({entry.where(path)}) selects "
+                            f"these pods with targetPort {json.dumps(target)}, but no container "
+                            f"port has that name (declared: {declared})",
+                            "target-port",
+                        ),
                     )
                 elif isinstance(target, int) and target not in numbers:
-                    yield index, Finding(
-                        path,
-                        f"targetPort {target} is not a declared containerPort of "
-                        f"{deployment.ref.display}; the local runtime forwards to declared "
-                        "ports only",
-                        "target-port",
-                        Severity.WARNING,
-                        at=at,
+                    yield (
+                        index,
+                        Finding(
+                            path,
+                            f"targetPort {target} is not a declared containerPort of "
+                            f"{deployment.ref.display}; the local runtime forwards to declared "
+                            "ports only",
+                            "target-port",
+                            Severity.WARNING,
+                            at=at,
+                        ),
                     )
 
 
@@ -210,9 +234,12 @@ def _port_conflicts(entries: Sequence[Entry]) -> Iterable[Hit]:
                 for i, p in users
                 if i != index
             )
-            yield index, Finding(
-                ("spec", "ports", port_index, "port"),
-                f"Duplicate value: {number}: also used by {others}; each Service port is one "
-                "listener on this host",
-                "port-conflict",
+            yield (
+                index,
+                Finding(
+                    ("spec", "ports", port_index, "port"),
+                    f"Duplicate value: {number}: also used by {others}; each Service port is one "
+                    "listener on this host",
+                    "port-conflict",
+                ),
             )

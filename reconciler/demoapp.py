@@ -93,8 +93,7 @@ def serve(port: int, *, ready_delay: float = 0.0) -> int:
     server = DemoServer(("127.0.0.1", port))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
     thread.start()
-    print(f"demo {os.environ.get('IMAGE_TAG', 'latest')} listening on 127.0.0.1:{port}",
-          flush=True)  # fmt: skip
+    print(f"demo {os.environ.get('IMAGE_TAG', 'latest')} listening on 127.0.0.1:{port}", flush=True)
     while not stopping.wait(0.5):
         pass
     server.shutdown()  # stop accepting

@@ -255,8 +255,9 @@ def _load(data: bytes, *, source: str) -> LoadResult:
         message = (
             f"invalid UTF-8 byte 0x{data[exc.start]:02x}: manifests must be UTF-8 encoded text"
         )
-        return LoadResult([], [_problem(source, line, column, message, "encoding")], [source],
-                          frozenset({source}))
+        return LoadResult(
+            [], [_problem(source, line, column, message, "encoding")], [source], frozenset({source})
+        )
     if text.startswith("\ufeff"):
         text = text[1:]
     documents: list[Document] = []
@@ -276,7 +277,9 @@ def _load(data: bytes, *, source: str) -> LoadResult:
                 obj = builder.build(root)
             except _LoadError as exc:
                 mark = exc.node.start_mark
-                problems.append(_problem(source, mark.line + 1, mark.column + 1, str(exc), exc.rule))
+                problems.append(
+                    _problem(source, mark.line + 1, mark.column + 1, str(exc), exc.rule)
+                )
                 unreadable.add(source)
                 continue
             problems.extend(builder.problems)
@@ -328,8 +331,9 @@ def _syntax_problem(source: str, exc: yaml.MarkedYAMLError, text: str) -> Proble
 
 def _tab_near(text: str, line: int) -> bool:
     lines = io.StringIO(text).readlines()[max(0, line - 2) : line]
-    return any(candidate[: len(candidate) - len(candidate.lstrip())].count("\t")
-               for candidate in lines)
+    return any(
+        candidate[: len(candidate) - len(candidate.lstrip())].count("\t") for candidate in lines
+    )
 
 
 class _Builder:
@@ -350,7 +354,7 @@ class _Builder:
         if node.__class__ is ScalarNode:
             if node.tag == _STR:
                 return node.value
-            return _scalar(node)  # type: ignore[arg-type]
+            return _scalar(node)
         # A node seen before is an alias; a recursive alias is seen again and again until
         # either bound below stops it.
         key = id(node)
@@ -420,9 +424,7 @@ class _Builder:
             into.update(source)
 
     def _duplicate(self, node: MappingNode, key_node: Node, name: str) -> None:
-        first = next(
-            k for k, _ in node.value if isinstance(k, ScalarNode) and _safe_key(k) == name
-        )
+        first = next(k for k, _ in node.value if isinstance(k, ScalarNode) and _safe_key(k) == name)
         mark = key_node.start_mark
         self.problems.append(
             _problem(
@@ -467,8 +469,9 @@ def _scalar(node: ScalarNode) -> Any:
         return node.value  # kept as written: JSON has no timestamp or bytes type
     if tag.startswith("tag:yaml.org,2002:"):
         raise _LoadError(f"unsupported YAML tag {tag!r}", node, "yaml")
-    raise _LoadError(f"unsupported YAML tag {tag!r}: Kubernetes manifests use plain YAML", node,
-                     "yaml")
+    raise _LoadError(
+        f"unsupported YAML tag {tag!r}: Kubernetes manifests use plain YAML", node, "yaml"
+    )
 
 
 def _key(node: ScalarNode) -> str:
@@ -504,10 +507,9 @@ def _child(node: Node, step: str | int) -> tuple[Node, Node] | None:
                 if found is not None:
                     return found
         return None
-    if isinstance(node, SequenceNode) and isinstance(step, int):
-        if 0 <= step < len(node.value):
-            item: Node = node.value[step]
-            return item, item
+    if isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+        item: Node = node.value[step]
+        return item, item
     return None
 
 

@@ -31,7 +31,9 @@ __all__ = [
 WARNING = Severity.WARNING
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
@@ -59,8 +61,16 @@ PERCENT_MSG = (
 HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
 STRATEGY_BLOCKS = {"RollingUpdate": "rollingUpdate", "BlueGreen": "blueGreen", "Canary": "canary"}
-STEP_KINDS = ("setWeight", "pause", "setCanaryScale", "analysis", "experiment",
-              "setHeaderRoute", "setMirrorRoute", "plugin")  # fmt: skip
+STEP_KINDS = (
+    "setWeight",
+    "pause",
+    "setCanaryScale",
+    "analysis",
+    "experiment",
+    "setHeaderRoute",
+    "setMirrorRoute",
+    "plugin",
+)
 
 
 def invalid(value: Any, why: str) -> str:
@@ -223,7 +233,7 @@ def _is_zero(value: Any) -> bool:
     """Percents are compared as plain numbers, not against replicas: "0%" is zero, "1%" is not."""
     if isinstance(value, str):
         return is_percent(value) and int(value[:-1]) == 0
-    return value == 0
+    return bool(value == 0)
 
 
 def _surge_unavailable(block: Mapping[str, Any], path: Path) -> Iterable[Finding]:
@@ -245,7 +255,8 @@ def _duration(value: Any, path: Path) -> Iterable[Finding]:
         parse_duration(value)
     except ValueError:
         yield Finding(
-            path, invalid(value, 'must be seconds or a duration like "30s", "5m", "1h"'),
+            path,
+            invalid(value, 'must be seconds or a duration like "30s", "5m", "1h"'),
             "duration",
         )
 
@@ -290,8 +301,11 @@ def _canary(canary: Mapping[str, Any], spec: Mapping[str, Any]) -> Iterable[Find
     yield from _surge_unavailable(canary, base)
     stable, canary_service = canary.get("stableService"), canary.get("canaryService")
     if stable and stable == canary_service:
-        yield Finding((*base, "canaryService"), invalid(canary_service,
-                      "must differ from stableService"), "strategy")  # fmt: skip
+        yield Finding(
+            (*base, "canaryService"),
+            invalid(canary_service, "must differ from stableService"),
+            "strategy",
+        )
     for index, step in enumerate(canary.get("steps") or []):
         path: Path = (*base, "steps", index)
         kinds = [name for name in STEP_KINDS if name in step]
@@ -319,10 +333,13 @@ def _canary(canary: Mapping[str, Any], spec: Mapping[str, Any]) -> Iterable[Find
             if port not in names:
                 yield Finding(
                     (*base, "analysis", "httpGet", "port"),
-                    invalid(port, "must be a number or the name of a container port "
-                            f"(declared: {_names(names)})"),
+                    invalid(
+                        port,
+                        "must be a number or the name of a container port "
+                        f"(declared: {_names(names)})",
+                    ),
                     "probe-port",
-                )  # fmt: skip
+                )
 
 
 def _names(names: Iterable[Any]) -> str:
@@ -354,9 +371,12 @@ def _pod(spec: Mapping[str, Any]) -> Iterable[Finding]:
         for port_index, port in enumerate(container.get("ports") or []):
             port_path: Path = (*path, "ports", port_index)
             if port.get("protocol", "TCP") != "TCP":
-                yield Finding((*port_path, "protocol"),
-                              "the local runtime serves TCP only; this port is ignored",
-                              "unsupported-field", WARNING)  # fmt: skip
+                yield Finding(
+                    (*port_path, "protocol"),
+                    "the local runtime serves TCP only; this port is ignored",
+                    "unsupported-field",
+                    WARNING,
+                )
             port_name = port.get("name")
             if port_name is None:
                 continue
@@ -364,7 +384,8 @@ def _pod(spec: Mapping[str, Any]) -> Iterable[Finding]:
                 yield Finding((*port_path, "name"), invalid(port_name, why), "name")
             if port_name in port_names:
                 yield Finding(
-                    (*port_path, "name"), f"Duplicate value: {json.dumps(port_name)}",
+                    (*port_path, "name"),
+                    f"Duplicate value: {json.dumps(port_name)}",
                     "duplicate-name",
                 )
             port_names.setdefault(port_name, index)
@@ -376,8 +397,9 @@ def _pod(spec: Mapping[str, Any]) -> Iterable[Finding]:
                 yield from _probe(probe, (*path, probe_name), probe_name, declared, numbers, name)
         pre_stop = (container.get("lifecycle") or {}).get("preStop")
         if pre_stop is not None:
-            yield from _handler_count(pre_stop, (*path, "lifecycle", "preStop"),
-                                      ("exec", "httpGet", "tcpSocket", "sleep"))  # fmt: skip
+            yield from _handler_count(
+                pre_stop, (*path, "lifecycle", "preStop"), ("exec", "httpGet", "tcpSocket", "sleep")
+            )
         if "command" not in container:
             yield Finding(
                 (*path, "command"),
@@ -389,14 +411,16 @@ def _pod(spec: Mapping[str, Any]) -> Iterable[Finding]:
             )
 
 
-def _handler_count(handler: Mapping[str, Any], path: Path, kinds: tuple[str, ...]
-                   ) -> Iterable[Finding]:  # fmt: skip
+def _handler_count(
+    handler: Mapping[str, Any], path: Path, kinds: tuple[str, ...]
+) -> Iterable[Finding]:
     present = [kind for kind in kinds if kind in handler]
     if not present:
         yield Finding(path, "Required value: must specify a handler type", "probe")
     elif len(present) > 1:
-        yield Finding((*path, present[1]), "Forbidden: may not specify more than 1 handler type",
-                      "probe")  # fmt: skip
+        yield Finding(
+            (*path, present[1]), "Forbidden: may not specify more than 1 handler type", "probe"
+        )
 
 
 def _probe(
@@ -409,8 +433,9 @@ def _probe(
 ) -> Iterable[Finding]:
     yield from _handler_count(probe, path, HANDLERS)
     if probe_name != "readinessProbe" and probe.get("successThreshold", 1) != 1:
-        yield Finding((*path, "successThreshold"),
-                      invalid(probe["successThreshold"], "must be 1"), "probe")  # fmt: skip
+        yield Finding(
+            (*path, "successThreshold"), invalid(probe["successThreshold"], "must be 1"), "probe"
+        )
     for handler in ("httpGet", "tcpSocket"):
         if handler not in probe:
             continue
@@ -422,14 +447,17 @@ def _probe(
             elif port not in declared:
                 yield Finding(
                     port_path,
-                    invalid(port, f'no port of container "{container}" has this name '
-                            f"(declared: {_names(declared)})"),
+                    invalid(
+                        port,
+                        f'no port of container "{container}" has this name '
+                        f"(declared: {_names(declared)})",
+                    ),
                     "probe-port",
-                )  # fmt: skip
+                )
         elif port not in numbers:
             yield Finding(
                 port_path,
-                f"port {port} is not a declared containerPort of container \"{container}\"; the "
+                f'port {port} is not a declared containerPort of container "{container}"; the '
                 "local runtime assigns host ports to declared ports only: name a declared port",
                 "probe-port",
                 WARNING,
@@ -466,18 +494,33 @@ def check_service(obj: Mapping[str, Any]) -> list[Finding]:
     findings = list(_metadata(obj, name_check=dns1035_label))
     findings.extend(_labels(spec.get("selector"), ("spec", "selector")))
     if not spec.get("selector"):
-        findings.append(Finding(("spec", "selector"),
-                                "a Service without a selector has no endpoints on the local "
-                                "runtime", "no-selector", WARNING, at=("spec",)))  # fmt: skip
+        findings.append(
+            Finding(
+                ("spec", "selector"),
+                "a Service without a selector has no endpoints on the local runtime",
+                "no-selector",
+                WARNING,
+                at=("spec",),
+            )
+        )
     service_type = spec.get("type", "ClusterIP")
     if service_type != "ClusterIP":
-        findings.append(Finding(("spec", "type"),
-                                f"the local runtime serves a {service_type} Service as ClusterIP "
-                                "on its port", "unsupported-field", WARNING))  # fmt: skip
+        findings.append(
+            Finding(
+                ("spec", "type"),
+                f"the local runtime serves a {service_type} Service as ClusterIP on its port",
+                "unsupported-field",
+                WARNING,
+            )
+        )
     if spec.get("sessionAffinityConfig") and spec.get("sessionAffinity", "None") == "None":
-        findings.append(Finding(("spec", "sessionAffinityConfig"),
-                                "Forbidden: must not be set when `sessionAffinity` is None",
-                                "service-port"))  # fmt: skip
+        findings.append(
+            Finding(
+                ("spec", "sessionAffinityConfig"),
+                "Forbidden: must not be set when `sessionAffinity` is None",
+                "service-port",
+            )
+        )
     ports = spec["ports"]
     names: set[str] = set()
     numbers: set[tuple[int, str]] = set()
@@ -486,25 +529,37 @@ def check_service(obj: Mapping[str, Any]) -> list[Finding]:
         name = port.get("name")
         if name is None:
             if len(ports) > 1:
-                findings.append(Finding((*path, "name"),
-                                        "Required value: must be specified when there is more "
-                                        "than one port", "service-port", at=path))  # fmt: skip
+                findings.append(
+                    Finding(
+                        (*path, "name"),
+                        "Required value: must be specified when there is more than one port",
+                        "service-port",
+                        at=path,
+                    )
+                )
         else:
             if why := dns_label(name):
                 findings.append(Finding((*path, "name"), invalid(name, why), "name"))
             if name in names:
-                findings.append(Finding((*path, "name"), f"Duplicate value: {json.dumps(name)}",
-                                        "service-port"))  # fmt: skip
+                findings.append(
+                    Finding((*path, "name"), f"Duplicate value: {json.dumps(name)}", "service-port")
+                )
             names.add(name)
         key = (port["port"], port.get("protocol", "TCP"))
         if key in numbers:
-            findings.append(Finding((*path, "port"), f"Duplicate value: {port['port']}",
-                                    "service-port"))  # fmt: skip
+            findings.append(
+                Finding((*path, "port"), f"Duplicate value: {port['port']}", "service-port")
+            )
         numbers.add(key)
         if key[1] != "TCP":
-            findings.append(Finding((*path, "protocol"),
-                                    "the local runtime serves TCP only; this port is ignored",
-                                    "unsupported-field", WARNING))  # fmt: skip
+            findings.append(
+                Finding(
+                    (*path, "protocol"),
+                    "the local runtime serves TCP only; this port is ignored",
+                    "unsupported-field",
+                    WARNING,
+                )
+            )
         target = port.get("targetPort")
         if isinstance(target, str) and (why := iana_svc_name(target)):
             findings.append(Finding((*path, "targetPort"), invalid(target, why), "target-port"))

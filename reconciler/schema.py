@@ -195,10 +195,7 @@ def _walk_unsupported(obj: Any, tree: Tree, path: Path, out: list[Finding]) -> N
         for key, sub in tree.items():
             if key in obj:
                 if isinstance(sub, str):
-                    out.append(
-                        Finding((*path, key), sub, "unsupported-field",
-                                Severity.WARNING)
-                    )
+                    out.append(Finding((*path, key), sub, "unsupported-field", Severity.WARNING))
                 else:
                     _walk_unsupported(obj[key], sub, (*path, key), out)
     elif isinstance(obj, list) and "*" in tree:

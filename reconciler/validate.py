@@ -28,9 +28,9 @@ from reconciler.objects import API_VERSIONS, DEFAULT_NAMESPACE, Kind, ObjectRef
 from reconciler.rules import check_deployment, check_service
 from reconciler.schema import SCHEMA_KINDS, Finding, SchemaChecker
 
-__all__ = ["Report", "ValidObject", "digest_of", "field_of", "validate_documents",
-           "validate_paths"]  # fmt: skip
+__all__ = ["Report", "ValidObject", "digest_of", "field_of", "validate_documents", "validate_paths"]
 
+_KINDS = frozenset(str(kind) for kind in Kind)
 SUPPORTED = ", ".join(f"{kind} ({API_VERSIONS[kind]})" for kind in SCHEMA_KINDS)
 
 
@@ -62,9 +62,7 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.unreadable and not any(
-            p.severity is Severity.ERROR for p in self.problems
-        )
+        return not self.unreadable and not any(p.severity is Severity.ERROR for p in self.problems)
 
     @property
     def errors(self) -> int:
@@ -122,10 +120,10 @@ def _checker(kind: Kind) -> SchemaChecker:
 
 def _ref(obj: dict[str, Any]) -> ObjectRef | None:
     """The object's identity, when its kind is supported and its name is a string."""
-    try:
-        kind = Kind(obj.get("kind"))
-    except ValueError:
+    word = obj.get("kind")
+    if not isinstance(word, str) or word not in _KINDS:
         return None
+    kind = Kind(word)
     metadata = obj.get("metadata")
     if kind not in SCHEMA_KINDS or not isinstance(metadata, dict):
         return None
@@ -140,28 +138,34 @@ def _kind_findings(obj: dict[str, Any]) -> list[Finding]:
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     findings = []
     if api_version is None:
-        findings.append(Finding(("apiVersion",), "Required value: apiVersion not set", "kind",
-                                at=()))  # fmt: skip
+        findings.append(
+            Finding(("apiVersion",), "Required value: apiVersion not set", "kind", at=())
+        )
     if kind is None:
         findings.append(Finding(("kind",), "Required value: kind not set", "kind", at=()))
         return findings
-    try:
-        known = Kind(kind)
-    except ValueError:
-        known = None
+    known = Kind(kind) if isinstance(kind, str) and kind in _KINDS else None
     if known not in SCHEMA_KINDS:
         findings.append(
-            Finding(("kind",), f"Unsupported value: {json.dumps(kind, default=str)}: supported "
-                    f"kinds are {SUPPORTED}", "kind")  # fmt: skip
+            Finding(
+                ("kind",),
+                f"Unsupported value: {json.dumps(kind, default=str)}: supported "
+                f"kinds are {SUPPORTED}",
+                "kind",
+            )
         )
         return findings
     assert known is not None
     expected = API_VERSIONS[known]
     if api_version is not None and api_version != expected:
         findings.append(
-            Finding(("apiVersion",), f"Unsupported value: {json.dumps(api_version, default=str)}: "
-                    f"{known} is served as {expected} (supported kinds are {SUPPORTED})", "kind")
-        )  # fmt: skip
+            Finding(
+                ("apiVersion",),
+                f"Unsupported value: {json.dumps(api_version, default=str)}: "
+                f"{known} is served as {expected} (supported kinds are {SUPPORTED})",
+                "kind",
+            )
+        )
     return findings
 
 
