@@ -372,8 +372,8 @@ def update_object(
 ) -> bool:
     """Apply ``mutate`` to the object's document; True if the file changed.
 
-    ``check`` sees the new text of that document before anything is written and may raise to
-    refuse the change (the verbs validate with it).
+    ``check`` sees the new text of the whole file before anything is written and may raise
+    to refuse the change (the verbs validate with it).
     """
     pieces, crlf = _load_pieces(located.path)
     at = _piece_index(pieces, located)
@@ -384,9 +384,9 @@ def update_object(
         return False
     if old.endswith("\n") and not new.endswith("\n"):
         new += "\n"
-    if check is not None:
-        check(new)
     pieces[at] = _Piece(new, is_document=True)
+    if check is not None:
+        check("".join(piece.text for piece in pieces))
     atomic_write(located.path, _join(pieces, crlf=crlf))
     return True
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
-import importlib
 import os
 import shlex
 import sys
@@ -21,12 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reconciler.edit import Located, document_start, find_object
+from reconciler.edit import Located, document_start, find_object, iter_manifest_files, ref_of
 from reconciler.errors import NotFoundError, Problem, ReconcilerError, Severity
-from reconciler.manifest import load_text
+from reconciler.manifest import Document, load_paths, load_text
 from reconciler.objects import Kind, ObjectRef
 from reconciler.paths import find_state_dir
 from reconciler.store import Store
+from reconciler.validate import validate_documents
 
 __all__ = [
     "DEFAULT_FOLDER",
@@ -40,7 +40,7 @@ __all__ = [
     "note_command",
     "plural",
     "resolve_folder",
-    "validate_text",
+    "validate_in_folder",
 ]
 
 MANIFESTS_META = "manifests_dir"
@@ -180,15 +180,31 @@ def display_path(path: Path) -> str:
         return os.fspath(path)
 
 
-def validate_text(text: str, *, source: str) -> tuple[list[dict[str, object]], list[Problem]]:
-    """The objects of one file's text and every problem the validator finds in it."""
-    try:
-        validate = importlib.import_module("reconciler.validate")
-    except ImportError:  # the validator lands separately; syntax checks until then
+def validate_in_folder(
+    folder: Path, given: Sequence[tuple[str, str]], *, replacing: Path | None = None
+) -> list[Problem]:
+    """Problems of the ``(source, text)`` given, validated together with the rest of the
+    folder (so references to Services in other files resolve), minus the file ``replacing``
+    and the objects the given texts redefine."""
+    problems: list[Problem] = []
+    documents = []
+    for source, text in given:
         loaded = load_text(text, source=source)
-        return [doc.obj for doc in loaded.documents], list(loaded.problems)
-    report = validate.load_text(text, source=source)
-    return [dict(item.obj) for item in report.objects], list(report.problems)
+        problems.extend(loaded.problems)
+        documents.extend(loaded.documents)
+    redefined = {ref_of(doc.obj) for doc in documents}
+    others: list[Document] = []
+    if folder.is_dir():
+        skip = replacing.resolve() if replacing is not None else None
+        for path in iter_manifest_files(folder):
+            if path.resolve() == skip:
+                continue
+            loaded = load_paths([path])
+            others.extend(d for d in loaded.documents if ref_of(d.obj) not in redefined)
+    sources = {source for source, _ in given}
+    report = validate_documents([*documents, *others])
+    problems.extend(p for p in report.problems if p.file in sources)
+    return list(dict.fromkeys(problems))
 
 
 def refuse(problems: list[Problem], *, what: str) -> None:
@@ -203,18 +219,24 @@ def refuse(problems: list[Problem], *, what: str) -> None:
 
 
 def document_check(located: Located, *, folder: Path) -> Callable[[str], None]:
-    """A ``check`` for ``update_object``: the new document must validate and keep its identity.
+    """A ``check`` for ``update_object``: the edited document must stay valid.
 
-    The document is validated at its own line numbers (it is padded with the lines before it),
-    so a problem points into the file as it will be.
+    Only problems inside the edited document count: an error elsewhere in the folder is not
+    this command's to fix, and must not block it.
     """
-    del folder  # the rules are per object; cross-file rules run in the daemon
+    start = document_start(located)
 
     def check(text: str) -> None:
-        padding = "\n" * document_start(located)
-        objects, problems = validate_text(padding + text, source=display_path(located.path))
-        refuse(problems, what=located.ref.display)
-        if not objects:
-            raise ReconcilerError(f"error: {located.ref.display} would not be a valid object")
+        source = display_path(located.path)
+        lines = text.splitlines()
+        end = len(lines)
+        # the document ends where the next one starts
+        for number in range(start + 1, len(lines)):
+            if lines[number].startswith("---"):
+                end = number
+                break
+        problems = validate_in_folder(folder, [(source, text)], replacing=located.path)
+        mine = [p for p in problems if start < p.line <= end or p.line == 0]
+        refuse(mine, what=located.ref.display)
 
     return check

@@ -33,7 +33,7 @@ from reconciler.folder import (
     note_command,
     refuse,
     resolve_folder,
-    validate_text,
+    validate_in_folder,
 )
 from reconciler.manifest import load_text
 from reconciler.objects import ObjectRef
@@ -65,11 +65,10 @@ def _new_file_name(folder: Path, ref: ObjectRef) -> str:
 
 def _apply(args: argparse.Namespace) -> int:
     sources = _read_sources(args.filename)
-    problems = []
+    folder = resolve_folder(args)
+    problems = validate_in_folder(folder, sources)
     objects: list[tuple[ObjectRef, dict[str, Any], str]] = []
     for source, text in sources:
-        _, found = validate_text(text, source=source)
-        problems.extend(found)
         texts = {ref: body for ref, body in documents_of_text(text) if ref is not None}
         for document in load_text(text, source=source).documents:
             ref = ref_of(document.obj)
@@ -78,7 +77,6 @@ def _apply(args: argparse.Namespace) -> int:
     refuse(problems, what="the input")
     if not objects:
         raise ReconcilerError("error: no objects passed to apply")
-    folder = resolve_folder(args)
     words = ["apply", *(f"-f={name}" for name in args.filename)]
     for ref, obj, text in objects:
         located = find_object(folder, ref) if folder.is_dir() else None

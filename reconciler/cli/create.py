@@ -28,7 +28,7 @@ from reconciler.folder import (
     plural,
     refuse,
     resolve_folder,
-    validate_text,
+    validate_in_folder,
 )
 from reconciler.objects import API_VERSIONS, DEFAULT_NAMESPACE, Kind, ObjectRef
 
@@ -133,22 +133,22 @@ def _emit(args: argparse.Namespace, ref: ObjectRef, doc: dict[str, Any], words: 
             "character"
         )
     dry_run = args.dry_run not in (None, "none")
-    _, problems = validate_text(dump_new(doc), source=f"{ref.name}.yaml")
-    refuse(problems, what=ref.display)
+    folder = resolve_folder(args)
+    if folder.is_dir() and find_object(folder, ref) is not None and not dry_run:
+        raise ReconcilerError(
+            f'error: failed to create {ref.kind.value.lower()}: {plural(ref)} "{ref.name}" '
+            "already exists"
+        )
+    path = folder / f"{ref.name}.yaml"
+    if path.exists():
+        path = folder / f"{ref.name}-{ref.kind.value.lower()}.yaml"
+    text = dump_new(doc)
+    refuse(validate_in_folder(folder, [(display_path(path), text)]), what=ref.display)
     if not dry_run:
-        folder = resolve_folder(args)
-        if folder.is_dir() and find_object(folder, ref) is not None:
-            raise ReconcilerError(
-                f'error: failed to create {ref.kind.value.lower()}: {plural(ref)} "{ref.name}" '
-                "already exists"
-            )
-        path = folder / f"{ref.name}.yaml"
-        if path.exists():
-            path = folder / f"{ref.name}-{ref.kind.value.lower()}.yaml"
         folder.mkdir(parents=True, exist_ok=True)
         check_editable(folder, path)
         try:
-            path = write_new(folder, path.name, doc)
+            path = write_new(folder, path.name, text)
         except FileExistsError:
             raise ReconcilerError(
                 f"error: {display_path(path)} already exists; not overwriting it"

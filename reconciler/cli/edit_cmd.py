@@ -31,7 +31,7 @@ from reconciler.folder import (
     note_command,
     plural,
     resolve_folder,
-    validate_text,
+    validate_in_folder,
 )
 from reconciler.objects import ObjectRef, parse_resource
 
@@ -72,17 +72,17 @@ def _is_empty(text: str) -> bool:
     return all(not x.strip() or x.lstrip().startswith("#") for x in text.splitlines())
 
 
-def _problems(text: str, *, ref: ObjectRef, source: str) -> list[str]:
+def _problems(text: str, *, ref: ObjectRef, source: str, folder: Path, offset: int) -> list[str]:
     documents = [(found, body) for found, body in documents_of_text(text) if not _is_empty(body)]
     if len(documents) != 1:
         return ["the buffer must hold exactly one object"]
     if documents[0][0] != ref:
         return ["At least one of apiVersion, kind and name was changed"]
-    _, problems = validate_text(text, source=source)
+    problems = validate_in_folder(folder, [(source, text)])
     return [
         f"{p.field}: {p.message}" if p.field else p.message
         for p in problems
-        if p.severity is Severity.ERROR
+        if p.severity is Severity.ERROR and (p.line > offset or p.line == 0)
     ]
 
 
@@ -124,7 +124,9 @@ def _edit(args: argparse.Namespace) -> int:
                 print("Edit cancelled, no changes made.", file=sys.stderr)
                 return 0
             # validated at the document's own place in the file, so lines match the file
-            errors = _problems("\n" * offset + edited, ref=ref, source=source)
+            errors = _problems(
+                "\n" * offset + edited, ref=ref, source=source, folder=folder, offset=offset
+            )
             if not errors:
                 break
             buffer = edited

@@ -236,7 +236,10 @@ def test_dash_at_parent_indentation_is_kept(tmp_path: Path) -> None:
 
 def test_crlf_files_stay_crlf(tmp_path: Path) -> None:
     """A file with Windows line endings keeps them."""
-    text = "apiVersion: apps/v1\r\nkind: Deployment\r\nmetadata:\r\n  name: web\r\nspec:\r\n  replicas: 1\r\n"
+    text = (
+        "apiVersion: apps/v1\r\nkind: Deployment\r\nmetadata:\r\n  name: web\r\n"
+        "spec:\r\n  replicas: 1\r\n"
+    )
     (tmp_path / "web.yaml").write_bytes(text.encode())
     located = find_object(tmp_path, WEB)
     assert located is not None
