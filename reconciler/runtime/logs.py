@@ -74,15 +74,12 @@ class LogWriter:
 
     def _rotate(self) -> None:
         os.close(self._fd)
-        files = _series(self.path, self._max_files + 1)
+        files = _series(self.path, self._max_files)
         with contextlib.suppress(FileNotFoundError):
             files[-1].unlink()
         for newer, older in zip(reversed(files[:-1]), reversed(files[1:]), strict=True):
             with contextlib.suppress(FileNotFoundError):
                 os.replace(newer, older)
-        if self._max_files == 1:
-            with contextlib.suppress(FileNotFoundError):
-                files[1].unlink()
         self._fd = self._open()
         self._size = 0
 
