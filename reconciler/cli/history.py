@@ -38,11 +38,10 @@ _MAX_ANNOTATION_LEN = 140  # describe.go maxAnnotationLen
 _SKIPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 
 
-def history_table(rows: Sequence[ReplicaSetRow]) -> str:
-    """The REVISION / CHANGE-CAUSE table (tabwriter 0, 8, 2, ' '); rows ascending by revision."""
+def history_table(revisions: Sequence[tuple[int, str]]) -> str:
+    """The REVISION / CHANGE-CAUSE table (tabwriter 0, 8, 2, ' ') of (revision, cause) pairs."""
     cells = [("REVISION", "CHANGE-CAUSE")] + [
-        (str(rs.revision), rs.change_cause or "<none>")
-        for rs in sorted(rows, key=lambda r: r.revision)
+        (str(revision), cause or "<none>") for revision, cause in sorted(revisions)
     ]
     width = max(len(first) for first, _ in cells) + 2
     return "".join(f"{first.ljust(width)}{cause}\n" for first, cause in cells)
@@ -263,20 +262,16 @@ def _print_objects(rows: Sequence[ReplicaSetRow], fmt: str) -> None:
             sys.stdout.write(yaml.safe_dump(replicaset_object(rs), sort_keys=True))
 
 
-def render_history(ref: ObjectRef, rows: Sequence[ReplicaSetRow], *, revision: int = 0) -> str:
-    """The whole output of ``rollout history`` for ``rows`` (may raise ReconcilerError)."""
-    if revision < 0:
-        raise ReconcilerError("error: revision must be a positive integer")
-    header = f"{ref.display} " + (f"with revision #{revision}" if revision > 0 else "")
-    if revision > 0:
-        chosen = [rs for rs in rows if rs.revision == revision]
-        if not chosen:
-            raise ReconcilerError("error: unable to find the specified revision")
-        body = describe_pod_template(revision_template(chosen[0]))
-    elif not rows:
-        body = "No rollout history found."
+def render_history(
+    ref: ObjectRef, revisions: Sequence[tuple[int, str]], *, chosen: ReplicaSetRow | None = None
+) -> str:
+    """The whole output of ``rollout history``: the table, or ``chosen``'s pod template."""
+    if chosen is not None:
+        header = f"{ref.display} with revision #{chosen.revision}"
+        body = describe_pod_template(revision_template(chosen))
     else:
-        body = history_table(rows)
+        header = f"{ref.display} "  # kubectl's trailing space: the operation is empty
+        body = history_table(revisions) if revisions else "No rollout history found."
     return f"{header}\n{body}\n"
 
 
@@ -285,21 +280,28 @@ def run_history(args: argparse.Namespace) -> int:
     ref = parse_resource(args.resource, namespace=args.namespace)
     if ref.kind is not Kind.DEPLOYMENT:
         raise ReconcilerError(f'error: no history viewer has been implemented for "{ref.kind}"')
+    if args.revision < 0:
+        raise ReconcilerError("error: revision must be a positive integer")
     folder = state_dir(args, create=False)
     if not (folder / DB_NAME).exists():
         raise ObjectNotFound(ref)
     with Store.open(folder) as store:
-        deployment = store.get_object(ref)
-        rows = store.list_replicasets(ref)
-    if deployment is None and not rows:
+        known = store.get_object(ref) is not None
+        if args.revision or args.output:
+            rows = store.list_replicasets(ref)
+            revisions = [(rs.revision, rs.change_cause) for rs in rows]
+        else:
+            rows, revisions = [], store.list_revisions(ref)  # two columns: fast for long histories
+    if not known and not revisions:
         raise ObjectNotFound(ref)
-    if args.output:
-        chosen = [rs for rs in rows if rs.revision == args.revision] if args.revision else rows
-        if args.revision and not chosen:
+    if args.revision:
+        rows = [rs for rs in rows if rs.revision == args.revision]
+        if not rows:
             raise ReconcilerError("error: unable to find the specified revision")
-        _print_objects(chosen, args.output)
+    if args.output:
+        _print_objects(rows, args.output)
         return 0
-    sys.stdout.write(render_history(ref, rows, revision=args.revision))
+    sys.stdout.write(render_history(ref, revisions, chosen=rows[0] if rows else None))
     return 0
 
 

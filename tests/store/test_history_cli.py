@@ -179,10 +179,7 @@ def test_output_name_json_yaml(state_dir: Path, capsys: pytest.CaptureFixture[st
 
 def test_history_table_width_follows_longest_revision() -> None:
     """The first column widens for revision numbers longer than REVISION."""
-    from reconciler.store import ReplicaSetRow
-
-    row = ReplicaSetRow("web-x", "default", "web", "x", 1234567890, (), {}, "", 0, {}, {}, 0.0)
-    assert history_table([row]) == "REVISION    CHANGE-CAUSE\n1234567890  <none>\n"
+    assert history_table([(1234567890, "")]) == "REVISION    CHANGE-CAUSE\n1234567890  <none>\n"
 
 
 @pytest.mark.parametrize(
