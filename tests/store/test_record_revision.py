@@ -214,3 +214,10 @@ def test_property_a_template_maps_to_one_replicaset(images: list[str]) -> None:
         seen = {r.revision for r in rows} | {h for r in rows for h in r.revision_history}
         changes = sum(1 for i, img in enumerate(images) if i == 0 or img != images[i - 1])
         assert seen == set(range(1, changes + 1))
+
+
+def test_list_revisions_is_the_history_table(store: Store) -> None:
+    """list_revisions gives (revision, change cause) ascending, as `rollout history` shows."""
+    for n, image in enumerate("aba"):
+        store.record_revision(WEB, template(image), change_cause=f"c{n}", now=NOW + n)
+    assert store.list_revisions(WEB) == [(2, "c1"), (3, "c2")]
