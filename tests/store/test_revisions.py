@@ -169,3 +169,12 @@ def test_find_matching_takes_the_oldest() -> None:
     first, second = _known("web-a", 2, "a"), _known("web-b", 5, "a")
     assert find_matching(template("a"), [first, second]) is first
     assert find_matching(template("zzz"), [first, second]) is None
+
+
+def test_docstring_examples() -> None:
+    """The worked examples in reconciler.revisions' docstrings hold."""
+    import doctest
+
+    import reconciler.revisions
+
+    assert doctest.testmod(reconciler.revisions).failed == 0
