@@ -7,7 +7,9 @@ kills each recorded group whose leader still has the recorded start time: a pid 
 unrelated process has another start time, and after a reboot the boot id differs.
 
 If the leader died but members of its group live on, they are found by scanning ``/proc`` for
-the recorded group id among processes started no earlier than the leader. Processes that
+the recorded group id among processes started no earlier than the leader. (While any member
+lives, Linux does not hand the leader's number to a new process, so a live process at the
+recorded pid with another start time means the whole group is gone.) Processes that
 escaped the group on purpose (``setsid`` double-forking daemons) are not tracked.
 """
 
@@ -116,6 +118,10 @@ class ProcessRecord:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pgid, signal.SIGKILL)
             return [self.pid]
+        if process_start_time(self.pid) is not None:
+            # the pid is in use by another process: Linux reuses a number only once no group
+            # refers to it any more, so the recorded group is gone and this is a bystander
+            return []
         killed = []
         for pid in group_members(self.pgid, started_since=self.start_time):
             with contextlib.suppress(ProcessLookupError, PermissionError):
