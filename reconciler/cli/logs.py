@@ -1,0 +1,106 @@
+"""``reconciler logs POD|deployment/NAME [-c C] [-f] [--tail N] [-p]``: a container's output.
+
+The runtime writes each container's output to files in the state directory
+(``reconciler.runtime.logs``), so logs are readable while the daemon is stopped, and a
+stopped pod's log stays readable until its files are cleaned. ``deployment/NAME`` picks one
+pod the way kubectl does: of the newest ReplicaSet that has pods, a Ready one first, then the
+oldest (``Found 3 pods, using pod/...`` on stderr). A pod with several containers needs ``-c``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from reconciler.cli.common import common_options, open_store, state_dir
+from reconciler.cli.views import pods_of
+from reconciler.errors import NotFoundError, ReconcilerError, UsageError
+from reconciler.objects import Kind, ObjectRef, parse_kind
+from reconciler.runtime import PodStatus
+from reconciler.store import Store
+
+__all__ = ["container_of", "pick_pod", "register"]
+
+
+def pick_pod(store: Store, target: str, namespace: str) -> PodStatus:
+    """The pod ``target`` names: ``POD``, ``pod/POD`` or ``deployment/NAME``."""
+    kind, name = Kind.POD, target
+    if "/" in target:
+        kind_word, _, name = target.partition("/")
+        kind = parse_kind(kind_word)
+    pods = pods_of(store.list_pods(namespace))
+    if kind is Kind.POD:
+        for pod in pods:
+            if pod.name == name:
+                return pod
+        raise NotFoundError(f'Error from server (NotFound): pods "{name}" not found')
+    if kind is Kind.DEPLOYMENT:
+        if store.get_object(ObjectRef(Kind.DEPLOYMENT, namespace, name)) is None:
+            raise NotFoundError(
+                f'Error from server (NotFound): deployments.apps "{name}" not found'
+            )
+        owners = [rs.name for rs in store.list_replicasets(ObjectRef(kind, namespace, name))]
+    elif kind is Kind.REPLICASET:
+        owners = [name]
+    else:
+        raise UsageError(f"error: cannot attach to {kind_word}: not a pod or a pod owner")
+    for owner in reversed(owners):  # newest revision first
+        candidates = [p for p in pods if p.owner == owner and not p.terminating]
+        if candidates:
+            candidates.sort(key=lambda p: (not p.ready, p.created_at, p.name))
+            if len(candidates) > 1:
+                print(
+                    f"Found {len(candidates)} pods, using pod/{candidates[0].name}",
+                    file=sys.stderr,
+                )
+            return candidates[0]
+    raise ReconcilerError(f"error: no pods found for {target}")
+
+
+def container_of(pod: PodStatus, container: str | None) -> str:
+    """The container to use: ``-c`` (checked), or the only one."""
+    names = [c.name for c in pod.containers]
+    if container is not None:
+        if names and container not in names:
+            raise ReconcilerError(f"error: container {container} is not valid for pod {pod.name}")
+        return container
+    if len(names) > 1:
+        raise ReconcilerError(
+            f"error: a container name must be specified for pod {pod.name}, "
+            f"choose one of: [{' '.join(names)}]"
+        )
+    if not names:
+        raise ReconcilerError(f"error: pod {pod.name} has no containers")
+    return names[0]
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from reconciler.runtime.logs import follow_log, read_log
+
+    with open_store(args) as store:
+        pod = pick_pod(store, args.target, args.namespace)
+    container = container_of(pod, args.container)
+    root = state_dir(args, create=False)
+    tail = args.tail if args.tail is not None and args.tail >= 0 else None
+    if args.follow and not args.previous:
+        for line in follow_log(root, args.namespace, pod.name, container, tail=tail):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        return 0
+    sys.stdout.write(
+        read_log(root, args.namespace, pod.name, container, tail=tail, previous=args.previous)
+    )
+    return 0
+
+
+def register(commands: Any, rollout: Any) -> None:
+    parser = commands.add_parser(
+        "logs", parents=[common_options()], help="print the logs of a container in a pod"
+    )
+    parser.add_argument("target", metavar="POD | TYPE/NAME")
+    parser.add_argument("-c", "--container", help="the container (needed when several)")
+    parser.add_argument("-f", "--follow", action="store_true", help="stream the log")
+    parser.add_argument("--tail", type=int, default=-1, help="lines of recent log (-1: all)")
+    parser.add_argument("-p", "--previous", action="store_true", help="the previous instance's log")
+    parser.set_defaults(func=_logs)
