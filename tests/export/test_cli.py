@@ -102,3 +102,21 @@ def test_kubernetes_problems_point_at_field_lines(folder: Path) -> None:
     assert where["spec.autoRollback"] == (20, 3)
     assert where["spec.template.spec.containers[0].workingDir"] == (40, 11)
     assert all(p.file == str(folder / "rolling.yaml") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "reported"),
+    [
+        pytest.param([], 0, False, id="local target says nothing"),
+        pytest.param(["--target", "kubernetes"], 0, True, id="kubernetes target warns"),
+        pytest.param(["--target", "kubernetes", "--strict"], 1, True, id="strict fails CI"),
+    ],
+)
+def test_validate_target_kubernetes(
+    folder: Path, capsys: pytest.CaptureFixture[str], args: list[str], code: int, reported: bool
+) -> None:
+    """validate --target kubernetes lists what would not carry over; --strict makes it fail."""
+    assert main(["validate", str(folder / "rolling.yaml"), *args]) == code
+    out = capsys.readouterr().out
+    line = f"{folder / 'rolling.yaml'}:20:3: "
+    assert (line in out and "spec.autoRollback: dropped" in out) is reported
