@@ -17,12 +17,14 @@ column is ``spec.template.spec.containers[0].image``" only when someone asks (pr
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import hashlib
 import io
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,8 +37,11 @@ __all__ = [
     "MAX_ALIAS_NODES",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
+    "STDIN",
     "Document",
     "LoadResult",
+    "gc_paused",
+    "load_each",
     "load_paths",
     "load_text",
 ]
@@ -78,6 +83,18 @@ class Document:
     load_problems: tuple[Problem, ...] = ()
     """Problems found while loading this document (duplicate keys, non-string keys)."""
     _root: Node | None = field(default=None, repr=False, compare=False)
+    _text: str | None = field(default=None, repr=False, compare=False)
+    """This document's own text, from the start of its first line (to find positions again)."""
+    _line0: int = field(default=0, repr=False, compare=False)
+    """0-based line of ``_text`` in the file."""
+    _parsed: list[Node] = field(default_factory=list, repr=False, compare=False)
+
+    def without_nodes(self) -> Document:
+        """A copy that keeps this document's text instead of its node tree (a fraction of the
+        memory); ``position`` then parses that text again, once, when first asked."""
+        if self._text is None or self._root is None:
+            return self
+        return replace(self, _root=None, _parsed=[])
 
     def position(self, path: Sequence[str | int]) -> tuple[int, int]:
         """(line, column), 1-based, of the key (or item) at ``path``; else its nearest ancestor.
@@ -86,16 +103,20 @@ class Document:
         >>> doc.position(["a", "b", 1]), doc.position(["a", "zz"])
         ((2, 10), (1, 1))
         """
-        node = self._root
+        node, offset = self._root, 0
+        if node is None and self._text is not None:
+            if not self._parsed:
+                self._parsed.extend(_compose_first(self._text))
+            node, offset = (self._parsed[0] if self._parsed else None), self._line0
         if node is None:
             return (self.line, 1)
-        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        line, column = node.start_mark.line + 1 + offset, node.start_mark.column + 1
         for step in path:
             found = _child(node, step)
             if found is None:
                 break
             anchor, node = found
-            line, column = anchor.start_mark.line + 1, anchor.start_mark.column + 1
+            line, column = anchor.start_mark.line + 1 + offset, anchor.start_mark.column + 1
         return (line, column)
 
 
@@ -121,15 +142,51 @@ def load_paths(
     problems: list[Problem] = []
     files: list[str] = []
     unreadable: set[str] = set()
-    for source, data in _sources(paths, stdin=stdin, problems=problems, unreadable=unreadable):
-        files.append(source)
-        if data is None:
-            continue
-        result = _load(data, source=source)
-        documents.extend(result.documents)
-        problems.extend(result.problems)
-        unreadable.update(result.unreadable)
+    with gc_paused():
+        for result in load_each(paths, stdin=stdin):
+            documents.extend(result.documents)
+            problems.extend(result.problems)
+            files.extend(result.files)
+            unreadable.update(result.unreadable)
     return LoadResult(documents, problems, files, frozenset(unreadable))
+
+
+def load_each(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    stdin: TextIO | None = None,
+    keep_nodes: bool = True,
+) -> Iterator[LoadResult]:
+    """``load_paths`` one file at a time, so a caller can finish with a file before the next.
+
+    ``keep_nodes=False``: documents keep their text only, and parse it again for ``position``
+    (for a validator that needs positions of a few documents out of thousands).
+    """
+    problems: list[Problem] = []
+    unreadable: set[str] = set()
+    for source, data in _sources(paths, stdin=stdin, problems=problems, unreadable=unreadable):
+        if data is None:
+            yield LoadResult([], problems[:], [source], frozenset(unreadable & {source}))
+            problems.clear()
+            continue
+        yield _load(data, source=source, keep_nodes=keep_nodes)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while loading.
+
+    Loading allocates hundreds of thousands of long-lived nodes and almost no cycles; every
+    collection would walk all of them again, which costs more than the parsing itself (1,000
+    files: 1.2 s with the collector, 0.25 s without). Reference counting still frees garbage.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def load_text(text: str | bytes, *, source: str) -> LoadResult:
@@ -138,7 +195,8 @@ def load_text(text: str | bytes, *, source: str) -> LoadResult:
     if len(data) > MAX_FILE_BYTES:
         problem = _size_problem(source, len(data))
         return LoadResult([], [problem], [source], frozenset({source}))
-    result = _load(data, source=source)
+    with gc_paused():
+        result = _load(data, source=source)
     return LoadResult(result.documents, result.problems, [source], result.unreadable)
 
 
@@ -245,7 +303,7 @@ class _LoadError(Exception):
         self.rule = rule
 
 
-def _load(data: bytes, *, source: str) -> LoadResult:
+def _load(data: bytes, *, source: str, keep_nodes: bool = True) -> LoadResult:
     digest = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8")
@@ -307,7 +365,11 @@ def _load(data: bytes, *, source: str) -> LoadResult:
                     obj=obj,
                     file_sha256=digest,
                     load_problems=tuple(builder.problems),
-                    _root=root,
+                    _root=root if keep_nodes else None,
+                    _text=text[
+                        text.rfind("\n", 0, root.start_mark.index) + 1 : root.end_mark.index
+                    ],
+                    _line0=root.start_mark.line,
                 )
             )
     except yaml.MarkedYAMLError as exc:
@@ -316,6 +378,18 @@ def _load(data: bytes, *, source: str) -> LoadResult:
     finally:
         loader.dispose()
     return LoadResult(documents, problems, [source], frozenset(unreadable))
+
+
+def _compose_first(text: str) -> list[Node]:
+    """The node tree of the first document of ``text`` (empty if there is none)."""
+    loader = _loader_cls(text)
+    try:
+        node = loader.get_node() if loader.check_node() else None
+        return [node] if node is not None else []
+    except yaml.YAMLError:  # pragma: no cover - the text parsed before
+        return []
+    finally:
+        loader.dispose()
 
 
 def _syntax_problem(source: str, exc: yaml.MarkedYAMLError, text: str) -> Problem:

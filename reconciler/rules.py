@@ -214,7 +214,6 @@ def _selector(spec: Mapping[str, Any]) -> Iterable[Finding]:
             ("spec", "template", "metadata", "labels"),
             invalid(labels, "`selector` does not match template `labels`"),
             "selector",
-            at=("spec", "template"),
         )
 
 

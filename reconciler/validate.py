@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from reconciler.crossrules import Entry, check_all
 from reconciler.errors import Problem, Severity
-from reconciler.manifest import Document, load_paths
+from reconciler.manifest import Document, gc_paused, load_each
 from reconciler.objects import API_VERSIONS, DEFAULT_NAMESPACE, Kind, ObjectRef
 from reconciler.rules import check_deployment, check_service
 from reconciler.schema import SCHEMA_KINDS, Finding, SchemaChecker
@@ -76,24 +76,39 @@ class Report:
 def validate_paths(
     paths: Sequence[str | os.PathLike[str]], *, strict: bool = False, stdin: TextIO | None = None
 ) -> Report:
-    """Load ``paths`` (files, directories, ``-``) and validate every document."""
-    loaded = load_paths(paths, stdin=stdin)
-    return _validate(
-        loaded.documents,
-        strict=strict,
-        load_problems=loaded.problems,
-        files=loaded.files,
-        unreadable=loaded.unreadable,
-    )
+    """Load ``paths`` (files, directories, ``-``) and validate every document.
+
+    Documents keep their text, not their node trees: positions are found again by parsing the
+    text of the few documents that have a problem, so memory stays low on large folders.
+    """
+    staged: list[_Staged] = []
+    load_problems: list[Problem] = []
+    files: list[str] = []
+    unreadable: set[str] = set()
+    with gc_paused():
+        for result in load_each(paths, stdin=stdin, keep_nodes=False):
+            files.extend(result.files)
+            unreadable.update(result.unreadable)
+            load_problems.extend(result.problems)
+            staged.extend(_stage(doc, strict=strict, keep_nodes=False) for doc in result.documents)
+        return _finish(
+            staged,
+            strict=strict,
+            load_problems=load_problems,
+            files=files,
+            unreadable=frozenset(unreadable),
+        )
 
 
 def validate_documents(documents: Sequence[Document], *, strict: bool = False) -> Report:
     """Validate already loaded documents (their load problems count too)."""
     files = list(dict.fromkeys(doc.source for doc in documents))
     problems = [p for doc in documents for p in doc.load_problems]
-    return _validate(
-        documents, strict=strict, load_problems=problems, files=files, unreadable=frozenset()
-    )
+    with gc_paused():
+        staged = [_stage(doc, strict=strict, keep_nodes=True) for doc in documents]
+        return _finish(
+            staged, strict=strict, load_problems=problems, files=files, unreadable=frozenset()
+        )
 
 
 def digest_of(obj: dict[str, Any]) -> str:
@@ -199,60 +214,66 @@ def _problem(doc: Document, finding: Finding, *, strict: bool) -> Problem:
     )
 
 
-def _validate(
-    documents: Sequence[Document],
+@dataclass(slots=True)
+class _Staged:
+    """One document after its own checks, waiting for the cross-object rules."""
+
+    doc: Document
+    ref: ObjectRef | None
+    checked: bool
+    problems: list[Problem]
+
+
+def _stage(doc: Document, *, strict: bool, keep_nodes: bool) -> _Staged:
+    findings, checked = _object_findings(doc.obj)
+    problems = [_problem(doc, f, strict=strict) for f in findings]
+    return _Staged(
+        doc=doc if keep_nodes else doc.without_nodes(),
+        ref=_ref(doc.obj),
+        checked=checked,
+        problems=problems,
+    )
+
+
+def _finish(
+    staged: Sequence[_Staged],
     *,
     strict: bool,
     load_problems: Sequence[Problem],
     files: list[str],
     unreadable: frozenset[str],
 ) -> Report:
-    per_doc: list[list[Problem]] = []
     entries: list[Entry] = []
-    entry_doc: list[int] = []
-    for doc_index, doc in enumerate(documents):
-        findings, checked = _object_findings(doc.obj)
-        per_doc.append([_problem(doc, f, strict=strict) for f in findings])
-        ref = _ref(doc.obj)
-        if ref is not None:
-            entries.append(Entry(ref=ref, doc=doc, checked=checked))
-            entry_doc.append(doc_index)
+    owners: list[_Staged] = []
+    for item in staged:
+        if item.ref is not None:
+            entries.append(Entry(ref=item.ref, doc=item.doc, checked=item.checked))
+            owners.append(item)
     try:
         hits = check_all(entries)
     except Exception as exc:  # pragma: no cover - see _object_findings
         hits = [(0, Finding((), f"internal error in a validation rule: {exc!r}", "internal"))]
     for entry_index, finding in hits:
-        if not entries:  # pragma: no cover
-            break
-        doc_index = entry_doc[entry_index]
-        per_doc[doc_index].append(_problem(documents[doc_index], finding, strict=strict))
-
-    strict_load = [p.with_severity(Severity.ERROR) if strict else p for p in load_problems]
-    load_by_doc: dict[int, list[Problem]] = {}
-    for doc_index, doc in enumerate(documents):
-        if doc.load_problems:
-            load_by_doc[doc_index] = list(doc.load_problems)
+        if entry_index < len(owners):
+            owner = owners[entry_index]
+            owner.problems.append(_problem(owner.doc, finding, strict=strict))
 
     objects: list[ValidObject] = []
     invalid: dict[ObjectRef, list[Problem]] = {}
     invalid_count = 0
-    for doc_index, doc in enumerate(documents):
-        mine = load_by_doc.get(doc_index, []) + per_doc[doc_index]
+    for item in staged:
+        doc = item.doc
+        mine = [p.with_severity(Severity.ERROR) if strict else p for p in doc.load_problems]
+        mine += item.problems
         mine.sort(key=lambda p: (p.line, p.column))
-        ref = _ref(doc.obj)
-        if any(p.severity is Severity.ERROR or strict for p in mine):
+        if any(p.severity is Severity.ERROR for p in mine) or item.ref is None:
             invalid_count += 1
-            if ref is not None:
-                invalid.setdefault(ref, []).extend(
-                    p.with_severity(Severity.ERROR) if strict else p for p in mine
-                )
-            continue
-        if ref is None:  # pragma: no cover - no error means the kind and name were readable
-            invalid_count += 1
+            if item.ref is not None:
+                invalid.setdefault(item.ref, []).extend(mine)
             continue
         objects.append(
             ValidObject(
-                ref=ref,
+                ref=item.ref,
                 obj=doc.obj,
                 source=doc.source,
                 line=doc.line,
@@ -261,7 +282,8 @@ def _validate(
             )
         )
     order = {name: i for i, name in enumerate(files)}
-    problems = list(strict_load) + [p for doc_problems in per_doc for p in doc_problems]
+    problems = [p.with_severity(Severity.ERROR) if strict else p for p in load_problems]
+    problems += [p for item in staged for p in item.problems]
     problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line, p.column))
     return Report(
         objects=objects,
@@ -269,6 +291,6 @@ def _validate(
         problems=problems,
         files=files,
         unreadable=unreadable,
-        resources=len(documents),
+        resources=len(staged),
         invalid_resources=invalid_count,
     )
