@@ -304,7 +304,7 @@ class Daemon:
                 owner = ObjectRef(Kind.DEPLOYMENT, row.namespace, row.deployment)
                 self._rs_owner[pod.owner] = owner
         if owner is not None:
-            self.enqueue(owner, delay=0.01)
+            self.enqueue(owner)
         if pod.name in self._leaving and pod.name not in {p.name for p in self.runtime.pods()}:
             self._leaving.discard(pod.name)
 
@@ -380,7 +380,7 @@ class Daemon:
             self._pending_intents = [i for i in self._pending_intents if i.id not in consumed]
         self._refresh_endpoints()
         if result.acted:
-            self.enqueue(ref, delay=0.02)
+            self.enqueue(ref)  # level-triggered: look again at once, the world changed
         elif result.requeue_after is not None:
             self.enqueue(ref, delay=max(result.requeue_after, 0.01))
 
