@@ -46,6 +46,7 @@ from typing import Any, Protocol
 import yaml
 
 from reconciler.errors import Problem, Severity
+from reconciler.runtime.config import env_key, image_parts
 from reconciler.units import parse_duration
 
 __all__ = [
@@ -262,7 +263,15 @@ def variable_references(text: str) -> list[str]:
 
 def port_variable(name: str) -> str:
     """``PORT_<NAME>`` for a named container port: ``metrics-http`` -> ``PORT_METRICS_HTTP``."""
-    return "PORT_" + re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
+    return env_key(name)
+
+
+@dataclass(frozen=True, slots=True)
+class PodPorts:
+    """The pod's first container port and its named ports (what PORT/PORT_<NAME> mean)."""
+
+    first: int | None
+    named: Mapping[str, int]
 
 
 @dataclass(slots=True)
@@ -485,12 +494,27 @@ class _Translation:
         # Only ``containers``: the local runtime does not run initContainers, so there is no
         # local meaning to carry over for them.
         containers = pod.get("containers")
-        if isinstance(containers, list):
-            for index, container in enumerate(containers):
-                if isinstance(container, dict):
-                    self._container(container, (*path, "spec", "containers", index))
+        if not isinstance(containers, list):
+            return
+        # As the local runtime: PORT is the container's first port, else the pod's first;
+        # PORT_<NAME> covers every named port of the pod. Containers of a pod share its
+        # network, so the container port numbers are right for all of them.
+        ports = [
+            port
+            for container in containers
+            if isinstance(container, dict)
+            for port in container.get("ports") or []
+            if isinstance(port, dict) and _is_int(port.get("containerPort"))
+        ]
+        pod_ports = PodPorts(
+            first=ports[0]["containerPort"] if ports else None,
+            named={str(p["name"]): p["containerPort"] for p in ports if p.get("name")},
+        )
+        for index, container in enumerate(containers):
+            if isinstance(container, dict):
+                self._container(container, (*path, "spec", "containers", index), pod_ports)
 
-    def _container(self, container: dict[str, Any], path: Path) -> None:
+    def _container(self, container: dict[str, Any], path: Path, pod_ports: PodPorts) -> None:
         working_dir = container.get("workingDir")
         if isinstance(working_dir, str) and not posixpath.isabs(working_dir):
             self.warn(
@@ -499,9 +523,9 @@ class _Translation:
                 "manifest folder, in a cluster it is a path inside the container image; use "
                 "an absolute path in the image",
             )
-        self._environment(container, path)
+        self._environment(container, path, pod_ports)
 
-    def _environment(self, container: dict[str, Any], path: Path) -> None:
+    def _environment(self, container: dict[str, Any], path: Path, pod_ports: PodPorts) -> None:
         env: list[Any] = list(container.get("env") or [])
         defined = {item.get("name") for item in env if isinstance(item, dict)}
         referenced: set[str] = set()
@@ -520,16 +544,16 @@ class _Translation:
                 defined.add(entry["name"])
                 added.append(entry)
 
-        # Every container with ports gets PORT and PORT_<NAME>, as the local runtime gives them.
-        ports = [p for p in container.get("ports") or [] if isinstance(p, dict)]
-        for position, port in enumerate(ports):
-            number = port.get("containerPort")
-            if not isinstance(number, int):
-                continue
-            if position == 0:
-                add({"name": "PORT", "value": str(number)})
-            if port.get("name"):
-                add({"name": port_variable(str(port["name"])), "value": str(number)})
+        own = [
+            p["containerPort"]
+            for p in container.get("ports") or []
+            if isinstance(p, dict) and _is_int(p.get("containerPort"))
+        ]
+        first = own[0] if own else pod_ports.first
+        if first is not None:
+            add({"name": "PORT", "value": str(first)})
+        for port_name, number in pod_ports.named.items():
+            add({"name": port_variable(port_name), "value": str(number)})
         for name in sorted(referenced - defined):
             if name in _DOWNWARD_API:
                 add({"name": name, "valueFrom": {"fieldRef": {"fieldPath": _DOWNWARD_API[name]}}})
@@ -578,12 +602,8 @@ def _is_int(value: object) -> bool:
 
 
 def _image_part(image: str, name: str) -> str:
-    """``IMAGE``, ``IMAGE_NAME`` or ``IMAGE_TAG`` of ``registry:5000/web:1.2`` as locally."""
+    """``IMAGE``, ``IMAGE_NAME`` or ``IMAGE_TAG`` exactly as the local runtime computes them."""
     if name == "IMAGE":
         return image
-    repository, tag = image, ""
-    slash = image.rfind("/")
-    colon = image.rfind(":")
-    if colon > slash:
-        repository, tag = image[:colon], image[colon + 1 :]
+    repository, tag = image_parts(image)
     return repository if name == "IMAGE_NAME" else tag

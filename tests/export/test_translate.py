@@ -210,3 +210,26 @@ def test_public_surface() -> None:
 
     assert module.__all__ == sorted(module.__all__, key=order)
     assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_port_variables_are_pod_wide_like_the_local_runtime() -> None:
+    """A sidecar without ports sees the pod's first PORT and every PORT_<NAME>, as locally."""
+    text = deployment(container="ports: [{name: http, containerPort: 8080}]") + (
+        "        - name: sidecar\n"
+        "          image: tailer\n"
+        '          command: ["tail", "$(IMAGE_TAG)"]\n'
+        "          ports: [{name: admin, containerPort: 9090}]\n"
+        "        - name: probe\n"
+        "          image: probe:2\n"
+        '          command: ["probe"]\n'
+    )
+    obj = export_objects(load_documents(text)).objects[0].obj
+    env = {c["name"]: c["env"] for c in obj["spec"]["template"]["spec"]["containers"]}
+    named = [{"name": "PORT_HTTP", "value": "8080"}, {"name": "PORT_ADMIN", "value": "9090"}]
+    assert env["web"] == [{"name": "PORT", "value": "8080"}, *named]
+    assert env["sidecar"] == [
+        {"name": "PORT", "value": "9090"},
+        *named,
+        {"name": "IMAGE_TAG", "value": "latest"},
+    ]
+    assert env["probe"] == [{"name": "PORT", "value": "8080"}, *named]
