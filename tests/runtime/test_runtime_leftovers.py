@@ -69,7 +69,9 @@ def test_leftovers_of_a_killed_daemon_are_stopped_by_the_next_start(
             if line.strip() == "ready":
                 break
         deadline = time.monotonic() + 5
-        while len(pids_file.read_text().split()) < 4 and time.monotonic() < deadline:
+        while time.monotonic() < deadline and (
+            not pids_file.exists() or len(pids_file.read_text().split()) < 4
+        ):
             time.sleep(0.01)
     finally:
         daemon.kill()

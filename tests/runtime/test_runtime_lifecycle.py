@@ -284,6 +284,7 @@ def test_terminating_is_announced_before_the_signal_and_pre_stop_runs_first(
         "import signal, sys, time\n"
         f"def term(*a):\n    open({str(log)!r}, 'a').write('sigterm\\n'); sys.exit(0)\n"
         "signal.signal(signal.SIGTERM, term)\n"
+        f"open({str(tmp_path / 'up')!r}, 'w').write('x')\n"
         "while True: time.sleep(0.05)\n"
     )
     hook = f"open({str(log)!r}, 'a').write('prestop\\n')"
@@ -291,7 +292,7 @@ def test_terminating_is_announced_before_the_signal_and_pre_stop_runs_first(
 
     async def scenario(rt: ProcessRuntime) -> None:
         await rt.start_pod(pod_spec("hook-1", spec, base_dir=tmp_path))
-        await wait_until(lambda: (p := pod_of(rt, "hook-1")) and p.ready)
+        await wait_until(lambda: (tmp_path / "up").exists())
 
         def on_change(status: PodStatus) -> None:
             if status.terminating and not log.exists():
