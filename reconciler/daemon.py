@@ -111,6 +111,11 @@ class Daemon:
         self.store.replace_pods([])  # pods of a previous daemon are gone (the runtime killed them)
         self.runtime.subscribe(self._on_pod_change)
         await self._on_folder_change()
+        # Services the store already had are unchanged for the sync, so it does not bind them:
+        # after a restart (or a crash) each needs its listener again.
+        for obj in self.store.list_objects(Kind.SERVICE):
+            if obj.ref not in self._listeners:
+                await self._bind_service(obj.ref)
         for obj in self.store.list_objects(Kind.DEPLOYMENT):
             self.enqueue(obj.ref)
         self._forget_orphans()
