@@ -11,8 +11,9 @@ when the manifest currently fails validation (the last good spec keeps running),
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,14 +21,35 @@ from reconciler.cli import output
 from reconciler.cli.common import common_options, open_store
 from reconciler.cli.get import object_or_fail
 from reconciler.cli.history import describe_pod_template
-from reconciler.cli.views import deployment_object, pod_status_word, pods_of
+from reconciler.cli.views import deployment_object, pods_of
 from reconciler.errors import NotFoundError
 from reconciler.log import redact_env
 from reconciler.objects import Kind, ObjectRef, parse_kind
 from reconciler.runtime import ContainerState, PodStatus
 from reconciler.store import EventRow, ReplicaSetRow, Store
 
-__all__ = ["describe", "register", "rfc1123z", "tabwrite"]
+__all__ = ["describe", "kubectl_not_found", "register", "rfc1123z", "tabwrite"]
+
+
+def kubectl_not_found(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Print ``Error from server (NotFound): ...`` verbatim (exit 1), as kubectl does.
+
+    The dispatcher prefixes ``error: `` to messages that do not start with it; kubectl's
+    NotFound line has no such prefix.
+    """
+
+    @functools.wraps(handler)
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except NotFoundError as exc:
+            message = str(exc)
+            if not message.startswith("Error from server"):
+                raise
+            print(message, file=sys.stderr)
+            return 1
+
+    return wrapped
 
 
 # -- Go's text/tabwriter -------------------------------------------------------------------
@@ -333,7 +355,6 @@ def describe_pod(store: Store, ref: ObjectRef, *, now: float) -> str:
     specs = [c for c in (template.get("spec") or {}).get("containers") or [] if c]
     if not specs:
         specs = [{"name": c.name, "image": c.image} for c in pod.containers]
-    word = pod_status_word(pod)
     status_line = "Terminating" if pod.terminating else str(pod.phase)
     out = f"Name:\t{pod.name}\n"
     out += f"Namespace:\t{pod.namespace}\n"
@@ -342,8 +363,6 @@ def describe_pod(store: Store, ref: ObjectRef, *, now: float) -> str:
     out += _labels("Labels", pod.labels)
     out += "Annotations:\t<none>\n"
     out += f"Status:\t{status_line}\n"
-    if word != status_line and word not in ("Running", "Pending"):
-        out += f"Reason:\t{word}\n"
     out += f"IP:\t{pod.ip or ''}\n"
     if pod.owner:
         out += f"Controlled By:\tReplicaSet/{pod.owner}\n"
@@ -416,6 +435,7 @@ _DESCRIBERS = {
 }
 
 
+@kubectl_not_found
 def describe(args: argparse.Namespace) -> int:
     import time
 

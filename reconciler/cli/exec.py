@@ -14,12 +14,14 @@ import sys
 from typing import Any
 
 from reconciler.cli.common import common_options, open_store, state_dir
+from reconciler.cli.describe import kubectl_not_found
 from reconciler.cli.logs import pick_pod
 from reconciler.errors import ReconcilerError, UsageError
 
 __all__ = ["register"]
 
 
+@kubectl_not_found
 def _exec(args: argparse.Namespace) -> int:
     argv = list(args.command)
     if argv and argv[0] == "--":

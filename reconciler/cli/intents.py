@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from reconciler.cli.common import common_options, open_store
+from reconciler.cli.describe import kubectl_not_found
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
 from reconciler.objects import Kind, ObjectRef, parse_kind
 from reconciler.store import AppliedObject, Store
@@ -92,6 +93,7 @@ def _refuse(obj: AppliedObject, verb: str, *, need_steps: bool) -> None:
         )
 
 
+@kubectl_not_found
 def _promote(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         ref = _deployment_ref(args.name, args.namespace)
@@ -101,6 +103,7 @@ def _promote(args: argparse.Namespace) -> int:
     return 0
 
 
+@kubectl_not_found
 def _abort(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         ref = _deployment_ref(args.name, args.namespace)
@@ -110,6 +113,7 @@ def _abort(args: argparse.Namespace) -> int:
     return 0
 
 
+@kubectl_not_found
 def _retry(args: argparse.Namespace) -> int:
     words: list[str] = list(args.words)
     if len(words) == 2 and words[0].lower() in _ROLLOUT_WORDS:
@@ -124,6 +128,7 @@ def _retry(args: argparse.Namespace) -> int:
     return 0
 
 
+@kubectl_not_found
 def _restart(args: argparse.Namespace) -> int:
     words: list[str] = list(args.resource)
     if len(words) >= 2 and "/" not in words[0]:

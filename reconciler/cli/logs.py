@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from reconciler.cli.common import common_options, open_store, state_dir
+from reconciler.cli.describe import kubectl_not_found
 from reconciler.cli.views import pods_of
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
 from reconciler.objects import Kind, ObjectRef, parse_kind
@@ -75,6 +76,7 @@ def container_of(pod: PodStatus, container: str | None) -> str:
     return names[0]
 
 
+@kubectl_not_found
 def _logs(args: argparse.Namespace) -> int:
     from reconciler.runtime.logs import follow_log, read_log
 

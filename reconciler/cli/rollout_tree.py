@@ -21,7 +21,7 @@ from typing import Any
 
 from reconciler.cli import output
 from reconciler.cli.common import open_store
-from reconciler.cli.describe import tabwrite
+from reconciler.cli.describe import kubectl_not_found, tabwrite
 from reconciler.cli.views import pod_ready, pod_status_word, pods_of
 from reconciler.errors import NotFoundError, UsageError
 from reconciler.objects import Kind, ObjectRef
@@ -246,6 +246,7 @@ def _page(store: Store, ref: ObjectRef) -> str:
     return render_rollout(obj, store.list_replicasets(ref), pods, now=time.time())
 
 
+@kubectl_not_found
 def get_rollout(args: argparse.Namespace) -> int:
     """``get rollout NAME [-w]`` (called by ``get``)."""
     names: list[str] = list(args.names)

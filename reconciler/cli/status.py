@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.cli.common import common_options, open_store
+from reconciler.cli.describe import kubectl_not_found
 from reconciler.cli.views import revision_of
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
 from reconciler.objects import Kind, ObjectRef, parse_resource
@@ -148,6 +149,7 @@ def _ref(words: list[str], namespace: str) -> ObjectRef:
     return ref
 
 
+@kubectl_not_found
 def rollout_status(args: argparse.Namespace) -> int:
     ref = _ref(args.resource, args.namespace)
     try:
