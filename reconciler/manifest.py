@@ -375,6 +375,16 @@ def _load(data: bytes, *, source: str, keep_nodes: bool = True) -> LoadResult:
     except yaml.MarkedYAMLError as exc:
         problems.append(_syntax_problem(source, exc, text))
         unreadable.add(source)
+    except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow
+        position = getattr(exc, "position", 0) or 0
+        line = text.count("\n", 0, position) + 1
+        column = position - (text.rfind("\n", 0, position) + 1) + 1
+        reason = getattr(exc, "reason", "") or str(exc)
+        character = getattr(exc, "character", None)
+        what = f" #x{ord(character):04x}" if isinstance(character, str) and character else ""
+        message = f"YAML syntax error: unacceptable character{what}: {reason}"
+        problems.append(_problem(source, line, column, message, "yaml"))
+        unreadable.add(source)
     finally:
         loader.dispose()
     return LoadResult(documents, problems, [source], frozenset(unreadable))

@@ -174,7 +174,7 @@ def seed(error: str, text: str) -> tuple[str, str]:
 
         match = re.search(r"containerPort: (\d+)\n              protocol", text)
         assert match
-        line = f"containerPort: \"{match[1]}\""
+        line = f'containerPort: "{match[1]}"'
         return text.replace(match[0], f"{line}\n              protocol", 1), line
     if error == "label-int":
         return _replace(text, "    tier: ", "    shard: 7\n    tier: ")
@@ -229,19 +229,39 @@ def seed(error: str, text: str) -> tuple[str, str]:
         new = match[1].replace("-", "_").upper()
         return text.replace(match[0], f"\n  name: {new}\n", 1), f"name: {new}"
     if error == "duplicate-container":
-        return _replace(text, "        - name: log-shipper\n", "        - name: log_dup\n") if False else (
-            text.replace("        - name: log-shipper\n", "        - name: " + text.split(
-                "        - name: ")[1].split("\n")[0] + "\n", 1),
-            "- name: " + text.split("        - name: ")[1].split("\n")[0] + "@2",
+        return (
+            _replace(text, "        - name: log-shipper\n", "        - name: log_dup\n")
+            if False
+            else (
+                text.replace(
+                    "        - name: log-shipper\n",
+                    "        - name: " + text.split("        - name: ")[1].split("\n")[0] + "\n",
+                    1,
+                ),
+                "- name: " + text.split("        - name: ")[1].split("\n")[0] + "@2",
+            )
         )
     if error == "probe-port-name":
-        return _replace(text, "              port: http\n            initialDelaySeconds",
-                        "              port: htp\n            initialDelaySeconds")
+        return _replace(
+            text,
+            "              port: http\n            initialDelaySeconds",
+            "              port: htp\n            initialDelaySeconds",
+        )
     if error == "duplicate-key":
-        return _replace(text, "  minReadySeconds: 5\n", "  minReadySeconds: 5\n  paused: false\n"
-                        "  minReadySeconds: 10\n") if False else (
-            text.replace("  minReadySeconds: 5\n", "  minReadySeconds: 5\n  minReadySeconds: 10\n",
-                         1), "minReadySeconds: 10")
+        return (
+            _replace(
+                text,
+                "  minReadySeconds: 5\n",
+                "  minReadySeconds: 5\n  paused: false\n  minReadySeconds: 10\n",
+            )
+            if False
+            else (
+                text.replace(
+                    "  minReadySeconds: 5\n", "  minReadySeconds: 5\n  minReadySeconds: 10\n", 1
+                ),
+                "minReadySeconds: 10",
+            )
+        )
     raise ValueError(error)
 
 
@@ -279,8 +299,11 @@ def main() -> None:
     for old in files.glob("*.yaml"):
         old.unlink()
     broken = dict(
-        zip(sorted(rng.sample(range(args.count), args.errors)), [e for e, _ in ERRORS] * 99,
-            strict=False)
+        zip(
+            sorted(rng.sample(range(args.count), args.errors)),
+            [e for e, _ in ERRORS] * 99,
+            strict=False,
+        )
     )
     checks = dict(ERRORS)
     seeded: list[Seeded] = []
@@ -293,8 +316,18 @@ def main() -> None:
             error = broken[index]
             text, anchor = seed(error, text)
             line, column = locate(text, anchor, error)
-            seeded.append(Seeded(error, checks[error], f"files/{name}", index, line, column,
-                                 all_line + line, column))
+            seeded.append(
+                Seeded(
+                    error,
+                    checks[error],
+                    f"files/{name}",
+                    index,
+                    line,
+                    column,
+                    all_line + line,
+                    column,
+                )
+            )
         (files / name).write_text(text)
         texts.append(text)
         all_line += text.count("\n") + 1  # the "---" separator line
