@@ -230,5 +230,6 @@ def test_kill_9_mid_rollout_then_restart_completes_without_leftovers(
     daemon.kill()
     daemon.start()
     wait_for(lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:2"}, what="completed after restart")
+    # old pods of the finished rollout may still be terminating: wait for exactly 3 processes
+    wait_for(lambda: len(processes_with(token)) == 3, what="only the 3 new pods' processes")
     assert not set(old_pids) & set(processes_with(token))
-    assert len(processes_with(token)) == 3
