@@ -2,7 +2,7 @@
 
 Run on demand, not in CI:
 
-    python bench/daemon/bench_daemon.py [reaction|rollout|scale|all] [--saves 50] [--deployments 300]
+    python bench/daemon/bench_daemon.py [reaction|rollout|scale|all] [--saves N] [--deployments N]
 
 Each scenario starts a real ``reconciler run`` in a child process on a temporary folder and
 state directory, and reads what happened from the daemon's JSON log and the store.
@@ -19,6 +19,7 @@ state directory, and reads what happened from the daemon's JSON log and the stor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -40,7 +41,9 @@ from reconciler.objects import Kind, ObjectRef  # noqa: E402
 from reconciler.store import Store  # noqa: E402
 
 
-def deployment(name: str, *, image: str, replicas: int, extra: str = "", container: str = "") -> str:
+def deployment(
+    name: str, *, image: str, replicas: int, extra: str = "", container: str = ""
+) -> str:
     return f"""apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: {name}}}
@@ -87,9 +90,20 @@ class Daemon:
     def start(self) -> None:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "reconciler", "run", os.fspath(self.folder),
-                 "--state-dir", os.fspath(self.state), "--log-format", "json"],
-                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                [
+                    sys.executable,
+                    "-m",
+                    "reconciler",
+                    "run",
+                    os.fspath(self.folder),
+                    "--state-dir",
+                    os.fspath(self.state),
+                    "--log-format",
+                    "json",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
             )
         wait(lambda: "daemon_started" in self.log.read_text(), 60)
 
@@ -102,10 +116,8 @@ class Daemon:
         out = []
         for line in self.log.read_text().splitlines():
             if f'"{name}"' in line:
-                try:
+                with contextlib.suppress(ValueError):
                     out.append(json.loads(line))
-                except ValueError:
-                    pass
         return out
 
     def status(self, name: str) -> dict[str, Any]:
@@ -157,7 +169,7 @@ def reaction(work: Path, saves: int) -> dict[str, float]:
         for i in range(1, saves + 1):
             before = len(daemon.events("pod_started"))
             at = save(path, deployment("web", image=f"demo:{i}", replicas=1, container=SLEEP))
-            wait(lambda: len(daemon.events("pod_started")) > before, 10, 0.005)
+            wait(lambda n=before: len(daemon.events("pod_started")) > n, 10, 0.005)
             started = [e for e in daemon.events("pod_started") if e.get("component") == "executor"]
             delays.append(ts(started[-1]) - at)
             wait(lambda: complete(daemon.status("web"), 1), 30)
@@ -173,13 +185,36 @@ def reaction(work: Path, saves: int) -> dict[str, float]:
 def rollout(work: Path) -> dict[str, float]:
     daemon = Daemon(work)
     path = daemon.folder / "web.yaml"
-    strategy = "\n  strategy:\n    type: RollingUpdate\n    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}"
-    save(path, deployment("web", image="demo:1", replicas=10, extra=strategy, container=READY_AFTER_HALF_SECOND))
+    strategy = """
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}"""
+    save(
+        path,
+        deployment(
+            "web", image="demo:1", replicas=10, extra=strategy, container=READY_AFTER_HALF_SECOND
+        ),
+    )
     daemon.start()
     try:
         wait(lambda: complete(daemon.status("web"), 10), 60)
-        at = save(path, deployment("web", image="demo:2", replicas=10, extra=strategy, container=READY_AFTER_HALF_SECOND))
-        wait(lambda: complete(daemon.status("web"), 10) and daemon.status("web").get("observedGeneration", 0) >= 2, 120)
+        at = save(
+            path,
+            deployment(
+                "web",
+                image="demo:2",
+                replicas=10,
+                extra=strategy,
+                container=READY_AFTER_HALF_SECOND,
+            ),
+        )
+        wait(
+            lambda: (
+                complete(daemon.status("web"), 10)
+                and daemon.status("web").get("observedGeneration", 0) >= 2
+            ),
+            120,
+        )
         took = time.time() - at
         return {"total_s": took, "ideal_s": 5.0, "overhead_pct": (took / 5.0 - 1) * 100}
     finally:
@@ -201,15 +236,21 @@ def _rss_mb(pid: int) -> float:
 def scale(work: Path, count: int) -> dict[str, float]:
     daemon = Daemon(work)
     for i in range(count):
-        save(daemon.folder / f"d{i:03}.yaml", deployment(f"d{i:03}", image="demo:1", replicas=2, container=SLEEP))
+        save(
+            daemon.folder / f"d{i:03}.yaml",
+            deployment(f"d{i:03}", image="demo:1", replicas=2, container=SLEEP),
+        )
     started = time.time()
     daemon.start()
     try:
+
         def all_available() -> bool:
             store = Store.open(daemon.state)
             try:
                 objs = store.list_objects(Kind.DEPLOYMENT)
-                return len(objs) == count and all(o.status.get("availableReplicas") == 2 for o in objs)
+                return len(objs) == count and all(
+                    o.status.get("availableReplicas") == 2 for o in objs
+                )
             finally:
                 store.close()
 
@@ -221,15 +262,22 @@ def scale(work: Path, count: int) -> dict[str, float]:
         cpu0, t0 = _cpu_seconds(pid), time.monotonic()
         time.sleep(20)
         cpu = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - t0) * 100
-        return {"deployments": count, "pods": 2 * count, "all_available_s": took,
-                "steady_cpu_pct": cpu, "daemon_rss_mb": _rss_mb(pid)}
+        return {
+            "deployments": count,
+            "pods": 2 * count,
+            "all_available_s": took,
+            "steady_cpu_pct": cpu,
+            "daemon_rss_mb": _rss_mb(pid),
+        }
     finally:
         daemon.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", nargs="?", default="all", choices=["reaction", "rollout", "scale", "all"])
+    parser.add_argument(
+        "scenario", nargs="?", default="all", choices=["reaction", "rollout", "scale", "all"]
+    )
     parser.add_argument("--saves", type=int, default=50)
     parser.add_argument("--deployments", type=int, default=300)
     args = parser.parse_args()
@@ -247,7 +295,13 @@ def main() -> None:
                 results[name] = scale(work, args.deployments)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        print(name, json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in results[name].items()}), flush=True)
+        print(
+            name,
+            json.dumps(
+                {k: round(v, 2) if isinstance(v, float) else v for k, v in results[name].items()}
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -19,15 +19,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler.objects import Kind, ObjectRef
+from reconciler.runtime import PodStatus
 from reconciler.store import Store
 from reconciler.store.records import pod_from_dict
-from reconciler.runtime import PodStatus
 
 T = TypeVar("T")
 
 
 def wait_for(
-    predicate: Callable[[], T | None], *, timeout: float = 20.0, interval: float = 0.05, what: str = ""
+    predicate: Callable[[], T | None],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.05,
+    what: str = "",
 ) -> T:
     """Poll until ``predicate()`` is truthy; fail with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -37,7 +41,15 @@ def wait_for(
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}: last={last!r}")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what or predicate}: last={last!r}"
+    )
+
+
+ROLLING_SURGE_ONE = """
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}"""
 
 
 def deployment_yaml(
@@ -116,8 +128,10 @@ class DaemonProcess:
                 env=env,
             )
         wait_for(
-            lambda: self.proc is not None
-            and (self.proc.poll() is not None or "daemon_started" in self.log.read_text()),
+            lambda: (
+                self.proc is not None
+                and (self.proc.poll() is not None or "daemon_started" in self.log.read_text())
+            ),
             timeout=20,
             what="daemon start",
         )
@@ -158,11 +172,11 @@ class DaemonProcess:
         return self.read(lambda s: [pod_from_dict(r.status) for r in s.list_pods(namespace)])
 
     def replicasets(self, name: str, namespace: str = "default") -> list[Any]:
-        return self.read(
-            lambda s: s.list_replicasets(ObjectRef(Kind.DEPLOYMENT, namespace, name))
-        )
+        return self.read(lambda s: s.list_replicasets(ObjectRef(Kind.DEPLOYMENT, namespace, name)))
 
-    def cli(self, *args: str, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 60, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "RECONCILER_STATE_DIR": os.fspath(self.state)}
         return subprocess.run(
             [sys.executable, "-m", "reconciler", *args],

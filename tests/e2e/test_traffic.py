@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import free_port
-from tests.e2e.harness import DaemonProcess, complete, deployment_yaml, wait_for
+from tests.e2e.harness import ROLLING_SURGE_ONE, DaemonProcess, complete, deployment_yaml, wait_for
 from tests.e2e.load import Load, fetch_version, refused_quickly
 from tests.e2e.test_walkthrough import env_token, write
 
@@ -43,7 +43,7 @@ def test_rolling_update_through_a_service_fails_no_request(
 ) -> None:
     """200 req/s through the Service while 3 replicas roll: zero failed requests."""
     port = free_port()
-    strategy = "\n  strategy:\n    type: RollingUpdate\n    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}"
+    strategy = ROLLING_SURGE_ONE
 
     def manifest(image: str) -> str:
         return deployment_yaml(
@@ -58,8 +58,10 @@ def test_rolling_update_through_a_service_fails_no_request(
         wait_for(lambda: load.result.ok > 50, what="load running")
         write(folder, "web", manifest("demo:2"))
         wait_for(
-            lambda: complete(daemon, "web", 3)()
-            and {c.image for p in daemon.pods() for c in p.containers} == {"demo:2"},
+            lambda: (
+                complete(daemon, "web", 3)()
+                and {c.image for p in daemon.pods() for c in p.containers} == {"demo:2"}
+            ),
             timeout=60,
             what="v2 rolled out",
         )
@@ -74,7 +76,7 @@ def test_bluegreen_preview_then_atomic_switch_on_promote(
 ) -> None:
     """v2 is served on the preview port only, until promote switches the active Service."""
     active, preview = free_port(), free_port()
-    strategy = f"""
+    strategy = """
   strategy:
     type: BlueGreen
     blueGreen:
@@ -105,8 +107,10 @@ def test_bluegreen_preview_then_atomic_switch_on_promote(
         wait_for(lambda: fetch_version(active) == "2", what="switch")
         assert {fetch_version(active) for _ in range(20)} == {"2"}  # atomic: no v1 after it
         wait_for(
-            lambda: rollout(daemon, "bg").get("phase") == "Healthy"
-            and {c.image for p in daemon.pods() for c in p.containers} == {"demo:2"},
+            lambda: (
+                rollout(daemon, "bg").get("phase") == "Healthy"
+                and {c.image for p in daemon.pods() for c in p.containers} == {"demo:2"}
+            ),
             what="old ReplicaSet scaled down after the delay",
         )
     assert load.result.failures == []
@@ -124,7 +128,7 @@ CANARY = """
 def test_canary_splits_by_weight_and_sticks_clients(
     folder: Path, daemon: DaemonProcess, token: str
 ) -> None:
-    """At setWeight 20 about 20% of new connections reach v2; a ClientIP client keeps its version."""
+    """At setWeight 20 about 20% of connections reach v2; a ClientIP client keeps its version."""
     main, sticky = free_port(), free_port()
 
     def manifest(image: str) -> str:
@@ -139,8 +143,10 @@ def test_canary_splits_by_weight_and_sticks_clients(
     wait_for(lambda: rollout(daemon, "cn").get("phase") == "Healthy", what="v1 healthy")
     write(folder, "cn", manifest("demo:2"))
     wait_for(
-        lambda: rollout(daemon, "cn").get("phase") == "Paused"
-        and rollout(daemon, "cn").get("actualWeight") == 20,
+        lambda: (
+            rollout(daemon, "cn").get("phase") == "Paused"
+            and rollout(daemon, "cn").get("actualWeight") == 20
+        ),
         what="paused at 20%",
     )
     versions = [fetch_version(main) for _ in range(500)]
@@ -154,9 +160,11 @@ def test_canary_splits_by_weight_and_sticks_clients(
         full = daemon.cli("rollout", "promote", "cn", "--full")
         assert full.returncode == 0, full.stderr
         wait_for(
-            lambda: rollout(daemon, "cn").get("phase") == "Healthy"
-            and {c.image for p in daemon.pods() if not p.terminating for c in p.containers}
-            == {"demo:2"},
+            lambda: (
+                rollout(daemon, "cn").get("phase") == "Healthy"
+                and {c.image for p in daemon.pods() if not p.terminating for c in p.containers}
+                == {"demo:2"}
+            ),
             timeout=60,
             what="fully promoted",
         )
@@ -187,8 +195,10 @@ def test_canary_abort_returns_traffic_to_stable_and_retry_resumes(
     retried = daemon.cli("rollout", "retry", "cn")
     assert retried.stdout.strip() == "rollout 'cn' retried", retried.stderr
     wait_for(
-        lambda: rollout(daemon, "cn").get("phase") == "Paused"
-        and rollout(daemon, "cn").get("actualWeight") == 20,
+        lambda: (
+            rollout(daemon, "cn").get("phase") == "Paused"
+            and rollout(daemon, "cn").get("actualWeight") == 20
+        ),
         what="back at the first step",
     )
 

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import DaemonProcess, complete, deployment_yaml, processes_with, wait_for
+from tests.e2e.harness import (
+    ROLLING_SURGE_ONE,
+    DaemonProcess,
+    complete,
+    deployment_yaml,
+    processes_with,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -26,10 +33,7 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-ROLLING = """
-  strategy:
-    type: RollingUpdate
-    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}"""
+ROLLING = ROLLING_SURGE_ONE
 
 
 def images(daemon: DaemonProcess) -> set[str]:
@@ -62,7 +66,9 @@ def test_create_get_and_rolling_update_within_bounds(
         write(
             folder,
             "web",
-            deployment_yaml("web", image="demo:2", replicas=3, strategy=ROLLING, env=env_token(token)),
+            deployment_yaml(
+                "web", image="demo:2", replicas=3, strategy=ROLLING, env=env_token(token)
+            ),
         )
         wait_for(lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:2"}, what="v2")
     finally:
@@ -83,12 +89,22 @@ def test_undo_and_to_revision_restore_templates(
     folder: Path, daemon: DaemonProcess, token: str
 ) -> None:
     """`rollout undo` writes the previous template back; `--to-revision=1` picks revision 1."""
-    path = write(folder, "web", deployment_yaml("web", replicas=2, strategy=ROLLING, env=env_token(token)))
+    path = write(
+        folder, "web", deployment_yaml("web", replicas=2, strategy=ROLLING, env=env_token(token))
+    )
     daemon.start()
     wait_for(complete(daemon, "web", 2), what="rev 1")
-    write(folder, "web", deployment_yaml("web", image="demo:2", replicas=2, strategy=ROLLING, env=env_token(token)))
+    write(
+        folder,
+        "web",
+        deployment_yaml("web", image="demo:2", replicas=2, strategy=ROLLING, env=env_token(token)),
+    )
     wait_for(lambda: complete(daemon, "web", 2)() and images(daemon) == {"demo:2"}, what="rev 2")
-    write(folder, "web", deployment_yaml("web", image="demo:3", replicas=2, strategy=ROLLING, env=env_token(token)))
+    write(
+        folder,
+        "web",
+        deployment_yaml("web", image="demo:3", replicas=2, strategy=ROLLING, env=env_token(token)),
+    )
     wait_for(lambda: complete(daemon, "web", 2)() and images(daemon) == {"demo:3"}, what="rev 3")
 
     undo = daemon.cli("rollout", "undo", "deployment/web")
@@ -111,18 +127,32 @@ def test_pause_collects_edits_into_one_rollout(
     write(folder, "web", deployment_yaml("web", replicas=2, strategy=ROLLING, env=env_token(token)))
     daemon.start()
     wait_for(complete(daemon, "web", 2), what="rev 1")
-    assert daemon.cli("rollout", "pause", "deployment/web").stdout.strip() == "deployment.apps/web paused"
-    wait_for(lambda: daemon.status("web").get("conditions") and any(
-        c.get("reason") == "DeploymentPaused" for c in daemon.status("web")["conditions"]
-    ), what="paused condition")
+    assert (
+        daemon.cli("rollout", "pause", "deployment/web").stdout.strip()
+        == "deployment.apps/web paused"
+    )
+    wait_for(
+        lambda: (
+            daemon.status("web").get("conditions")
+            and any(
+                c.get("reason") == "DeploymentPaused" for c in daemon.status("web")["conditions"]
+            )
+        ),
+        what="paused condition",
+    )
     assert daemon.cli("set", "image", "deployment/web", "app=demo:2").returncode == 0
     assert daemon.cli("set", "image", "deployment/web", "app=demo:3").returncode == 0
     assert daemon.cli("scale", "deployment/web", "--replicas", "3").returncode == 0
-    wait_for(lambda: len([p for p in daemon.pods() if p.ready and not p.terminating]) == 3, what="scaled while paused")
+    wait_for(
+        lambda: len([p for p in daemon.pods() if p.ready and not p.terminating]) == 3,
+        what="scaled while paused",
+    )
     assert [rs.revision for rs in daemon.replicasets("web")] == [1]
     assert images(daemon) == {"demo:1"}
     assert daemon.cli("rollout", "resume", "deployment/web").returncode == 0
-    wait_for(lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:3"}, what="one rollout")
+    wait_for(
+        lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:3"}, what="one rollout"
+    )
     assert [rs.revision for rs in daemon.replicasets("web")] == [1, 2]
 
 
@@ -131,7 +161,9 @@ def test_recreate_stops_all_old_pods_before_new_ones(
 ) -> None:
     """Recreate: no new pod exists while any old pod (even terminating) is still there."""
     recreate = "\n  strategy:\n    type: Recreate"
-    write(folder, "job", deployment_yaml("job", replicas=3, strategy=recreate, env=env_token(token)))
+    write(
+        folder, "job", deployment_yaml("job", replicas=3, strategy=recreate, env=env_token(token))
+    )
     daemon.start()
     wait_for(complete(daemon, "job", 3), what="rev 1")
     mixed: list[set[str]] = []
@@ -147,7 +179,13 @@ def test_recreate_stops_all_old_pods_before_new_ones(
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
-        write(folder, "job", deployment_yaml("job", image="demo:2", replicas=3, strategy=recreate, env=env_token(token)))
+        write(
+            folder,
+            "job",
+            deployment_yaml(
+                "job", image="demo:2", replicas=3, strategy=recreate, env=env_token(token)
+            ),
+        )
         wait_for(lambda: complete(daemon, "job", 3)() and images(daemon) == {"demo:2"}, what="v2")
     finally:
         stop.set()
@@ -158,7 +196,7 @@ def test_recreate_stops_all_old_pods_before_new_ones(
 def test_missing_executable_holds_rollout_and_status_fails_fast(
     folder: Path, daemon: DaemonProcess, token: str
 ) -> None:
-    """An image whose command does not exist: old pods keep serving, status exits 1 with the reason."""
+    """A command that does not exist: old pods keep serving; status exits 1 with the reason."""
     write(folder, "web", deployment_yaml("web", replicas=2, strategy=ROLLING, env=env_token(token)))
     daemon.start()
     wait_for(complete(daemon, "web", 2), what="rev 1")
@@ -177,7 +215,9 @@ def test_missing_executable_holds_rollout_and_status_fails_fast(
     status = daemon.cli("rollout", "status", "deployment/web", "--timeout", "30s")
     assert status.returncode == 1
     assert "ImagePullBackOff" in status.stderr or "ErrImagePull" in status.stderr
-    ready_old = [p for p in daemon.pods() if p.ready and {c.image for c in p.containers} == {"demo:1"}]
+    ready_old = [
+        p for p in daemon.pods() if p.ready and {c.image for c in p.containers} == {"demo:1"}
+    ]
     assert len(ready_old) == 2
 
 
@@ -192,8 +232,10 @@ def test_delete_pod_is_replaced_and_deleting_the_file_removes_pods(
     result = daemon.cli("delete", "pod", victim)
     assert result.returncode == 0, result.stderr
     wait_for(
-        lambda: victim not in {p.name for p in daemon.pods()}
-        and len([p for p in daemon.pods() if p.ready]) == 2,
+        lambda: (
+            victim not in {p.name for p in daemon.pods()}
+            and len([p for p in daemon.pods() if p.ready]) == 2
+        ),
         what="replacement",
     )
     path.unlink()
@@ -224,12 +266,19 @@ def test_kill_9_mid_rollout_then_restart_completes_without_leftovers(
     write(folder, "web", deployment_yaml("web", replicas=3, strategy=ROLLING, env=env_token(token)))
     daemon.start()
     wait_for(complete(daemon, "web", 3), what="rev 1")
-    write(folder, "web", deployment_yaml("web", image="demo:2", replicas=3, strategy=ROLLING, env=env_token(token)))
+    write(
+        folder,
+        "web",
+        deployment_yaml("web", image="demo:2", replicas=3, strategy=ROLLING, env=env_token(token)),
+    )
     wait_for(lambda: "demo:2" in images(daemon), what="rollout started")
     old_pids = processes_with(token)
     daemon.kill()
     daemon.start()
-    wait_for(lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:2"}, what="completed after restart")
+    wait_for(
+        lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:2"},
+        what="completed after restart",
+    )
     # old pods of the finished rollout may still be terminating: wait for exactly 3 processes
     wait_for(lambda: len(processes_with(token)) == 3, what="only the 3 new pods' processes")
     assert not set(old_pids) & set(processes_with(token))
