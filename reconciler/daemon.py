@@ -22,7 +22,7 @@ import signal
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,7 @@ class Daemon:
         self._traffic: dict[ObjectRef, Mapping[str, tuple[TrafficGroup, ...]]] = {}
         self._leaving: set[str] = set()
         self._listeners: dict[ObjectRef, set[str]] = {}
+        self._service_specs: dict[ObjectRef, dict[str, Any]] = {}  # defaulted, as bound
         self._analysis: dict[tuple[ObjectRef, str], int] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._endpoints_dirty = False
@@ -102,6 +103,8 @@ class Daemon:
         self._rs_owner: dict[str, ObjectRef] = {}
         self._invalid: dict[ObjectRef, list[Problem]] = {}
         self._pending_intents: list[IntentRow] = []
+        self._seen_intents: set[int] = set()
+        self._analysis_at: dict[ObjectRef, float] = {}
         self.synced = asyncio.Event()
 
     # -- life cycle -------------------------------------------------------------------------
@@ -122,9 +125,9 @@ class Daemon:
         await self.watcher.start()
         self._tasks = [
             asyncio.create_task(self._worker(), name="worker"),
-            asyncio.create_task(self._poll_intents(), name="intents"),
-            asyncio.create_task(self._flush_loop(), name="flush"),
-            asyncio.create_task(self._analysis_loop(), name="analysis"),
+            asyncio.create_task(self._every(self.options.intent_poll, self._poll_intents)),
+            asyncio.create_task(self._every(self.options.pods_flush, self._flush_if_dirty)),
+            asyncio.create_task(self._every(0.25, self._analyze)),
         ]
         log.info("daemon_started", manifests=os.fspath(self.options.manifests), pid=os.getpid())
         self.synced.set()
@@ -267,13 +270,16 @@ class Daemon:
         self._listeners[ref] = bound
         if obj is None:
             self._listeners.pop(ref, None)
+            self._service_specs.pop(ref, None)
+        else:
+            self._service_specs[ref] = obj.spec
 
     def _refresh_endpoints(self) -> None:
         self._endpoints_dirty = False
         pods = [p for p in self.runtime.pods() if p.name not in self._leaving]
         for ref, ports in self._listeners.items():
-            obj = self.store.get_object(ref)
-            if obj is None:
+            spec = self._service_specs.get(ref)
+            if spec is None:
                 continue
             traffic = next(
                 (
@@ -283,7 +289,7 @@ class Daemon:
                 ),
                 None,
             )
-            backends = service_backends(obj.spec, pods, traffic)
+            backends = service_backends(spec, pods, traffic)
             key = f"{ref.namespace}/{ref.name}"
             for name, groups in backends.items():
                 if name in ports:
@@ -298,6 +304,12 @@ class Daemon:
     def _on_pod_change(self, pod: PodStatus) -> None:
         if self._stopping:
             return
+        try:
+            self._pod_changed(pod)
+        except Exception:  # called by the runtime: never let the store's trouble reach it
+            log.exception("pod_change_failed", pod=pod.name)
+
+    def _pod_changed(self, pod: PodStatus) -> None:
         if pod.terminating and pod.name not in self._leaving:
             self._leaving.add(pod.name)
         self._refresh_endpoints()
@@ -313,12 +325,32 @@ class Daemon:
         if pod.name in self._leaving and pod.name not in {p.name for p in self.runtime.pods()}:
             self._leaving.discard(pod.name)
 
-    async def _flush_loop(self) -> None:
+    @staticmethod
+    async def _every(interval: float, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` every ``interval`` seconds for the daemon's life; a failing step (a full
+        disk, a locked database) is logged and tried again next time, never fatal."""
+        failing = False
         while True:
-            await asyncio.sleep(self.options.pods_flush)
-            if self._pods_dirty:
-                self._pods_dirty = False
+            await asyncio.sleep(interval)
+            try:
+                await step()
+            except Exception as exc:
+                if not failing:  # log the first failure of a streak, not one per tick
+                    log.exception("background_step_failed", step=step.__name__, error=str(exc))
+                failing = True
+            else:
+                if failing:
+                    log.info("background_step_recovered", step=step.__name__)
+                failing = False
+
+    async def _flush_if_dirty(self) -> None:
+        if self._pods_dirty:
+            self._pods_dirty = False
+            try:
                 self._flush_pods()
+            except Exception:
+                self._pods_dirty = True  # try again on the next tick
+                raise
 
     def _flush_pods(self) -> None:
         records = []
@@ -392,14 +424,11 @@ class Daemon:
     # -- intents ----------------------------------------------------------------------------
 
     async def _poll_intents(self) -> None:
-        seen: set[int] = set()
-        while True:
-            await asyncio.sleep(self.options.intent_poll)
-            for intent in self.store.pending_intents():
-                if intent.id in seen:
-                    continue
-                seen.add(intent.id)
-                await self._take_intent(intent)
+        for intent in self.store.pending_intents():
+            if intent.id in self._seen_intents:
+                continue
+            await self._take_intent(intent)
+            self._seen_intents.add(intent.id)
 
     async def _take_intent(self, intent: IntentRow) -> None:
         now = self.clock.now()
@@ -431,31 +460,28 @@ class Daemon:
             counted += self.proxy.connection_failures(f"{ref.namespace}/{service}", "canary")
         return counted
 
-    async def _analysis_loop(self) -> None:
+    async def _analyze(self) -> None:
         """HTTP checks against canary pods, for deployments whose canary has ``analysis``."""
-        last: dict[ObjectRef, float] = {}
-        while True:
-            await asyncio.sleep(0.25)
-            for obj in self.store.list_objects(Kind.DEPLOYMENT):
-                strategy = obj.spec["spec"].get("strategy", {})
-                analysis = (strategy.get("canary") or {}).get("analysis")
-                rollout = (obj.status or {}).get("rollout", {})
-                if not analysis or strategy.get("type") != "Canary":
-                    continue
-                current, stable = rollout.get("currentPodHash"), rollout.get("stableRS")
-                if not current or current == stable or rollout.get("abort"):
-                    continue
-                interval = _seconds(analysis.get("interval", "5s"))
-                now = time.monotonic()
-                if now - last.get(obj.ref, 0.0) < interval:
-                    continue
-                last[obj.ref] = now
-                failures = await self._check_canary(obj, current, analysis)
-                if failures:
-                    key = (obj.ref, current)
-                    self._analysis[key] = self._analysis.get(key, 0) + failures
-                    log.warning("analysis_failed", deployment=obj.ref.key, failures=failures)
-                    self.enqueue(obj.ref)
+        for obj in self.store.list_objects(Kind.DEPLOYMENT):
+            strategy = obj.spec["spec"].get("strategy", {})
+            analysis = (strategy.get("canary") or {}).get("analysis")
+            rollout = (obj.status or {}).get("rollout", {})
+            if not analysis or strategy.get("type") != "Canary":
+                continue
+            current, stable = rollout.get("currentPodHash"), rollout.get("stableRS")
+            if not current or current == stable or rollout.get("abort"):
+                continue
+            interval = _seconds(analysis.get("interval", "5s"))
+            now = time.monotonic()
+            if now - self._analysis_at.get(obj.ref, 0.0) < interval:
+                continue
+            self._analysis_at[obj.ref] = now
+            failures = await self._check_canary(obj, current, analysis)
+            if failures:
+                key = (obj.ref, current)
+                self._analysis[key] = self._analysis.get(key, 0) + failures
+                log.warning("analysis_failed", deployment=obj.ref.key, failures=failures)
+                self.enqueue(obj.ref)
 
     async def _check_canary(self, obj: Any, rs_hash: str, analysis: dict[str, Any]) -> int:
         http = analysis.get("httpGet") or {}
