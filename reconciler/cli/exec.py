@@ -24,8 +24,11 @@ __all__ = ["register"]
 @kubectl_not_found
 def _exec(args: argparse.Namespace) -> int:
     argv = list(args.command)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
+    if "--" in argv and argv[0].startswith("-"):
+        # options after the pod name (``exec POD -it -c web -- CMD``) land in the remainder
+        cut = argv.index("--")
+        _options().parse_args(argv[:cut], namespace=args)
+        argv = argv[cut + 1 :]
     if not argv:
         raise UsageError("error: you must specify at least one command for the container")
     try:
@@ -50,13 +53,23 @@ def _exec(args: argparse.Namespace) -> int:
     return code
 
 
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--container", help="the container (default: the first)")
+    parser.add_argument("-i", "--stdin", action="store_true", help="pass stdin to the command")
+    parser.add_argument("-t", "--tty", action="store_true", help="allocate a terminal")
+
+
+def _options() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reconciler exec", parents=[common_options()])
+    _add_options(parser)
+    return parser
+
+
 def register(commands: Any, rollout: Any) -> None:
     parser = commands.add_parser(
         "exec", parents=[common_options()], help="run a command in a container of a pod"
     )
     parser.add_argument("target", metavar="POD | TYPE/NAME")
-    parser.add_argument("-c", "--container", help="the container (default: the first)")
-    parser.add_argument("-i", "--stdin", action="store_true", help="pass stdin to the command")
-    parser.add_argument("-t", "--tty", action="store_true", help="allocate a terminal")
+    _add_options(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ...")
     parser.set_defaults(func=_exec)

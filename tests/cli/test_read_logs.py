@@ -180,7 +180,9 @@ def test_logs_and_exec_against_a_real_pod(world: World, tmp_path: Path) -> None:
             )
             logs = await asyncio.to_thread(_cli, world, "logs", "deployment/web")
             shell = "echo in $POD_NAME; exit 3"
-            executed = await asyncio.to_thread(_cli, world, "exec", name, "--", "sh", "-c", shell)
+            executed = await asyncio.to_thread(
+                _cli, world, "exec", name, "-i", "-c", "web", "--", "sh", "-c", shell
+            )
             return logs, executed
         finally:
             await runtime.close()
