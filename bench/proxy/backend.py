@@ -12,9 +12,7 @@ import asyncio
 import sys
 
 BODY = b"x" * 1024
-KEEP_ALIVE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n" + BODY
-)
+KEEP_ALIVE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n" + BODY
 CLOSE = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n"
     b"Connection: close\r\n\r\n" + BODY
@@ -44,9 +42,7 @@ class Http(asyncio.Protocol):
 
 async def main(count: int) -> None:
     loop = asyncio.get_running_loop()
-    servers = [
-        await loop.create_server(Http, "127.0.0.1", 0, backlog=4096) for _ in range(count)
-    ]
+    servers = [await loop.create_server(Http, "127.0.0.1", 0, backlog=4096) for _ in range(count)]
     ports = [str(s.sockets[0].getsockname()[1]) for s in servers]
     print("READY", *ports, flush=True)
     await asyncio.Event().wait()

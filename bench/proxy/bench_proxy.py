@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import re
 import select
@@ -172,23 +173,40 @@ async def _one_request(port: int, latencies: list[float], failures: list[str]) -
     latencies.append((time.perf_counter() - started) * 1000)
 
 
-async def paced(port: int, *, rate: float, seconds: float) -> tuple[float, float, int]:
-    """p50 and p99 (ms) of requests started at a fixed rate, new connection each."""
-    latencies: list[float] = []
-    failures: list[str] = []
-    tasks = set()
-    start = time.perf_counter()
-    for i in range(int(rate * seconds)):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(_one_request(port, latencies, failures))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    if tasks:
-        await asyncio.wait(tasks, timeout=10)
-    cuts = statistics.quantiles(latencies, n=100)
-    return cuts[49], cuts[98], len(failures)
+async def paced(
+    ports: dict[str, int], *, rate: float, seconds: float
+) -> dict[str, tuple[float, float, int]]:
+    """p50/p99 (ms) and failures per target, requests started at a fixed rate, new connection each.
+
+    The targets take turns in one-second slices, so noise from other work on the machine lands
+    on all of them alike instead of on whichever happened to run during it.
+    """
+    latencies: dict[str, list[float]] = {label: [] for label in ports}
+    failures: dict[str, list[str]] = {label: [] for label in ports}
+    tasks: set[asyncio.Task[None]] = set()
+    gc.disable()  # a collection pause would land in somebody's p99
+    try:
+        for _ in range(max(1, round(seconds))):
+            for label, port in ports.items():
+                start = time.perf_counter()
+                for i in range(int(rate)):
+                    delay = start + i / rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    task = asyncio.create_task(
+                        _one_request(port, latencies[label], failures[label])
+                    )
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if tasks:
+                    await asyncio.wait(tasks, timeout=10)
+    finally:
+        gc.enable()
+    result = {}
+    for label, values in latencies.items():
+        cuts = statistics.quantiles(values, n=100)
+        result[label] = (cuts[49], cuts[98], len(failures[label]))
+    return result
 
 
 # -- canary accuracy ---------------------------------------------------------------------
@@ -261,45 +279,57 @@ def main() -> int:
 
     configure("warning", json=True)
     py = sys.executable
-    print(f"# proxy benchmark: {os.cpu_count()} CPUs, wrk -t1 -c{args.connections}, "
-          f"{args.duration:g} s per run, paced {args.rate:g} req/s for {args.paced_seconds:g} s")
+    print(
+        f"# proxy benchmark: {os.cpu_count()} CPUs, wrk -t1 -c{args.connections}, "
+        f"{args.duration:g} s per run, paced {args.rate:g} req/s for {args.paced_seconds:g} s"
+    )
     rows: list[tuple[str, WrkResult, WrkResult, tuple[float, float, int]]] = []
-    with child([py, str(HERE / "backend.py"), "2"]) as backend_ports:
-        targets: list[tuple[str, object]] = [
-            ("direct to one backend", None),
-            ("TcpProxy (Service)", [py, str(HERE / "serve_proxy.py"), "tcpproxy"]),
-            ("HAProxy 1 thread, tcp", "haproxy"),
-            ("streams forwarder (rejected design)", [py, str(HERE / "serve_proxy.py"), "streams"]),
-        ]
-        for label, how in targets:
-            with ExitStack() as stack:
-                if how is None:
-                    port = int(backend_ports[0])
-                elif how == "haproxy":
-                    if shutil.which("haproxy") is None:
-                        print(f"skipped {label}: haproxy not installed (apt-get install haproxy)")
-                        continue
-                    port = int(stack.enter_context(haproxy(backend_ports))[0])
-                else:
-                    assert isinstance(how, list)
-                    port = int(stack.enter_context(child([*how, *backend_ports]))[0])
-                keep = wrk(port, duration=args.duration, connections=args.connections, close=False)
-                new = wrk(port, duration=args.duration, connections=args.connections, close=True)
-                fixed = asyncio.run(paced(port, rate=args.rate, seconds=args.paced_seconds))
-                rows.append((label, keep, new, fixed))
-                print(f"done: {label}", file=sys.stderr)
+    with ExitStack() as stack:
+        backend_ports = stack.enter_context(child([py, str(HERE / "backend.py"), "2"]))
+        serve = [py, str(HERE / "serve_proxy.py")]
+        ports = {
+            "direct to one backend": int(backend_ports[0]),
+            "TcpProxy (Service)": int(
+                stack.enter_context(child([*serve, "tcpproxy", *backend_ports]))[0]
+            ),
+        }
+        if shutil.which("haproxy") is None:
+            print("skipped HAProxy: haproxy not installed (apt-get install haproxy)")
+        else:
+            ports["HAProxy 1 thread, tcp"] = int(stack.enter_context(haproxy(backend_ports))[0])
+        ports["streams forwarder (rejected design)"] = int(
+            stack.enter_context(child([*serve, "streams", *backend_ports]))[0]
+        )
+        # Paced latency first and new-connection runs last: every closed connection leaves a
+        # TIME_WAIT socket on loopback (the proxy doubles them), and tens of thousands of them
+        # make connect() itself slow for whatever runs next.
+        fixed = asyncio.run(paced(ports, rate=args.rate, seconds=args.paced_seconds))
+        keep = {
+            label: wrk(port, duration=args.duration, connections=args.connections, close=False)
+            for label, port in ports.items()
+        }
+        new = {
+            label: wrk(port, duration=args.duration, connections=args.connections, close=True)
+            for label, port in ports.items()
+        }
+        measured = {label: (keep[label], new[label]) for label in ports}
+        rows = [(label, *measured[label], fixed[label]) for label in ports]
 
     direct = rows[0]
     print()
-    print("| path | keep-alive req/s | p50 / p99 ms | new conn. req/s | p50 / p99 ms "
-          f"| at {args.rate:g} req/s p50 / p99 ms | added p99 ms | errors |")
+    print(
+        "| path | keep-alive req/s | p50 / p99 ms | new conn. req/s | p50 / p99 ms "
+        f"| at {args.rate:g} req/s p50 / p99 ms | added p99 ms | errors |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, keep, new, (p50, p99, failed) in rows:
         added = p99 - direct[3][1]
         errors = keep.errors + new.errors + failed
-        print(f"| {label} | {keep.requests_per_s:,.0f} | {keep.p50_ms:.2f} / {keep.p99_ms:.2f} "
-              f"| {new.requests_per_s:,.0f} | {new.p50_ms:.2f} / {new.p99_ms:.2f} "
-              f"| {p50:.2f} / {p99:.2f} | {added:+.2f} | {errors} |")
+        print(
+            f"| {label} | {keep.requests_per_s:,.0f} | {keep.p50_ms:.2f} / {keep.p99_ms:.2f} "
+            f"| {new.requests_per_s:,.0f} | {new.p50_ms:.2f} / {new.p99_ms:.2f} "
+            f"| {p50:.2f} / {p99:.2f} | {added:+.2f} | {errors} |"
+        )
     by_label = {label: (keep, new) for label, keep, new, _ in rows}
     ours = by_label.get("TcpProxy (Service)")
     if ours:
@@ -308,16 +338,22 @@ def main() -> int:
             if other in by_label:
                 keep_ratio = ours[0].requests_per_s / by_label[other][0].requests_per_s
                 new_ratio = ours[1].requests_per_s / by_label[other][1].requests_per_s
-                print(f"TcpProxy / {other}: keep-alive {keep_ratio:.0%}, new connection "
-                      f"{new_ratio:.0%}")
+                print(
+                    f"TcpProxy / {other}: keep-alive {keep_ratio:.0%}, new connection "
+                    f"{new_ratio:.0%}"
+                )
 
     split, mixed, on_canary = asyncio.run(canary_accuracy(5000, 100))
     total = sum(split.values())
     print()
-    print(f"setWeight 20 over {total} connections: canary {split['canary']} "
-          f"({split['canary'] / total:.2%}), stable {split['stable']}")
-    print(f"ClientIP affinity, 100 clients x 10 connections: {mixed} clients saw two versions, "
-          f"{on_canary} clients stayed on the canary")
+    print(
+        f"setWeight 20 over {total} connections: canary {split['canary']} "
+        f"({split['canary'] / total:.2%}), stable {split['stable']}"
+    )
+    print(
+        f"ClientIP affinity, 100 clients x 10 connections: {mixed} clients saw two versions, "
+        f"{on_canary} clients stayed on the canary"
+    )
     return 0
 
 
