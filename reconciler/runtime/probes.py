@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -116,14 +117,21 @@ async def check(probe: Probe, target: ProbeTarget) -> bool:
     try:
         async with asyncio.timeout(probe.timeout):
             if probe.kind == "tcpSocket":
-                _, writer = await asyncio.open_connection(host, port)
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
-                return True
+                return await _check_tcp(host, port)
             return await _check_http(probe, host, port)
     except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError):
         return False
+
+
+async def _check_tcp(host: str, port: int) -> bool:
+    """Connect and close on a bare socket: a fraction of the cost of an asyncio stream, which
+    matters with hundreds of pods probed every second."""
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (host, port))
+    return True
 
 
 async def _check_http(probe: Probe, host: str, port: int) -> bool:

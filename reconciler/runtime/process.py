@@ -31,7 +31,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.log import get_logger
+import structlog
+
 from reconciler.runtime import PodSpec, PodStatus
 from reconciler.runtime.config import (
     ConfigError,
@@ -57,7 +58,8 @@ from reconciler.runtime.ports import PortAllocator
 from reconciler.runtime.probes import ProbeTarget
 from reconciler.runtime.records import ProcessRecord, clean_leftovers, process_start_time
 
-log = get_logger(component="runtime")
+# a lazy proxy: the daemon configures structlog after this module is imported
+log = structlog.get_logger(component="runtime")
 
 Callback = Callable[[PodStatus], None]
 
