@@ -17,6 +17,7 @@ Layout::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -70,8 +71,16 @@ def container_file(directory: Path, container: str, suffix: str) -> Path:
 
 
 def make_private_dir(path: Path) -> Path:
-    """``mkdir -p`` with 0700 for every directory created."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """``mkdir -p`` with 0700 for every directory created (``Path.mkdir`` would create the
+    parents with the umask's mode)."""
+    missing = []
+    here = path
+    while not here.exists():
+        missing.append(here)
+        here = here.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
     return path
 
 

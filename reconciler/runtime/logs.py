@@ -28,6 +28,7 @@ from reconciler.runtime.layout import (
     pod_runtime_dir,
     read_json,
 )
+from reconciler.runtime.records import process_alive
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_FILES = 3
@@ -171,8 +172,6 @@ def pod_is_gone(state_dir: Path, namespace: str, pod: str) -> bool:
         return True
     owner = record.get("daemon")
     if isinstance(owner, dict):
-        from reconciler.runtime.records import process_alive
-
         return not process_alive(int(owner.get("pid", 0)), owner.get("start_time"))
     return False
 

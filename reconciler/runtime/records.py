@@ -130,6 +130,51 @@ class ProcessRecord:
         return killed
 
 
+def _environ(pid: int) -> dict[bytes, bytes]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    return dict(item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+
+
+def unrecorded_pod_processes(root: Path) -> list[int]:
+    """Live processes of pods in ``root`` that a crash left without a ``.proc.json`` record.
+
+    A daemon killed between spawning a container and saving its record (the spawn is awaited,
+    so that is a few event-loop steps) leaves a process no record names. Its pod's
+    ``pod.json`` is written before any spawn, so such a process is found by the ``POD_NAME``
+    and ``POD_NAMESPACE`` the runtime put in its environment, among processes started after
+    the daemon that wrote the ``pod.json``.
+    """
+    pods: set[tuple[bytes, bytes]] = set()
+    since: int | None = None
+    for path in root.glob("*/*/pod.json"):
+        data = read_json(path)
+        if not isinstance(data, dict):
+            continue
+        pods.add((str(data.get("namespace", "")).encode(), str(data.get("name", "")).encode()))
+        daemon = data.get("daemon") or {}
+        started = daemon.get("start_time") if isinstance(daemon, dict) else None
+        if isinstance(started, int):
+            since = started if since is None else min(since, started)
+    if not pods:
+        return []
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if not fields or len(fields) < 20 or fields[0] in ("Z", "X"):
+            continue
+        if since is not None and int(fields[19]) < since:
+            continue
+        env = _environ(int(entry.name))
+        if (env.get(b"POD_NAMESPACE", b""), env.get(b"POD_NAME", b"")) in pods:
+            found.append(int(entry.name))
+    return found
+
+
 def clean_leftovers(state_dir: Path) -> list[int]:
     """Kill every recorded process group of a previous daemon and clear the records.
 
@@ -143,6 +188,16 @@ def clean_leftovers(state_dir: Path) -> list[int]:
         record = ProcessRecord.load(path)
         if record is not None:
             killed.extend(record.kill())
+    for pid in unrecorded_pod_processes(root):
+        if pid in killed:
+            continue
+        # its own group once it ran setsid; never the group of anything else
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
     for namespace in root.iterdir():
         if namespace.is_dir():
             for pod in namespace.iterdir():

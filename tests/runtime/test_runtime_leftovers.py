@@ -81,6 +81,8 @@ def test_leftovers_of_a_killed_daemon_are_stopped_by_the_next_start(
     records = sorted((state_dir / "runtime").glob("*/*/*.proc.json"))
     assert len(records) == 2
     assert all(r.stat().st_mode & 0o777 == 0o600 for r in records)
+    for folder in ("runtime", "runtime/default", "logs", "logs/default", "logs/default/left-1"):
+        assert (state_dir / folder).stat().st_mode & 0o777 == 0o700, folder
     ports = [
         json.loads(p.read_text())["ports"]["80"]
         for p in (state_dir / "runtime").glob("*/*/pod.json")
