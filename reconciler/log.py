@@ -69,4 +69,4 @@ def configure(level: str = "info", *, json: bool | None = None, stream: Any = No
 
 
 def get_logger(**context: Any) -> Any:
-    return structlog.get_logger().bind(**context)
+    return structlog.get_logger(**context)  # stays lazy: configure() later still applies

@@ -58,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ReconcilerError as exc:
         message = str(exc)
-        print(message if message.startswith("error") else f"error: {message}", file=sys.stderr)
+        prefixed = message.lower().startswith("error")
+        print(message if prefixed else f"error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -38,6 +38,7 @@ def register(commands: Any, rollout: Any) -> None:
     parser.add_argument("-o", "--output", choices=["wide", "json", "yaml", "name"])
     parser.add_argument("-w", "--watch", action="store_true", help="watch for changes")
     parser.add_argument("-l", "--selector", help="label selector k=v[,k=v]")
+    parser.add_argument("--no-color", action="store_true", help="plain output (always plain)")
     parser.set_defaults(func=get)
 
 

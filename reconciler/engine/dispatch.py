@@ -114,9 +114,14 @@ def plan(deployment: DeploymentView, *, now: float) -> Plan:
         step = plan_scale(ctx)
     else:
         step = Step()
-        if restart_at is not None and settled:
+        replacing = restart_at is not None and settled
+        if replacing:
             step = plan_restart(ctx, float(restart_at))
-        if not step.actions:
+            # While a restart is replacing pods, its "wait" must not fall through to the
+            # strategy, which would see the surged RS above `replicas` and shrink it at once
+            # (killing the pod that was just started, over and over).
+            replacing = bool(stale_pods(ctx, float(restart_at)))
+        if not step.actions and not replacing:
             step = _strategy_step(ctx, rollout, strategy, back_to_stable, aborted or is_rolled_back)
     rollout.update(step.rollout)
     events += step.events

@@ -181,7 +181,9 @@ class Executor:
         now = self.now()
         result = plan(view, now=now)
         acted = await self._apply(ref, obj, result, rows, now=now)
-        pods_acted, pods_requeue = await self._sync_pods(ref, obj, by_owner)
+        # Observe the pods again: the plan may have just stopped some (they are terminating
+        # now), and the RS controller must not count them as still there.
+        pods_acted, pods_requeue = await self._sync_pods(ref, obj)
         requeue = _earliest(result.requeue_after, pods_requeue)
         return PassResult(result, requeue, acted or pods_acted)
 

@@ -307,6 +307,17 @@ def test_restart_surges_then_replaces_old_pod() -> None:
     assert scales(p1) == {"web-aaa": 3}
     assert p1.status["rollout"]["restartedAt"] == T0
     surged = rs("aaa", 3, desired=2, max_replicas=3)
+    starting = ReplicaSetView(
+        name=surged.name,
+        hash="aaa",
+        revision=1,
+        replicas=3,
+        annotations=surged.annotations,
+        created_at=surged.created_at,
+        pods=(*surged.pods[:2], PodView(name="web-aaa-new", created_at=T0 + 1, phase="Pending")),
+    )
+    waiting = plan(view(s, "aaa", starting, status=dict(p1.status)), now=T0 + 1)
+    assert waiting.actions == ()  # the surged pod is not Ready yet: wait, do not shrink back
     newest = surged.pods[-1]
     fresh = ReplicaSetView(
         name=surged.name,

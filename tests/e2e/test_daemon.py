@@ -1,0 +1,132 @@
+"""The daemon's own promises: one per state dir, graceful stop, restart, prune guard, rollback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import (
+    ROLLING_SURGE_ONE,
+    DaemonProcess,
+    complete,
+    deployment_yaml,
+    processes_with,
+    wait_for,
+)
+from tests.e2e.test_walkthrough import env_token, images, write
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_second_daemon_on_the_same_state_dir_is_refused(
+    folder: Path, daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    """A second `run` on one state directory exits 1 naming the first daemon's pid."""
+    daemon.start()
+    assert daemon.proc is not None
+    second = DaemonProcess(folder, daemon.state)
+    result = second.cli("run", str(folder))
+    assert result.returncode == 1
+    assert f"pid {daemon.proc.pid}" in result.stderr
+    assert daemon.proc.poll() is None
+
+
+def test_sigterm_stops_pods_gracefully_and_exits_zero(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """SIGTERM: every pod is stopped, the daemon exits 0, and `get pods` then shows none."""
+    write(folder, "web", deployment_yaml("web", replicas=2, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="ready")
+    assert len(processes_with(token)) == 2
+    assert daemon.stop() == 0
+    assert processes_with(token) == []
+    assert daemon.pods() == []
+    listing = daemon.cli("get", "deployments")
+    assert listing.returncode == 0 and "web" in listing.stdout  # the store still answers
+
+
+def test_rollout_restart_replaces_every_pod_without_a_new_revision(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """`rollout restart` swaps all pods under the strategy's limits; history keeps one revision."""
+    write(
+        folder,
+        "web",
+        deployment_yaml("web", replicas=2, strategy=ROLLING_SURGE_ONE, env=env_token(token)),
+    )
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="ready")
+    before = {p.name for p in daemon.pods()}
+    result = daemon.cli("rollout", "restart", "deployment/web")
+    assert result.stdout.strip() == "deployment.apps/web restarted", result.stderr
+    wait_for(
+        lambda: not before & {p.name for p in daemon.pods()} and complete(daemon, "web", 2)(),
+        what="all pods replaced",
+    )
+    assert [rs.revision for rs in daemon.replicasets("web")] == [1]
+
+
+def test_prune_guard_holds_a_mass_deletion_until_confirmed(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """Two of three manifests vanish: nothing is deleted until `reconciler prune --yes`."""
+    for name in ("a", "b", "c"):
+        write(
+            folder, name, deployment_yaml(name, replicas=1, env=env_token(token), readiness=False)
+        )
+    daemon.start()
+    for name in ("a", "b", "c"):
+        wait_for(complete(daemon, name, 1), what=name)
+    (folder / "a.yaml").unlink()
+    (folder / "b.yaml").unlink()
+    wait_for(
+        lambda: any(
+            e.reason == "PruneHeld"
+            for e in daemon.read(lambda s: s.list_events(namespace="default"))
+        ),
+        what="held",
+    )
+    assert len(processes_with(token)) == 3
+    pruned = daemon.cli("prune", "--yes")
+    assert pruned.returncode == 0, pruned.stderr
+    wait_for(
+        lambda: len(processes_with(token)) == 1
+        and {p.name.split("-")[0] for p in daemon.pods()} == {"c"},
+        what="a and b pruned",
+    )
+
+
+def test_auto_rollback_returns_to_the_last_complete_revision(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """autoRollback: a crash-looping revision is abandoned, stable pods run, phase is Degraded."""
+    auto = "\n  autoRollback: true"
+
+    def manifest(image: str, command: str) -> str:
+        return deployment_yaml(
+            "web",
+            image=image,
+            replicas=2,
+            strategy=ROLLING_SURGE_ONE,
+            extra_spec=auto,
+            command=command,
+            env=env_token(token),
+        )
+
+    write(folder, "web", manifest("demo:1", '["python3", "-m", "reconciler.demoapp"]'))
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="rev 1")
+    write(folder, "web", manifest("demo:2", '["/nonexistent/demo"]'))
+    wait_for(
+        lambda: (
+            daemon.status("web").get("rollout", {}).get("phase") == "Degraded"
+            and images(daemon) == {"demo:1"}
+            and len([p for p in daemon.pods() if p.ready]) == 2
+        ),
+        timeout=30,
+        what="rolled back to demo:1",
+    )
+    status = daemon.cli("rollout", "status", "deployment/web", "--timeout", "10s")
+    assert status.returncode == 1
