@@ -223,6 +223,8 @@ def _print_kind(
         for item in items:
             print(item[0])
     elif items:
+        if kind is Kind.DEPLOYMENT:
+            _warn_invalid(store, args.namespace, [i[1][0] for i in items])
         header, wide_header = HEADERS[kind]
         wide = args.output == "wide"
         rows = [header + (wide_header if wide else [])]
@@ -231,6 +233,20 @@ def _print_kind(
     if args.watch:
         return _watch(store, kind, args, now, items)
     return 1 if missing else 0
+
+
+def _warn_invalid(store: Store, namespace: str, names: list[str]) -> None:
+    """An invalid manifest keeps the last good revision running: say so next to the table."""
+    for name in names:
+        obj = store.get_object(ObjectRef(Kind.DEPLOYMENT, namespace, name))
+        errors = obj.status.get("invalid") if obj is not None else None
+        if errors:
+            print(
+                f"Warning: deployment.apps/{name}: its manifest is invalid, the last good revision "
+                f"keeps running: {errors[0]}"
+                + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""),
+                file=sys.stderr,
+            )
 
 
 def _watch(

@@ -114,8 +114,8 @@ def plan(deployment: DeploymentView, *, now: float) -> Plan:
         step = plan_scale(ctx)
     else:
         step = Step()
-        replacing = restart_at is not None and settled
-        if replacing:
+        replacing = False
+        if restart_at is not None and settled:
             step = plan_restart(ctx, float(restart_at))
             # While a restart is replacing pods, its "wait" must not fall through to the
             # strategy, which would see the surged RS above `replicas` and shrink it at once
