@@ -46,7 +46,14 @@ class LogWriter:
         self.path = path
         self._max_bytes = max(1, max_bytes)
         self._max_files = max(1, max_files)
-        make_private_dir(path.parent)
+        self._fd = -1
+        self._size = 0
+        self.dropped = 0  # bytes of output lost to a full or read-only disk
+        with contextlib.suppress(OSError):  # a full disk: opened at the first write instead
+            self._reopen()
+
+    def _reopen(self) -> None:
+        make_private_dir(self.path.parent)
         self._fd = self._open()
         self._size = os.fstat(self._fd).st_size
 
@@ -54,6 +61,19 @@ class LogWriter:
         return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
     def write(self, data: bytes) -> None:
+        """Append ``data``; on a full or read-only disk drop it (counted in ``dropped``).
+
+        Raising instead would leave the pipe undrained: the event loop would call the reader
+        again at once, forever, and the container would block on a full pipe.
+        """
+        try:
+            self._write(data)
+        except OSError:
+            self.dropped += len(data)
+
+    def _write(self, data: bytes) -> None:
+        if self._fd < 0:  # not opened yet, or a rotation could not reopen it: try now
+            self._reopen()
         while data:
             room = self._max_bytes - self._size
             if len(data) <= room:
@@ -81,6 +101,7 @@ class LogWriter:
         for newer, older in zip(reversed(files[:-1]), reversed(files[1:]), strict=True):
             with contextlib.suppress(FileNotFoundError):
                 os.replace(newer, older)
+        self._fd = -1
         self._fd = self._open()
         self._size = 0
 

@@ -74,8 +74,8 @@ class Backoff:
     __slots__ = ("_current", "_initial", "_max")
 
     def __init__(self, initial: float, maximum: float) -> None:
-        self._initial = initial
-        self._max = maximum
+        self._initial = float(initial)
+        self._max = float(maximum)
         self._current = 0.0
 
     def next(self) -> float:
