@@ -14,13 +14,13 @@ from typing import Any
 
 from reconciler.cli import output
 from reconciler.cli.common import common_options, open_store
+from reconciler.cli.history import replicaset_object
 from reconciler.cli.views import (
     deployment_object,
     pod_object,
     pod_ready,
     pod_status_word,
     pods_of,
-    replicaset_object,
 )
 from reconciler.errors import NotFoundError
 from reconciler.objects import Kind, ObjectRef, parse_kind

@@ -88,37 +88,6 @@ def deployment_object(obj: AppliedObject, rows: list[ReplicaSetRow]) -> dict[str
     return out
 
 
-def replicaset_object(row: ReplicaSetRow) -> dict[str, Any]:
-    annotations = {**row.annotations, REVISION: str(row.revision)}
-    if row.revision_history:
-        annotations["deployment.kubernetes.io/revision-history"] = ",".join(
-            str(r) for r in row.revision_history
-        )
-    if row.change_cause:
-        annotations["kubernetes.io/change-cause"] = row.change_cause
-    labels = dict(row.template.get("metadata", {}).get("labels", {}))
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {
-            "name": row.name,
-            "namespace": row.namespace,
-            "labels": labels,
-            "annotations": annotations,
-            "creationTimestamp": rfc3339(row.created_at),
-            "ownerReferences": [
-                {"apiVersion": "apps/v1", "kind": "Deployment", "name": row.deployment}
-            ],
-        },
-        "spec": {
-            "replicas": row.replicas,
-            "selector": {"matchLabels": labels},
-            "template": redacted_template(row.template),
-        },
-        "status": dict(row.status),
-    }
-
-
 def pod_object(pod: PodStatus) -> dict[str, Any]:
     return {
         "apiVersion": "v1",

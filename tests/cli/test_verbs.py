@@ -253,12 +253,12 @@ def test_delete_one_document_of_a_multi_document_file(
 
 
 def test_delete_missing_and_pod(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A missing object is NotFound; delete pod is refused until its intent is plugged in."""
+    """A missing object is NotFound, for files' objects and for pods alike."""
     assert run(folder, "delete", "deployment", "nope") == 1
     assert "NotFound" in capsys.readouterr().err
     assert run(folder, "delete", "deployment", "nope", "--ignore-not-found") == 0
     assert run(folder, "delete", "pod", "web-abc") == 1
-    assert "delete pod" in capsys.readouterr().err
+    assert capsys.readouterr().err == 'Error from server (NotFound): pods "web-abc" not found\n'
 
 
 def test_delete_dash_f(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
