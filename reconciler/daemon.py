@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -105,6 +106,7 @@ class Daemon:
         self._pending_intents: list[IntentRow] = []
         self._seen_intents: set[int] = set()
         self._analysis_at: dict[ObjectRef, float] = {}
+        self._store_fault: tuple[str, float] | None = None  # (error, since) of a failed sync
         self.synced = asyncio.Event()
 
     # -- life cycle -------------------------------------------------------------------------
@@ -154,7 +156,30 @@ class Daemon:
     # -- the folder -------------------------------------------------------------------------
 
     async def _sync_folder(self) -> None:
-        await self._on_folder_change()
+        try:
+            await self._on_folder_change()
+        except sqlite3.Error as exc:
+            # the watcher retries; say so once, and leave an event once the store is writable
+            if self._store_fault is None:
+                self._store_fault = (str(exc), self.clock.now())
+                log.error("store_unwritable", error=str(exc))
+            raise
+        if self._store_fault is not None:
+            error, since = self._store_fault
+            self._store_fault = None
+            message = (
+                f"the state database could not be written for {self.clock.now() - since:.0f}s "
+                f"({error}); the folder was synced once it could be"
+            )
+            log.warning("store_writable_again", error=error)
+            for obj in self.store.list_objects(Kind.DEPLOYMENT):
+                self.store.add_event(
+                    obj.ref,
+                    type="Warning",
+                    reason="StateStoreUnwritable",
+                    message=message,
+                    now=self.clock.now(),
+                )
 
     async def _on_folder_change(self, *, confirm_prune: bool = False) -> SyncResult:
         result = self.sync.sync(now=self.clock.now(), confirm_prune=confirm_prune)

@@ -26,6 +26,7 @@ from watchdog.observers import Observer
 from reconciler.log import get_logger
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+SYNC_RETRY_SECONDS = 1.0  # after a failed sync
 _TEMP_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".part", ".orig", ".rej")
 
 log = get_logger(component="watch")
@@ -150,7 +151,11 @@ class FolderWatcher:
         try:
             await self._on_change()
         except Exception:
-            log.exception("sync_failed")
+            # e.g. a full disk under the state database: the change is not lost, only not yet
+            # recorded; try again soon rather than at the next event or periodic resync
+            log.exception("sync_failed", retry_in=SYNC_RETRY_SECONDS)
+            if self._loop is not None:
+                self._loop.call_later(SYNC_RETRY_SECONDS, self.request_sync)
 
     async def _periodic_resync(self) -> None:
         while True:
