@@ -44,6 +44,7 @@ EVENTS_PER_OBJECT = 200
 EVENTS_TOTAL = 20_000
 COMMANDS_KEPT = 1_000
 FINISHED_INTENTS_KEPT = 1_000
+FAULT_ENV = "RECONCILER_STORE_FAULT"  # see Store._injected_fault
 
 _RS_COLUMNS = (
     "name, namespace, deployment, hash, revision, revision_history, template, change_cause, "
@@ -95,6 +96,8 @@ class Store:
         self._mutex = threading.RLock()
         self._depth = 0
         self._lock_fd: int | None = None
+        fault = os.environ.get(FAULT_ENV)
+        self._fault_file = Path(fault) if fault else None
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -133,6 +136,8 @@ class Store:
         """One atomic unit; nested uses are savepoints of the outer transaction."""
         with self._mutex:
             depth = self._depth
+            if depth == 0 and self._fault_file is not None:
+                self._injected_fault(self._fault_file)
             self._conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT sp{depth}")
             self._depth += 1
             try:
@@ -147,6 +152,20 @@ class Store:
                 raise
             self._depth -= 1
             self._conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
+
+    @staticmethod
+    def _injected_fault(path: Path) -> None:
+        """Fault injection for the reliability tests (``$RECONCILER_STORE_FAULT`` names a file).
+
+        While that file exists every write fails with the SQLite error it contains, as on a
+        state directory that is read-only (which a test cannot make of a mounted filesystem
+        whose files are open for writing).
+        """
+        try:
+            message = path.read_text().strip()
+        except FileNotFoundError:
+            return
+        raise sqlite3.OperationalError(message or "attempt to write a readonly database")
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self._conn.execute(sql, params).fetchone()
