@@ -22,6 +22,7 @@ import gc
 import hashlib
 import io
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -242,12 +243,27 @@ def _read_file(
     path: Path, *, name: str, problems: list[Problem], unreadable: set[str]
 ) -> bytes | None:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(_size_problem(name, size))
+        # O_NONBLOCK and fstat on the open file: a FIFO (or a file replaced by one after a
+        # directory scan) must be refused, not block the reader (and the daemon) forever
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                if stat.S_ISDIR(st.st_mode):
+                    raise IsADirectoryError
+                problems.append(_problem(name, 1, 1, "not a regular file", "read"))
+                unreadable.add(name)
+                return None
+            if st.st_size > MAX_FILE_BYTES:
+                problems.append(_size_problem(name, st.st_size))
+                unreadable.add(name)
+                return None
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:  # it grew while we read it
+            problems.append(_size_problem(name, len(data)))
             unreadable.add(name)
             return None
-        return path.read_bytes()
+        return data
     except FileNotFoundError:
         message = "no such file or directory"
     except IsADirectoryError:
@@ -542,7 +558,12 @@ def _scalar(node: ScalarNode) -> Any:
     if tag == _STR:
         return node.value
     if tag == _INT:
-        return _scalars.construct_yaml_int(node)
+        try:
+            return _scalars.construct_yaml_int(node)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise _LoadError(
+                f"integer of {len(node.value)} characters is too large", node, "yaml"
+            ) from None
     if tag == _BOOL:
         return _scalars.construct_yaml_bool(node)
     if tag == _NULL:
