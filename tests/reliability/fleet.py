@@ -71,6 +71,9 @@ def manifest(member: Member, *, version: int, token: str, replicas: int = 2) -> 
         image=f"demo:{version}",
         replicas=replicas,
         strategy=STRATEGIES[member.name],
+        # history cleanup (default limit 10) deletes old revisions on purpose; keep them all so
+        # that any revision missing after a crash is a lost one
+        extra_spec="\n  revisionHistoryLimit: 1000",
         env=env,
     ) + service_yaml(member.name, member.port)
 
