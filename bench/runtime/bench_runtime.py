@@ -138,6 +138,7 @@ async def run(pods: int, kind: str, delay: float, period: float, idle: float) ->
     while sum(p.ready for p in runtime.pods()) < pods:
         await asyncio.sleep(0.005)
     burst_ready = time.perf_counter() - burst_start
+    burst_restarts = sum(p.restarts for p in runtime.pods())
     burst_stop = time.perf_counter()
     await runtime.close()
     burst_gone = time.perf_counter() - burst_stop
@@ -158,6 +159,7 @@ async def run(pods: int, kind: str, delay: float, period: float, idle: float) ->
         "rss_total_mib": rss_with_pods / 1024,
         "burst_all_ready_s": burst_ready,
         "burst_all_gone_s": burst_gone,
+        "burst_restarts": burst_restarts,
     }
 
 
