@@ -331,6 +331,26 @@ class ProcessRuntime:
             self._notify(pod)
             return 0.0
         os.close(write_fd)
+        try:
+            return await self._supervise_instance(
+                pod, container, process=process, config=config, read_fd=read_fd, writer=writer
+            )
+        except BaseException:
+            # never leave a process behind if supervising it failed (or was cancelled)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise
+
+    async def _supervise_instance(
+        self,
+        pod: Pod,
+        container: Container,
+        *,
+        process: asyncio.subprocess.Process,
+        config: ContainerConfig,
+        read_fd: int,
+        writer: LogWriter,
+    ) -> float:
         pump = _LogPump(read_fd, writer)
         record_path = container_file(pod.runtime_dir, container.name, ".proc.json")
         ProcessRecord.of(process.pid).save(record_path)
