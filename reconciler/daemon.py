@@ -20,14 +20,12 @@ import contextlib
 import os
 import signal
 import sqlite3
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.analysis import CanaryAnalysis
 from reconciler.clock import Clock, SystemClock
 from reconciler.endpoints import port_name, service_backends
 from reconciler.engine.executor import Executor
@@ -39,7 +37,6 @@ from reconciler.proxy import ListenerSpec, Proxy
 from reconciler.runtime import PodStatus, Runtime
 from reconciler.store import IntentRow, PodRecord, Store, pod_to_dict
 from reconciler.sync import Change, FolderSync, SyncResult
-from reconciler.units import parse_duration
 from reconciler.watch import FolderWatcher
 
 log = get_logger(component="daemon")
@@ -75,12 +72,13 @@ class Daemon:
         self.proxy = proxy
         self.clock = clock or SystemClock()
         self.sync = FolderSync(store, options.manifests)
+        self.analysis = CanaryAnalysis(runtime=runtime, proxy=proxy, on_failure=self.enqueue)
         self.executor = Executor(
             store=store,
             runtime=runtime,
             now=self.clock.now,
             on_pod_leaving=self._pod_leaving,
-            analysis_failures=self._analysis_failures,
+            analysis_failures=lambda ref, rs_hash: self.analysis.failures(ref, rs_hash),
         )
         self.watcher = FolderWatcher(
             options.manifests,
@@ -96,7 +94,6 @@ class Daemon:
         self._leaving: set[str] = set()
         self._listeners: dict[ObjectRef, set[str]] = {}
         self._service_specs: dict[ObjectRef, dict[str, Any]] = {}  # defaulted, as bound
-        self._analysis: dict[tuple[ObjectRef, str], int] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._endpoints_dirty = False
         self._pods_dirty = False
@@ -105,7 +102,6 @@ class Daemon:
         self._invalid: dict[ObjectRef, list[Problem]] = {}
         self._pending_intents: list[IntentRow] = []
         self._seen_intents: set[int] = set()
-        self._analysis_at: dict[ObjectRef, float] = {}
         self._store_fault: tuple[str, float] | None = None  # (error, since) of a failed sync
         self.synced = asyncio.Event()
 
@@ -129,7 +125,7 @@ class Daemon:
             asyncio.create_task(self._worker(), name="worker"),
             asyncio.create_task(self._every(self.options.intent_poll, self._poll_intents)),
             asyncio.create_task(self._every(self.options.pods_flush, self._flush_if_dirty)),
-            asyncio.create_task(self._every(0.25, self._analyze)),
+            asyncio.create_task(self._every(0.25, self.analysis.check_due)),
         ]
         log.info("daemon_started", manifests=os.fspath(self.options.manifests), pid=os.getpid())
         self.synced.set()
@@ -436,8 +432,10 @@ class Daemon:
             self._rs_owner[row.name] = ref
         if result.plan is None:
             self._traffic.pop(ref, None)
+            self.analysis.track(ref, None, {})
         else:
             self._traffic[ref] = result.plan.traffic
+            self.analysis.track(ref, result.spec, result.plan.status)
             consumed = set(result.plan.consumed_intents)
             self._pending_intents = [i for i in self._pending_intents if i.id not in consumed]
         self._refresh_endpoints()
@@ -471,78 +469,6 @@ class Daemon:
         else:
             self._pending_intents.append(intent)
             self.enqueue(intent.ref)
-
-    # -- canary analysis --------------------------------------------------------------------
-
-    def _analysis_failures(self, ref: ObjectRef, rs_hash: str) -> int:
-        counted = self._analysis.get((ref, rs_hash), 0)
-        obj = self.store.get_object(ref)
-        if obj is None:
-            return counted
-        canary = obj.spec["spec"].get("strategy", {}).get("canary") or {}
-        service = canary.get("canaryService")
-        if service:
-            counted += self.proxy.connection_failures(f"{ref.namespace}/{service}", "canary")
-        return counted
-
-    async def _analyze(self) -> None:
-        """HTTP checks against canary pods, for deployments whose canary has ``analysis``."""
-        for obj in self.store.list_objects(Kind.DEPLOYMENT):
-            strategy = obj.spec["spec"].get("strategy", {})
-            analysis = (strategy.get("canary") or {}).get("analysis")
-            rollout = (obj.status or {}).get("rollout", {})
-            if not analysis or strategy.get("type") != "Canary":
-                continue
-            current, stable = rollout.get("currentPodHash"), rollout.get("stableRS")
-            if not current or current == stable or rollout.get("abort"):
-                continue
-            interval = _seconds(analysis.get("interval", "5s"))
-            now = time.monotonic()
-            if now - self._analysis_at.get(obj.ref, 0.0) < interval:
-                continue
-            self._analysis_at[obj.ref] = now
-            failures = await self._check_canary(obj, current, analysis)
-            if failures:
-                key = (obj.ref, current)
-                self._analysis[key] = self._analysis.get(key, 0) + failures
-                log.warning("analysis_failed", deployment=obj.ref.key, failures=failures)
-                self.enqueue(obj.ref)
-
-    async def _check_canary(self, obj: Any, rs_hash: str, analysis: dict[str, Any]) -> int:
-        http = analysis.get("httpGet") or {}
-        path = http.get("path", "/")
-        port = str(http.get("port", ""))
-        expected = int(analysis.get("expectedStatus", 200))
-        timeout = float(analysis.get("timeoutSeconds", 1))
-        failures = 0
-        for pod in self.runtime.pods():
-            if pod.labels.get("pod-template-hash") != rs_hash or not pod.ready or pod.terminating:
-                continue
-            host_port = pod.ports.get(port) or next(iter(pod.ports.values()), None)
-            if host_port is None:
-                continue
-            url = f"http://{pod.ip}:{host_port}{path}"
-            status = await asyncio.to_thread(_http_status, url, timeout)
-            if status != expected:
-                failures += 1
-        return failures
-
-
-def _http_status(url: str, timeout: float) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
-
-
-def _seconds(value: object) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError:
-        return 5.0
 
 
 def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:

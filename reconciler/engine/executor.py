@@ -76,6 +76,7 @@ def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, Any]) -> bo
 @dataclass(frozen=True, slots=True)
 class PassResult:
     plan: Plan | None
+    spec: Mapping[str, Any] | None
     requeue_after: float | None
     acted: bool
 
@@ -151,7 +152,7 @@ class Executor:
     async def reconcile(self, ref: ObjectRef, intents: Sequence[IntentRow] = ()) -> PassResult:
         obj = self.store.get_object(ref)
         if obj is None:
-            return PassResult(None, None, await self._wind_down(ref))
+            return PassResult(None, None, None, await self._wind_down(ref))
         rows = self.store.list_replicasets(ref)
         spec = obj.spec["spec"]
         if not spec.get("paused") or not rows:
@@ -185,7 +186,7 @@ class Executor:
         # now), and the RS controller must not count them as still there.
         pods_acted, pods_requeue = await self._sync_pods(ref, obj)
         requeue = _earliest(result.requeue_after, pods_requeue)
-        return PassResult(result, requeue, acted or pods_acted)
+        return PassResult(result, spec, requeue, acted or pods_acted)
 
     async def _apply(
         self, ref: ObjectRef, obj: Any, result: Plan, rows: list[ReplicaSetRow], *, now: float
