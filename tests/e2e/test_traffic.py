@@ -258,3 +258,44 @@ def _answers(port: int) -> bool:
         return False
     finally:
         time.sleep(0)
+
+
+def test_bluegreen_abort_keeps_active_on_the_old_version(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """abort before promotion: the preview ReplicaSet goes, the active Service never moved."""
+    active, preview = free_port(), free_port()
+    strategy = """
+  strategy:
+    type: BlueGreen
+    blueGreen:
+      activeService: bg-active
+      previewService: bg-preview
+      autoPromotionEnabled: false
+      abortScaleDownDelaySeconds: 0"""
+
+    def manifest(image: str) -> str:
+        return (
+            deployment_yaml("bg", image=image, replicas=2, strategy=strategy, env=env_token(token))
+            + service_yaml("bg-active", active, app="bg")
+            + service_yaml("bg-preview", preview, app="bg")
+        )
+
+    write(folder, "bg", manifest("demo:1"))
+    daemon.start()
+    wait_for(lambda: rollout(daemon, "bg").get("phase") == "Healthy", what="v1 healthy")
+    write(folder, "bg", manifest("demo:2"))
+    wait_for(lambda: rollout(daemon, "bg").get("phase") == "Paused", what="BlueGreenPause")
+    with Load(active) as load:
+        aborted = daemon.cli("rollout", "abort", "bg")
+        assert aborted.stdout.strip() == "rollout 'bg' aborted", aborted.stderr
+        wait_for(
+            lambda: (
+                rollout(daemon, "bg").get("phase") == "Degraded"
+                and {c.image for p in daemon.pods() for c in p.containers} == {"demo:1"}
+            ),
+            what="preview scaled away",
+        )
+    assert load.result.failures == []
+    assert set(load.result.versions) == {"1"}
+    assert fetch_version(preview) == "1"  # the preview follows the active again

@@ -282,3 +282,21 @@ def test_kill_9_mid_rollout_then_restart_completes_without_leftovers(
     # old pods of the finished rollout may still be terminating: wait for exactly 3 processes
     wait_for(lambda: len(processes_with(token)) == 3, what="only the 3 new pods' processes")
     assert not set(old_pids) & set(processes_with(token))
+
+
+def test_set_image_rolls_out_and_history_names_the_command(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """The seed's `set image`: the file is edited, the daemon rolls, history shows the command."""
+    path = write(
+        folder, "web", "# the web tier\n" + deployment_yaml("web", replicas=2, env=env_token(token))
+    )
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="rev 1")
+    result = daemon.cli("set", "image", "deployment.v1.apps/web", "app=demo:1.16.1")
+    assert result.stdout == "deployment.apps/web image updated\n", result.stderr
+    assert path.read_text().startswith("# the web tier\n")
+    wait_for(lambda: complete(daemon, "web", 2)() and images(daemon) == {"demo:1.16.1"}, what="v2")
+    history = daemon.cli("rollout", "history", "deployment/web").stdout.splitlines()
+    assert history[1].split() == ["REVISION", "CHANGE-CAUSE"]
+    assert history[3] == "2         reconciler set image deployment.v1.apps/web app=demo:1.16.1"
