@@ -95,7 +95,6 @@ class Daemon:
         self._listeners: dict[ObjectRef, set[str]] = {}
         self._service_specs: dict[ObjectRef, dict[str, Any]] = {}  # defaulted, as bound
         self._tasks: list[asyncio.Task[Any]] = []
-        self._endpoints_dirty = False
         self._pods_dirty = False
         self._stopping = False
         self._rs_owner: dict[str, ObjectRef] = {}
@@ -109,6 +108,7 @@ class Daemon:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.store.set_meta("manifests_dir", os.fspath(self.options.manifests.resolve()))
+        self.store.set_meta("bind", self.options.bind)  # `get services` shows it as CLUSTER-IP
         self.store.replace_pods([])  # pods of a previous daemon are gone (the runtime killed them)
         self.runtime.subscribe(self._on_pod_change)
         await self._on_folder_change()
@@ -202,7 +202,6 @@ class Daemon:
                 )
             log.warning("prune_held", objects=[r.key for r in result.held])
         if result.changes:
-            self._endpoints_dirty = True
             self._refresh_endpoints()
         return result
 
@@ -296,7 +295,6 @@ class Daemon:
             self._service_specs[ref] = obj.spec
 
     def _refresh_endpoints(self) -> None:
-        self._endpoints_dirty = False
         pods = [p for p in self.runtime.pods() if p.name not in self._leaving]
         for ref, ports in self._listeners.items():
             spec = self._service_specs.get(ref)

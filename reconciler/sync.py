@@ -64,11 +64,10 @@ def _defaulted(kind: Kind, obj: dict[str, object]) -> dict[str, object]:
 
 
 class FolderSync:
-    def __init__(self, store: Store, root: Path, *, clock: object = None) -> None:
+    def __init__(self, store: Store, root: Path) -> None:
         self.store = store
         self.root = root.resolve()
         self._cache: dict[Path, tuple[tuple[int, int, int], list[Document], list[Problem]]] = {}
-        self._unreadable: set[str] = set()
 
     def _load(self) -> tuple[list[Document], list[Problem], set[str]]:
         documents: list[Document] = []
