@@ -46,6 +46,22 @@ DELETE_POD = "delete-pod"
 PRUNE = "prune"
 
 
+class ForcedStop(Exception):
+    """The graceful shutdown did not finish; the caller kills what is left."""
+
+
+def _task_summary() -> list[str]:
+    """Where each pending task waits: what a stuck shutdown is stuck on."""
+    out = []
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=1)
+        where = (
+            f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}" if frames else "<not started>"
+        )
+        out.append(f"{task.get_name()} at {where}")
+    return sorted(out)
+
+
 @dataclass(frozen=True, slots=True)
 class DaemonOptions:
     manifests: Path
@@ -130,7 +146,37 @@ class Daemon:
         log.info("daemon_started", manifests=os.fspath(self.options.manifests), pid=os.getpid())
         self.synced.set()
         await stop.wait()
-        await self.shutdown()
+        await self._shutdown_within_budget(stop)
+
+    async def _shutdown_within_budget(self, stop: asyncio.Event) -> None:
+        """Graceful shutdown, but never a daemon that will not die: a second signal, or a
+        shutdown that outlasts every pod's grace period, forces it (``ForcedStop``) and says what
+        it was waiting on."""
+        stop.clear()
+        budget = self._longest_grace_period() + 15.0
+        shutdown = asyncio.create_task(self.shutdown(), name="shutdown")
+        again = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait(
+            {shutdown, again}, timeout=budget, return_when=asyncio.FIRST_COMPLETED
+        )
+        again.cancel()
+        if shutdown in done:
+            shutdown.result()
+            return
+        log.error(
+            "shutdown_forced",
+            why="second signal" if stop.is_set() else f"still stopping after {budget:.0f}s",
+            waiting_on=_task_summary(),
+        )
+        shutdown.cancel()
+        raise ForcedStop
+
+    def _longest_grace_period(self) -> float:
+        longest = 30.0
+        for obj in self.store.list_objects(Kind.DEPLOYMENT):
+            template = obj.spec["spec"]["template"].get("spec", {})
+            longest = max(longest, float(template.get("terminationGracePeriodSeconds", 30)))
+        return longest
 
     async def shutdown(self) -> None:
         self._stopping = True

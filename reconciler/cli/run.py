@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from reconciler import log as logging_setup
+from reconciler import log
 from reconciler.cli.common import common_options, state_dir
 from reconciler.errors import ReconcilerError
 
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if not manifests.is_dir():
         raise ReconcilerError(f"error: {args.dir}: no such directory")
     json = None if args.log_format is None else args.log_format == "json"
-    logging_setup.configure(args.log_level, json=json)
+    log.configure(args.log_level, json=json)
     path = state_dir(args)
     return asyncio.run(
         _serve(
@@ -76,9 +76,10 @@ async def _serve(
     backoff_initial: float,
     backoff_max: float,
 ) -> int:
-    from reconciler.daemon import Daemon, DaemonOptions, install_signal_handlers
+    from reconciler.daemon import Daemon, DaemonOptions, ForcedStop, install_signal_handlers
     from reconciler.proxy.server import TcpProxy
     from reconciler.runtime.process import ProcessRuntime
+    from reconciler.runtime.records import clean_leftovers
     from reconciler.store import Store
 
     store = Store.open(state)
@@ -99,6 +100,10 @@ async def _serve(
         remove = install_signal_handlers(stop)
         try:
             await daemon.run(stop)
+        except ForcedStop:
+            killed = clean_leftovers(state)  # every pod process group this daemon recorded
+            log.get_logger(component="daemon").error("pods_killed", pids=killed)
+            return 1
         finally:
             remove()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,27 @@ def test_auto_rollback_returns_to_the_last_complete_revision(
     )
     status = daemon.cli("rollout", "status", "deployment/web", "--timeout", "10s")
     assert status.returncode == 1
+
+
+def test_a_second_signal_forces_the_stop_and_leaves_no_process(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """A pod that ignores SIGTERM with a long grace period: a second SIGTERM ends it all now."""
+    stubborn = (
+        '["python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);'
+        ' time.sleep(600)"]'
+    )
+    manifest = deployment_yaml(
+        "stubborn", replicas=1, command=stubborn, env=env_token(token), readiness=False
+    ).replace("terminationGracePeriodSeconds: 5", "terminationGracePeriodSeconds: 120")
+    write(folder, "stubborn", manifest)
+    daemon.start()
+    wait_for(lambda: len(processes_with(token)) == 1, what="pod running")
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "daemon_stopping" in daemon.log.read_text(), what="graceful stop begun")
+    assert daemon.proc.poll() is None  # still waiting for the pod's grace period
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.proc.wait(10) == 1
+    assert "shutdown_forced" in daemon.log.read_text()
+    assert processes_with(token) == []
