@@ -142,7 +142,15 @@ class DaemonProcess:
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # a stuck graceful stop: the second signal forces it, and the daemon's log says
+            # ("shutdown_forced") which tasks it was waiting on
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(15)
+            tail = self.log.read_text()[-3000:]
+            raise AssertionError(f"daemon ignored SIGTERM: {tail}") from None
 
     def kill(self) -> None:
         assert self.proc is not None
