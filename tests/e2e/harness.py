@@ -107,6 +107,7 @@ class DaemonProcess:
     def start(self) -> DaemonProcess:
         self.state.mkdir(parents=True, exist_ok=True, mode=0o700)
         env = {**os.environ, "RECONCILER_STATE_DIR": os.fspath(self.state)}
+        offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -127,11 +128,15 @@ class DaemonProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
+
+        # the log is appended to across restarts: only this run's lines count
+        def started() -> bool:
+            with open(self.log, "rb") as log:
+                log.seek(offset)
+                return b"daemon_started" in log.read()
+
         wait_for(
-            lambda: (
-                self.proc is not None
-                and (self.proc.poll() is not None or "daemon_started" in self.log.read_text())
-            ),
+            lambda: self.proc is not None and (self.proc.poll() is not None or started()),
             timeout=20,
             what="daemon start",
         )
