@@ -22,15 +22,18 @@ import enum
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from reconciler.cli.common import common_options, open_store
 from reconciler.cli.describe import kubectl_not_found
 from reconciler.cli.views import revision_of
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
+from reconciler.manifest import load_text
 from reconciler.objects import Kind, ObjectRef, parse_resource
 from reconciler.store import AppliedObject, ReplicaSetRow
 from reconciler.units import parse_duration
+from reconciler.validate import digest_of
 
 __all__ = ["Verdict", "VerdictKind", "register", "rollout_status", "status_message"]
 
@@ -149,6 +152,30 @@ def _ref(words: list[str], namespace: str) -> ObjectRef:
     return ref
 
 
+def _file_is_ahead(obj: AppliedObject) -> bool:
+    """The manifest file already says something the daemon has not applied yet.
+
+    kubectl's first message, "Waiting for deployment spec update to be observed...", is about
+    the controller catching up with the API server; here the file is the API, so a ``set image``
+    followed at once by ``rollout status`` must wait for the daemon to see the edit instead of
+    reporting the previous revision as rolled out.
+    """
+    try:
+        data = Path(obj.source).read_bytes()
+    except OSError:
+        return False
+    for document in load_text(data, source=obj.source).documents:
+        body = document.obj
+        metadata = body.get("metadata") or {}
+        if (
+            body.get("kind") == obj.ref.kind
+            and metadata.get("name") == obj.ref.name
+            and (metadata.get("namespace") or "default") == obj.ref.namespace
+        ):
+            return digest_of(body) != obj.digest
+    return False  # gone from the file: the daemon prunes it, status reports the deletion
+
+
 @kubectl_not_found
 def rollout_status(args: argparse.Namespace) -> int:
     ref = _ref(args.resource, args.namespace)
@@ -169,12 +196,23 @@ def rollout_status(args: argparse.Namespace) -> int:
                     f'Error from server (NotFound): deployments.apps "{ref.name}" not found'
                 )
             seen = True
-            verdict = status_message(
-                obj,
-                store.list_replicasets(ref),
-                revision=args.revision,
-                wait_for_deadline=args.wait_for_deadline,
-            )
+            invalid = obj.status.get("invalid")
+            if invalid:
+                raise ReconcilerError(
+                    f'error: the manifest of deployment "{ref.name}" is invalid, the last good '
+                    f"revision keeps running: {invalid[0]}"
+                )
+            if _file_is_ahead(obj):
+                verdict = Verdict(
+                    VerdictKind.WAITING, "Waiting for deployment spec update to be observed..."
+                )
+            else:
+                verdict = status_message(
+                    obj,
+                    store.list_replicasets(ref),
+                    revision=args.revision,
+                    wait_for_deadline=args.wait_for_deadline,
+                )
             if verdict.kind is VerdictKind.FAILED:
                 raise ReconcilerError(f"error: {verdict.message}")
             if verdict.message != last:

@@ -252,6 +252,9 @@ def test_invalid_edit_keeps_last_good_revision_running(
     before = {p.name for p in daemon.pods()}
     path.write_text(path.read_text().replace("replicas: 2", "replicas: two"))
     wait_for(lambda: daemon.status("web").get("invalid"), what="invalid recorded")
+    status = daemon.cli("rollout", "status", "deployment/web")
+    assert status.returncode == 1
+    assert "invalid" in status.stderr and "replicas" in status.stderr
     describe = daemon.cli("describe", "deployment", "web").stdout
     assert f"{path.name}:" in describe or "web.yaml" in describe
     assert "replicas" in describe
@@ -296,7 +299,13 @@ def test_set_image_rolls_out_and_history_names_the_command(
     result = daemon.cli("set", "image", "deployment.v1.apps/web", "app=demo:1.16.1")
     assert result.stdout == "deployment.apps/web image updated\n", result.stderr
     assert path.read_text().startswith("# the web tier\n")
-    wait_for(lambda: complete(daemon, "web", 2)() and images(daemon) == {"demo:1.16.1"}, what="v2")
+    # right after the edit: rollout status waits for the daemon to see it, then for the rollout
+    status = daemon.cli("rollout", "status", "deployment/web", "--timeout", "60s")
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[-1] == 'deployment "web" successfully rolled out'
+    assert len(lines) > 1 and all(line.startswith("Waiting for") for line in lines[:-1])
+    assert images(daemon) == {"demo:1.16.1"}
     history = daemon.cli("rollout", "history", "deployment/web").stdout.splitlines()
     assert history[1].split() == ["REVISION", "CHANGE-CAUSE"]
     assert history[3] == "2         reconciler set image deployment.v1.apps/web app=demo:1.16.1"
