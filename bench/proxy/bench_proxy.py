@@ -3,17 +3,22 @@
 Side by side in one run, all on loopback, 1 KiB HTTP responses:
 
 - throughput and p50/p99 with ``wrk`` (keep-alive, and a new connection per request), direct to
-  one backend vs. through ``TcpProxy`` vs. HAProxy (tcp mode, roundrobin, one thread) vs. a
-  streams-based forwarder (the design ``TcpProxy`` did not take);
+  one backend vs. through ``TcpProxy`` vs. the previous ``TcpProxy`` (asyncio transports) vs.
+  HAProxy (tcp mode, roundrobin, one thread), optionally vs. a streams-based forwarder;
 - latency at a fixed 1,000 requests/s from a paced asyncio client (new connection per request),
   and the p99 the proxy adds over going direct;
 - canary accuracy: ``setWeight: 20`` over 5,000 connections, and ``sessionAffinity: ClientIP``
   with 100 distinct 127.0.0.x clients.
 
-Every process it starts (backends, proxies, HAProxy) is its own child and is stopped at the end.
-HAProxy rows are skipped with a note when ``haproxy`` is not installed; ``wrk`` is required.
+The machine is shared, so targets take turns: each round runs every target in short slices (its
+order rotated from round to round) and the report gives medians over rounds; throughput ratios
+and the added p99 are computed within a round, where all targets saw the same background load.
 
-    python bench/proxy/bench_proxy.py [--duration 5] [--connections 32] [--rate 1000]
+Every process it starts (backends, proxies, HAProxy) is its own child and is stopped at the end.
+HAProxy rows are skipped with a note when ``haproxy`` is not installed, and the whole benchmark
+when ``wrk`` is not.
+
+    python bench/proxy/bench_proxy.py [--rounds 3] [--duration 3] [--paced-seconds 3]
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,84 +270,152 @@ async def canary_accuracy(connections: int, clients: int) -> tuple[Counter[str],
 # -- main --------------------------------------------------------------------------------
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
-    parser.add_argument("--rate", type=float, default=1000.0, help="paced requests/s")
-    parser.add_argument("--paced-seconds", type=float, default=5.0)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
-        return 2
-    from reconciler.log import configure
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One target's figures in one round."""
 
-    configure("warning", json=True)
-    py = sys.executable
-    print(
-        f"# proxy benchmark: {os.cpu_count()} CPUs, wrk -t1 -c{args.connections}, "
-        f"{args.duration:g} s per run, paced {args.rate:g} req/s for {args.paced_seconds:g} s"
-    )
-    rows: list[tuple[str, WrkResult, WrkResult, tuple[float, float, int]]] = []
-    with ExitStack() as stack:
-        backend_ports = stack.enter_context(child([py, str(HERE / "backend.py"), "2"]))
-        serve = [py, str(HERE / "serve_proxy.py")]
-        ports = {
-            "direct to one backend": int(backend_ports[0]),
-            "TcpProxy (Service)": int(
-                stack.enter_context(child([*serve, "tcpproxy", *backend_ports]))[0]
-            ),
-        }
-        if shutil.which("haproxy") is None:
-            print("skipped HAProxy: haproxy not installed (apt-get install haproxy)")
-        else:
-            ports["HAProxy 1 thread, tcp"] = int(stack.enter_context(haproxy(backend_ports))[0])
-        ports["streams forwarder (rejected design)"] = int(
-            stack.enter_context(child([*serve, "streams", *backend_ports]))[0]
-        )
-        # Paced latency first and new-connection runs last: every closed connection leaves a
-        # TIME_WAIT socket on loopback (the proxy doubles them), and tens of thousands of them
-        # make connect() itself slow for whatever runs next.
-        fixed = asyncio.run(paced(ports, rate=args.rate, seconds=args.paced_seconds))
-        keep = {
-            label: wrk(port, duration=args.duration, connections=args.connections, close=False)
-            for label, port in ports.items()
-        }
-        new = {
-            label: wrk(port, duration=args.duration, connections=args.connections, close=True)
-            for label, port in ports.items()
-        }
-        measured = {label: (keep[label], new[label]) for label in ports}
-        rows = [(label, *measured[label], fixed[label]) for label in ports]
+    keep: WrkResult
+    new: WrkResult
+    paced_p50_ms: float
+    paced_p99_ms: float
+    paced_failures: int
 
-    direct = rows[0]
+
+def _rotated(labels: list[str], turn: int) -> list[str]:
+    """Each round starts with another target, so no target always runs first or last."""
+    turn %= len(labels)
+    return labels[turn:] + labels[:turn]
+
+
+def measure(ports: dict[str, int], args: argparse.Namespace, *, turn: int) -> dict[str, Round]:
+    """One round: paced latency (1 s slices), then keep-alive and new-connection wrk slices.
+
+    Paced latency comes first and new-connection runs last: every closed connection leaves a
+    TIME_WAIT socket on loopback (a proxy doubles them), and many of them make ``connect()``
+    slower for whatever runs next; alternating the targets spreads that over all of them.
+    """
+    labels = _rotated(list(ports), turn)
+    order = {label: ports[label] for label in labels}
+    fixed = asyncio.run(paced(order, rate=args.rate, seconds=args.paced_seconds))
+    keep = {
+        label: wrk(order[label], duration=args.duration, connections=args.connections, close=False)
+        for label in labels
+    }
+    new = {
+        label: wrk(order[label], duration=args.duration, connections=args.connections, close=True)
+        for label in labels
+    }
+    return {label: Round(keep[label], new[label], *fixed[label]) for label in ports}
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report(rounds: list[dict[str, Round]], args: argparse.Namespace) -> None:
+    """Medians over rounds; ratios and added p99 are taken within a round, then their median."""
+    labels = list(rounds[0])
+    direct = labels[0]
     print()
     print(
         "| path | keep-alive req/s | p50 / p99 ms | new conn. req/s | p50 / p99 ms "
         f"| at {args.rate:g} req/s p50 / p99 ms | added p99 ms | errors |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for label, keep, new, (p50, p99, failed) in rows:
-        added = p99 - direct[3][1]
-        errors = keep.errors + new.errors + failed
-        print(
-            f"| {label} | {keep.requests_per_s:,.0f} | {keep.p50_ms:.2f} / {keep.p99_ms:.2f} "
-            f"| {new.requests_per_s:,.0f} | {new.p50_ms:.2f} / {new.p99_ms:.2f} "
-            f"| {p50:.2f} / {p99:.2f} | {added:+.2f} | {errors} |"
-        )
-    by_label = {label: (keep, new) for label, keep, new, _ in rows}
-    ours = by_label.get("TcpProxy (Service)")
-    if ours:
-        print()
-        for other in ("direct to one backend", "HAProxy 1 thread, tcp"):
-            if other in by_label:
-                keep_ratio = ours[0].requests_per_s / by_label[other][0].requests_per_s
-                new_ratio = ours[1].requests_per_s / by_label[other][1].requests_per_s
-                print(
-                    f"TcpProxy / {other}: keep-alive {keep_ratio:.0%}, new connection "
-                    f"{new_ratio:.0%}"
-                )
+    for label in labels:
+        runs = [r[label] for r in rounds]
 
+        def med(get: Callable[[Round], float], runs: list[Round] = runs) -> float:
+            return _median([get(run) for run in runs])
+
+        added = _median([r[label].paced_p99_ms - r[direct].paced_p99_ms for r in rounds])
+        errors = sum(run.keep.errors + run.new.errors + run.paced_failures for run in runs)
+        print(
+            f"| {label} | {med(lambda r: r.keep.requests_per_s):,.0f} "
+            f"| {med(lambda r: r.keep.p50_ms):.2f} / {med(lambda r: r.keep.p99_ms):.2f} "
+            f"| {med(lambda r: r.new.requests_per_s):,.0f} "
+            f"| {med(lambda r: r.new.p50_ms):.2f} / {med(lambda r: r.new.p99_ms):.2f} "
+            f"| {med(lambda r: r.paced_p50_ms):.2f} / {med(lambda r: r.paced_p99_ms):.2f} "
+            f"| {added:+.2f} | {errors} |"
+        )
+    print()
+    print("new connection per request, req/s in each round:")
+    for label in labels:
+        values = ", ".join(f"{r[label].new.requests_per_s:,.0f}" for r in rounds)
+        print(f"  {label}: {values}")
+    print("added p99 at the paced rate (ms, vs direct in the same round), each round:")
+    for label in labels[1:]:
+        values = ", ".join(f"{r[label].paced_p99_ms - r[direct].paced_p99_ms:+.2f}" for r in rounds)
+        print(f"  {label}: {values}")
+    print()
+    for ours in (TCPPROXY, PREVIOUS):
+        if ours not in labels:
+            continue
+        for other in (direct, HAPROXY):
+            if other not in labels:
+                continue
+            keep = [r[ours].keep.requests_per_s / r[other].keep.requests_per_s for r in rounds]
+            new = [r[ours].new.requests_per_s / r[other].new.requests_per_s for r in rounds]
+            print(
+                f"{ours} / {other}: keep-alive {_median(keep):.0%}, new connection "
+                f"{_median(new):.0%} (per round: {', '.join(f'{v:.0%}' for v in new)})"
+            )
+
+
+TCPPROXY = "TcpProxy (Service)"
+PREVIOUS = "previous TcpProxy (6c3cb7c)"
+HAPROXY = "HAProxy 1 thread, tcp"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk slice")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--rate", type=float, default=1000.0, help="paced requests/s")
+    parser.add_argument(
+        "--paced-seconds", type=float, default=3.0, help="1 s paced slices per target per round"
+    )
+    parser.add_argument("--no-previous", action="store_true", help="skip the previous TcpProxy")
+    parser.add_argument("--streams", action="store_true", help="add the streams forwarder")
+    parser.add_argument("--no-canary", action="store_true", help="skip the canary accuracy")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("skipped: wrk is not installed (apt-get install wrk)")
+        return 0
+    from reconciler.log import configure
+
+    configure("warning", json=True)
+    py = sys.executable
+    print(
+        f"# proxy benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+        f"{args.rounds} rounds; per round and target: wrk -t1 -c{args.connections} "
+        f"{args.duration:g} s keep-alive and {args.duration:g} s new connection, "
+        f"paced {args.rate:g} req/s for {args.paced_seconds:g} x 1 s"
+    )
+    rounds: list[dict[str, Round]] = []
+    with ExitStack() as stack:
+        backend_ports = stack.enter_context(child([py, str(HERE / "backend.py"), "2"]))
+        serve = [py, str(HERE / "serve_proxy.py")]
+
+        def proxy(kind: str) -> int:
+            return int(stack.enter_context(child([*serve, kind, *backend_ports]))[0])
+
+        ports = {"direct to one backend": int(backend_ports[0]), TCPPROXY: proxy("tcpproxy")}
+        if not args.no_previous:
+            ports[PREVIOUS] = proxy("previous")
+        if shutil.which("haproxy") is None:
+            print("skipped HAProxy: haproxy not installed (apt-get install haproxy)")
+        else:
+            ports[HAPROXY] = int(stack.enter_context(haproxy(backend_ports))[0])
+        if args.streams:
+            ports["streams forwarder"] = proxy("streams")
+        for turn in range(args.rounds):
+            rounds.append(measure(ports, args, turn=turn))
+            print(f"round {turn + 1} done, load average {os.getloadavg()[0]:.1f}", flush=True)
+    report(rounds, args)
+    if args.no_canary:
+        return 0
     split, mixed, on_canary = asyncio.run(canary_accuracy(5000, 100))
     total = sum(split.values())
     print()

@@ -1,9 +1,10 @@
-"""Run one proxy in its own process for the benchmark: TcpProxy, or a streams baseline.
+"""Run one proxy in its own process for the benchmark: TcpProxy, its predecessor, or streams.
 
 ``python serve_proxy.py tcpproxy PORT...`` forwards a listener to the backends on those ports
-(round-robin, one group) and prints ``READY <port>``. ``streams`` is the obvious alternative
-design, two ``StreamReader``/``StreamWriter`` copy tasks per connection, kept here only to show
-why ``reconciler.proxy.server`` splices with protocols instead.
+(round-robin, one group) and prints ``READY <port>``. ``previous`` is the same with the former
+``TcpProxy`` (``previous_server.py``: asyncio transports and a task per connection), so old and
+new are measured in one run. ``streams`` is the obvious alternative design, two
+``StreamReader``/``StreamWriter`` copy tasks per connection, kept only for comparison.
 """
 
 from __future__ import annotations
@@ -11,14 +12,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+from pathlib import Path
 
 from reconciler.log import configure
 from reconciler.proxy import BackendGroup, Endpoint, ListenerSpec
 from reconciler.proxy.server import TcpProxy
 
 
-async def run_tcpproxy(ports: list[int]) -> None:
-    proxy = TcpProxy()
+async def run_tcpproxy(ports: list[int], *, previous: bool = False) -> None:
+    if previous:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from previous_server import TcpProxy as PreviousTcpProxy
+
+        proxy: TcpProxy | PreviousTcpProxy = PreviousTcpProxy()
+    else:
+        proxy = TcpProxy()
     endpoints = tuple(Endpoint(f"pod-{p}", "127.0.0.1", p) for p in ports)
     proxy.set_backends("bench/web", "http", (BackendGroup("web", 1, endpoints),))
     await proxy.ensure_listener(ListenerSpec("bench/web", "http", "127.0.0.1", 0))
@@ -53,4 +61,7 @@ async def run_streams(ports: list[int]) -> None:
 if __name__ == "__main__":
     configure("warning", json=True)
     kind, backend_ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
-    asyncio.run((run_tcpproxy if kind == "tcpproxy" else run_streams)(backend_ports))
+    if kind == "streams":
+        asyncio.run(run_streams(backend_ports))
+    else:
+        asyncio.run(run_tcpproxy(backend_ports, previous=kind == "previous"))

@@ -1,11 +1,21 @@
-"""Services as real TCP listeners: accept, pick an endpoint, splice bytes both ways.
+"""Services as real TCP listeners: accept, pick an endpoint, relay bytes both ways.
 
-Each Service port is one asyncio listener. A connection is forwarded with two
-``asyncio.Protocol`` objects wired to each other's transports (``data_received`` writes straight
-into the other side), not with streams and copy tasks: that is the cheapest path asyncio has, and
-the benchmark in ``bench/proxy`` measured it (see ``bench/README.md``). Flow control is the
-transports' own (a full write buffer pauses reading on the other side), a half-close is passed
-on with ``write_eof`` and the connection ends when both directions have ended.
+Each Service port is a listening socket watched with ``loop.add_reader``. Every connection is
+handled by plain callbacks on non-blocking sockets, without a task, a future or a transport:
+
+- accept, pick an endpoint, ``connect_ex`` to it. On loopback the handshake has finished (or
+  been refused) by the time ``connect`` returns, so the relay starts in the same callback; only
+  a connect still in progress waits for writability (``loop.add_writer``) with a timer.
+- relay: when a socket is readable, ``recv_into`` one shared buffer and ``send`` to the other
+  socket at once. What the other side cannot take yet is kept and the reading side is paused
+  (no reader) until it drains: flow control. An EOF is passed on with ``shutdown(SHUT_WR)``
+  (half-close) and both sockets close once both directions have ended.
+
+Why not asyncio's own servers and transports: ``create_server`` runs a task per accepted
+connection and ``create_connection`` a task, futures and a timeout scope per connect, about
+180 µs of Python per proxied connection, which held a new-connection-per-request load to a
+third of direct throughput. These callbacks cost a fraction of that; ``bench/README.md`` has the
+figures, old and new.
 
 Why the details matter to users:
 
@@ -13,23 +23,28 @@ Why the details matter to users:
   old endpoints or the new ones. A removed endpoint gets no new connections, but connections
   already open to it are left alone: the runtime stops the pod only after its grace period, and
   that is what makes a rollout drop nothing.
-- A failed connect to an endpoint (refused, timed out) happens before any client byte was sent,
+- A failed connect to an endpoint (refused, timed out) happens before any client byte was read,
   so it is retried on another endpoint and counted against the endpoint's group; canary analysis
   reads those counts through ``connection_failures``.
 - A Service with no endpoint accepts and resets at once (``SO_LINGER`` 0): a client sees
   "connection reset" immediately instead of hanging until its own timeout.
+- A side that fails (reset) ends the connection: what was already read from it is still
+  delivered to the other side, then that side is closed too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import functools
+import ipaddress
+import os
 import socket
 import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
 
 import structlog
 
@@ -42,12 +57,20 @@ from reconciler.proxy import (
     ListenerSpec,
     ListenerStats,
 )
-from reconciler.proxy.balancer import Balancer
+from reconciler.proxy.balancer import Balancer, Pick
 
 __all__ = ["MAX_CONNECT_ATTEMPTS", "TcpProxy"]
 
 MAX_CONNECT_ATTEMPTS = 3  # endpoints tried for one connection before it is reset
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+_BACKLOG = 1024
+_ACCEPT_BATCH = 128  # connections accepted per readiness event, so relays are not starved
+_READ_SIZE = 256 * 1024  # as asyncio's transports
+_ACCEPT_PAUSE = 1.0  # seconds without accepting after running out of file descriptors
+_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_CONNECTING = {0, errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY}
+# A non-blocking socket in one system call where the platform allows it (Linux).
+_NONBLOCKING_STREAM = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
 
 # Lazy (not ``reconciler.log.get_logger``, which binds at once): this module is imported before
 # the daemon configures logging, and the configuration must still apply.
@@ -63,6 +86,27 @@ class _Counters:
     failed: int = 0
 
 
+class _Listener:
+    """The listening sockets of one Service port, each watched with ``loop.add_reader``."""
+
+    __slots__ = ("loop", "sockets")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sockets: list[socket.socket]) -> None:
+        self.loop = loop
+        self.sockets = sockets
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, number = self.sockets[0].getsockname()[:2]
+        return str(host), int(number)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            if sock.fileno() >= 0:
+                self.loop.remove_reader(sock.fileno())
+                sock.close()
+
+
 @dataclass(slots=True)
 class _Port:
     """Everything about one Service port: its listener (if any), backends and counters."""
@@ -71,7 +115,7 @@ class _Port:
     port_name: str
     balancer: Balancer
     spec: ListenerSpec | None = None
-    server: asyncio.Server | None = None
+    listener: _Listener | None = None
     counters: dict[str, _Counters] = field(default_factory=dict)
     refused: int = 0
 
@@ -83,7 +127,7 @@ class _Port:
 
 
 class TcpProxy:
-    """``reconciler.proxy.Proxy`` on real sockets: one asyncio listener per Service port."""
+    """``reconciler.proxy.Proxy`` on real sockets: one listener per Service port."""
 
     def __init__(
         self, *, connect_timeout: float = 2.0, clock: Callable[[], float] = time.monotonic
@@ -91,8 +135,11 @@ class TcpProxy:
         self._connect_timeout = connect_timeout
         self._clock = clock
         self._ports: dict[_Key, _Port] = {}
-        self._connections: set[_Connection] = set()
-        self._connecting: set[asyncio.Task[None]] = set()
+        self._connections: set[_Splice] = set()  # relaying
+        self._connecting: set[_Splice] = set()  # waiting for a backend's handshake
+        self._resolving: set[asyncio.Task[None]] = set()  # endpoints given by host name
+        self._buffer = memoryview(bytearray(_READ_SIZE))  # every read lands here, then is sent
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- listeners ------------------------------------------------------------------------
 
@@ -107,7 +154,7 @@ class TcpProxy:
         if port is None:
             port = self._ports[key] = _Port(spec.service, spec.port_name, Balancer())
         old = port.spec
-        if port.server is None or old is None or (old.bind, old.port) != (spec.bind, spec.port):
+        if port.listener is None or old is None or (old.bind, old.port) != (spec.bind, spec.port):
             await self._bind(port, spec)
         if old is None or old.affinity_timeout != spec.affinity_timeout:
             port.balancer = Balancer(
@@ -118,26 +165,26 @@ class TcpProxy:
         port.spec = spec
 
     async def _bind(self, port: _Port, spec: ListenerSpec) -> None:
-        old_server = port.server
-        if old_server is None:
-            port.server = await self._listen(port, spec.bind, spec.port)
+        old_listener = port.listener
+        if old_listener is None:
+            port.listener = await self._listen(port, spec.bind, spec.port)
         else:
-            old_bind, old_number = self._address(old_server)
+            old_bind, old_number = old_listener.address
             if spec.port in (0, old_number):
                 # Same port number: the old socket must go first (127.0.0.1:80 and 0.0.0.0:80
                 # cannot both be bound), and comes back if the new address cannot be bound.
-                old_server.close()
+                old_listener.close()
                 try:
-                    port.server = await self._listen(port, spec.bind, spec.port)
+                    port.listener = await self._listen(port, spec.bind, spec.port)
                 except ListenerError:
-                    port.server = await self._listen(port, old_bind, old_number)
+                    port.listener = await self._listen(port, old_bind, old_number)
                     raise
             else:
                 # A new port: bind it before letting go of the old one, so a failure changes
                 # nothing.
-                port.server = await self._listen(port, spec.bind, spec.port)
-                old_server.close()
-        host, number = self._address(port.server)
+                port.listener = await self._listen(port, spec.bind, spec.port)
+                old_listener.close()
+        host, number = port.listener.address
         _log.info(
             "listener_started",
             service=spec.service,
@@ -146,48 +193,55 @@ class TcpProxy:
             port=number,
         )
 
-    async def _listen(self, port: _Port, bind: str, number: int) -> asyncio.Server:
-        loop = asyncio.get_running_loop()
+    async def _listen(self, port: _Port, bind: str, number: int) -> _Listener:
+        """Bind every address ``bind`` resolves to (as ``loop.create_server`` would)."""
+        loop = self._loop = asyncio.get_running_loop()
+        sockets: list[socket.socket] = []
         try:
-            return await loop.create_server(
-                lambda: _ClientSide(self, port),
-                host=bind,
-                port=number,
-                backlog=1024,
-                reuse_address=True,
+            infos = await loop.getaddrinfo(
+                bind or None, number, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
             )
+            for family, kind, proto, _, address in dict.fromkeys(infos):
+                sock = socket.socket(family, kind, proto)
+                sockets.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+                sock.listen(_BACKLOG)
+                sock.setblocking(False)
         except OSError as exc:
+            for sock in sockets:
+                sock.close()
             reason = exc.strerror or str(exc)
             raise ListenerError(
                 f"service {port.service} port {port.port_name}: "
                 f"cannot listen on {bind}:{number}: {reason}"
             ) from exc
+        for sock in sockets:
+            loop.add_reader(sock.fileno(), self._accept, port, sock)
+        return _Listener(loop, sockets)
 
     async def remove_listener(self, service: str, port_name: str) -> None:
         """Stop listening and forget the port's backends; open connections finish on their own."""
         port = self._ports.pop((service, port_name), None)
-        if port is not None and port.server is not None:
-            port.server.close()
+        if port is not None and port.listener is not None:
+            port.listener.close()
             _log.info("listener_stopped", service=service, port_name=port_name)
 
     def listeners(self) -> list[ListenerSpec]:
         """The specs of the ports that are listening, sorted by service and port name."""
         return sorted(
-            (p.spec for p in self._ports.values() if p.spec is not None and p.server),
+            (p.spec for p in self._ports.values() if p.spec is not None and p.listener),
             key=lambda s: (s.service, s.port_name),
         )
 
     def address(self, service: str, port_name: str) -> tuple[str, int]:
         """Where a listener is bound (the real port when the spec asked for port 0)."""
         port = self._ports.get((service, port_name))
-        if port is None or port.server is None:
+        if port is None or port.listener is None:
             raise NotFoundError(f"service {service} has no listener for port {port_name}")
-        return self._address(port.server)
-
-    @staticmethod
-    def _address(server: asyncio.Server) -> tuple[str, int]:
-        host, number = server.sockets[0].getsockname()[:2]
-        return str(host), int(number)
+        return port.listener.address
 
     # -- backends and counters ----------------------------------------------------------
 
@@ -224,180 +278,420 @@ class TcpProxy:
     async def close(self) -> None:
         """Stop every listener and cut every connection (the daemon is shutting down)."""
         for port in self._ports.values():
-            if port.server is not None:
-                port.server.close()
+            if port.listener is not None:
+                port.listener.close()
         self._ports.clear()
-        for task in list(self._connecting):
+        for task in list(self._resolving):
             task.cancel()
-        if self._connecting:
-            await asyncio.gather(*self._connecting, return_exceptions=True)
-        for connection in list(self._connections):
-            connection.abort()
-        # Let the transports run their connection_lost callbacks before the loop goes away.
-        await asyncio.sleep(0)
+        if self._resolving:
+            await asyncio.gather(*self._resolving, return_exceptions=True)
+        for splice in list(self._connecting):
+            splice.abort()
+        for splice in list(self._connections):
+            splice.abort()
 
-    # -- one connection -----------------------------------------------------------------
+    # -- accepting and connecting ---------------------------------------------------------
 
-    def _accepted(self, client: _ClientSide) -> None:
-        port = client.port
-        if not port.balancer.has_endpoints():
-            port.refused += 1
-            _reset(client.transport)
+    def _accept(self, port: _Port, listening: socket.socket) -> None:
+        """Readiness callback of a listening socket: take what is queued, a batch at a time."""
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                client, address = listening.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue  # the client gave up while queued
+            except OSError as exc:
+                self._pause_accepting(port, listening, exc)
+                return
+            if not port.balancer.has_endpoints():
+                port.refused += 1
+                _reset(client)
+                continue
+            client.setblocking(False)
+            splice = _Splice(self, port, client, str(address[0]))
+            self._connect(splice)
+
+    def _pause_accepting(self, port: _Port, listening: socket.socket, exc: OSError) -> None:
+        """Out of file descriptors (or another accept error): stop accepting for a moment."""
+        assert self._loop is not None
+        _log.error(
+            "accept_failed",
+            service=port.service,
+            port_name=port.port_name,
+            error=str(exc),
+            paused_seconds=_ACCEPT_PAUSE if exc.errno in _OUT_OF_RESOURCES else 0,
+        )
+        if exc.errno not in _OUT_OF_RESOURCES:
             return
-        client.transport.pause_reading()  # nothing to forward to until the backend is connected
-        task = asyncio.get_running_loop().create_task(self._connect(client))
-        self._connecting.add(task)
-        task.add_done_callback(self._connecting.discard)
+        fd = listening.fileno()
+        self._loop.remove_reader(fd)
 
-    async def _connect(self, client: _ClientSide) -> None:
-        port = client.port
-        tried: list[Endpoint] = []
-        try:
-            connected = await self._connect_backend(client, tried)
-        except asyncio.CancelledError:
-            _reset(client.transport)
-            raise
-        if not connected:
-            port.refused += 1
-            _reset(client.transport)
+        def resume() -> None:
+            listener = port.listener
+            if listener is not None and listening in listener.sockets and listening.fileno() >= 0:
+                listener.loop.add_reader(fd, self._accept, port, listening)
 
-    async def _connect_backend(self, client: _ClientSide, tried: list[Endpoint]) -> bool:
-        loop = asyncio.get_running_loop()
-        port = client.port
-        for _ in range(MAX_CONNECT_ATTEMPTS):
-            pick = port.balancer.pick(now=self._clock(), client=client.address, exclude=tried)
+        self._loop.call_later(_ACCEPT_PAUSE, resume)
+
+    def _connect(self, splice: _Splice) -> None:
+        """Connect ``splice`` to the next endpoint that takes it, or reset the client."""
+        port = splice.port
+        while len(splice.tried) < MAX_CONNECT_ATTEMPTS:
+            pick = port.balancer.pick(
+                now=self._clock(), client=splice.address, exclude=splice.tried
+            )
             if pick is None:
                 break
+            host = pick.endpoint.host
+            family = _family(host)
+            if family is None:
+                self._resolve_then_connect(splice, pick)
+                return
+            error = self._start_connect(splice, pick, family, (host, pick.endpoint.port))
+            if error is None:
+                return
+            self._connect_failed(splice, pick, error)
+        port.refused += 1
+        _reset(splice.client)
+
+    def _start_connect(
+        self,
+        splice: _Splice,
+        pick: Pick,
+        family: socket.AddressFamily,
+        address: tuple[str, int],
+    ) -> str | None:
+        """Open a socket to ``address``; None if it connected or is connecting, else the error."""
+        backend = socket.socket(family, _NONBLOCKING_STREAM)
+        try:
+            code = backend.connect_ex(address)
+            if code in _CONNECTING:
+                if code == 0 or _is_connected(backend):
+                    self._relay(splice, pick, backend)
+                    return None
+                code = backend.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code == 0:  # still connecting: wait for the handshake
+                    self._wait_for_connect(splice, pick, backend)
+                    return None
+        except (OSError, OverflowError) as exc:
+            backend.close()
+            return str(exc) or type(exc).__name__
+        backend.close()
+        return f"[Errno {code}] {os.strerror(code)}"
+
+    def _wait_for_connect(self, splice: _Splice, pick: Pick, backend: socket.socket) -> None:
+        assert self._loop is not None
+        splice.backend = backend
+        splice.pick = pick
+        self._connecting.add(splice)
+        self._loop.add_writer(backend.fileno(), self._connect_ready, splice)
+        splice.timer = self._loop.call_later(self._connect_timeout, self._connect_timed_out, splice)
+
+    def _connect_ready(self, splice: _Splice) -> None:
+        backend, pick = splice.stop_connecting()
+        code = backend.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code == 0:
+            self._relay(splice, pick, backend)
+            return
+        backend.close()
+        self._connect_failed(splice, pick, f"[Errno {code}] {os.strerror(code)}")
+        self._connect(splice)
+
+    def _connect_timed_out(self, splice: _Splice) -> None:
+        backend, pick = splice.stop_connecting()
+        backend.close()
+        self._connect_failed(splice, pick, f"timed out after {self._connect_timeout:g} s")
+        self._connect(splice)
+
+    def _resolve_then_connect(self, splice: _Splice, pick: Pick) -> None:
+        """An endpoint given by host name (not an address): resolve it off the loop first."""
+        assert self._loop is not None
+        loop = self._loop
+
+        async def resolve() -> None:
             endpoint = pick.endpoint
             try:
-                async with asyncio.timeout(self._connect_timeout):
-                    _transport, backend = await loop.create_connection(
-                        lambda: _BackendSide(client), endpoint.host, endpoint.port
-                    )
-            except (OSError, TimeoutError) as exc:
-                tried.append(endpoint)
-                port.counter(pick.group).failed += 1
-                _log.warning(
-                    "backend_connect_failed",
-                    service=port.service,
-                    port_name=port.port_name,
-                    group=pick.group,
-                    pod=endpoint.pod,
-                    error=str(exc) or type(exc).__name__,
+                infos = await loop.getaddrinfo(
+                    endpoint.host, endpoint.port, type=socket.SOCK_STREAM
                 )
-                continue
-            counters = port.counter(pick.group)
-            counters.total += 1
-            counters.active += 1
-            self._connections.add(_Connection(self, client, backend, counters))
-            return True
-        return False
+            except asyncio.CancelledError:
+                splice.client.close()
+                raise
+            except OSError as exc:
+                self._connect_failed(splice, pick, str(exc))
+                self._connect(splice)
+                return
+            family, _, _, _, address = infos[0]
+            error = self._start_connect(splice, pick, family, (str(address[0]), endpoint.port))
+            if error is not None:
+                self._connect_failed(splice, pick, error)
+                self._connect(splice)
 
-    def _finished(self, connection: _Connection) -> None:
-        self._connections.discard(connection)
-        connection.counters.active -= 1
+        task = loop.create_task(resolve())
+        self._resolving.add(task)
+        task.add_done_callback(self._resolving.discard)
 
+    def _connect_failed(self, splice: _Splice, pick: Pick, error: str) -> None:
+        port = splice.port
+        splice.tried.append(pick.endpoint)
+        port.counter(pick.group).failed += 1
+        _log.warning(
+            "backend_connect_failed",
+            service=port.service,
+            port_name=port.port_name,
+            group=pick.group,
+            pod=pick.endpoint.pod,
+            error=error,
+        )
 
-class _Side(asyncio.Protocol):
-    """One socket of a forwarded connection; whatever it reads goes to ``peer``."""
+    def _relay(self, splice: _Splice, pick: Pick, backend: socket.socket) -> None:
+        assert self._loop is not None
+        counters = splice.port.counter(pick.group)
+        counters.total += 1
+        counters.active += 1
+        splice.counters = counters
+        self._connections.add(splice)
+        splice.relay(self._loop, backend, self._buffer)
 
-    transport: asyncio.Transport
-    peer: _Side | None = None
-    connection: _Connection | None = None
-
-    def __init__(self) -> None:
-        self.eof = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        if self.peer is not None:
-            self.peer.transport.write(data)
-
-    def eof_received(self) -> bool:
-        # Half-close: pass the EOF on and keep the other direction open until it ends too.
-        self.eof = True
-        peer = self.peer
-        if peer is None:
-            return False
-        if peer.eof:
-            peer.transport.close()
-            return False
-        if peer.transport.can_write_eof():
-            peer.transport.write_eof()
-        return True
-
-    def pause_writing(self) -> None:
-        if self.peer is not None:
-            self.peer.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.peer is not None:
-            self.peer.transport.resume_reading()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.peer is not None:
-            self.peer.transport.close()  # flushes what is already buffered for the peer
-        if self.connection is not None:
-            self.connection.lost()
+    def _finished(self, splice: _Splice) -> None:
+        self._connections.discard(splice)
+        if splice.counters is not None:
+            splice.counters.active -= 1
+            splice.counters = None
 
 
-class _ClientSide(_Side):
-    def __init__(self, proxy: TcpProxy, port: _Port) -> None:
-        super().__init__()
+class _Splice:
+    """One client connection: its backend connect in progress, then its two relay flows."""
+
+    __slots__ = (
+        "address",
+        "backend",
+        "client",
+        "closed",
+        "counters",
+        "downstream",
+        "pick",
+        "port",
+        "proxy",
+        "timer",
+        "tried",
+        "upstream",
+    )
+
+    def __init__(self, proxy: TcpProxy, port: _Port, client: socket.socket, address: str) -> None:
         self.proxy = proxy
         self.port = port
-        self.address: str | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        peer = transport.get_extra_info("peername")
-        self.address = str(peer[0]) if peer else None
-        self.proxy._accepted(self)
-
-
-class _BackendSide(_Side):
-    def __init__(self, client: _ClientSide) -> None:
-        super().__init__()
         self.client = client
+        self.address = address
+        self.tried: list[Endpoint] = []
+        self.backend: socket.socket | None = None
+        self.pick: Pick | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.counters: _Counters | None = None
+        self.upstream: _Flow | None = None  # client -> backend
+        self.downstream: _Flow | None = None  # backend -> client
+        self.closed = False
 
+    def stop_connecting(self) -> tuple[socket.socket, Pick]:
+        """The handshake ended (or timed out): stop waiting, hand back socket and pick."""
+        backend, pick, timer = self.backend, self.pick, self.timer
+        assert backend is not None and pick is not None and timer is not None
+        self.proxy._connecting.discard(self)
+        timer.cancel()
+        asyncio.get_running_loop().remove_writer(backend.fileno())
+        self.backend = self.pick = self.timer = None
+        return backend, pick
 
-class _Connection:
-    """A client wired to a backend; ``lost`` runs once, when the first side goes away."""
-
-    __slots__ = ("backend", "client", "counters", "done", "proxy")
-
-    def __init__(
-        self, proxy: TcpProxy, client: _ClientSide, backend: _BackendSide, counters: _Counters
+    def relay(
+        self, loop: asyncio.AbstractEventLoop, backend: socket.socket, buffer: memoryview
     ) -> None:
-        self.proxy = proxy
-        self.client = client
         self.backend = backend
-        self.counters = counters
-        self.done = False
-        client.peer, backend.peer = backend, client
-        client.connection = backend.connection = self
-        if client.transport.is_closing():
-            backend.transport.close()
-            self.lost()
-        else:
-            client.transport.resume_reading()
+        client = self.client
+        # Small writes go out at once (asyncio's transports do the same); an HTTP head and body
+        # written separately would otherwise wait for the peer's delayed ACK.
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.upstream = _Flow(self, loop, client, backend, buffer)
+        self.downstream = _Flow(self, loop, backend, client, buffer)
 
-    def lost(self) -> None:
-        if not self.done:
-            self.done = True
-            self.proxy._finished(self)
+    def other_ended(self, flow: _Flow) -> bool:
+        """Whether the flow opposite ``flow`` has ended too (so the splice is done)."""
+        other = self.downstream if flow is self.upstream else self.upstream
+        return other is None or other.ended
+
+    def flow_ended(self) -> None:
+        upstream, downstream = self.upstream, self.downstream
+        if upstream is not None and downstream is not None and upstream.ended and downstream.ended:
+            self.close()
+
+    def broken(self, sock: socket.socket) -> None:
+        """``sock`` failed (reset, ...): what was read from it still reaches the other side."""
+        for flow in (self.upstream, self.downstream):
+            if flow is None:
+                continue
+            if flow.source is sock:
+                flow.end_of_input()
+            else:
+                flow.stop()
+        self.flow_ended()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.client.close()
+        if self.backend is not None:
+            self.backend.close()
+        self.upstream = self.downstream = None  # no reference cycles left for the collector
+        self.proxy._finished(self)
 
     def abort(self) -> None:
-        self.client.transport.abort()
-        self.backend.transport.abort()
+        """Cut the connection now (the proxy is closing), connecting or relaying."""
+        if self.timer is not None:
+            self.stop_connecting()[0].close()
+        for flow in (self.upstream, self.downstream):
+            if flow is not None:
+                flow.stop()
+        self.close()
 
 
-def _reset(transport: asyncio.Transport) -> None:
-    """Close with RST, so the client fails at once instead of waiting."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
+class _Flow:
+    """One direction of a splice: bytes read from ``source`` are sent to ``target``."""
+
+    __slots__ = (
+        "buffer",
+        "ended",
+        "eof",
+        "loop",
+        "pending",
+        "reading",
+        "source",
+        "source_fd",
+        "splice",
+        "target",
+        "target_fd",
+    )
+
+    def __init__(
+        self,
+        splice: _Splice,
+        loop: asyncio.AbstractEventLoop,
+        source: socket.socket,
+        target: socket.socket,
+        buffer: memoryview,
+    ) -> None:
+        self.splice = splice
+        self.loop = loop
+        self.source = source
+        self.target = target
+        self.source_fd = source.fileno()
+        self.target_fd = target.fileno()
+        self.buffer = buffer
+        self.pending: memoryview | None = None  # read but not yet taken by ``target``
+        self.reading = True
+        self.eof = False  # the source has ended (EOF or failure)
+        self.ended = False  # EOF passed on (or the flow was stopped)
+        loop.add_reader(self.source_fd, self.readable)
+
+    def readable(self) -> None:
+        buffer = self.buffer
+        try:
+            size = self.source.recv_into(buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.splice.broken(self.source)
+            return
+        if not size:
+            self.end_of_input()
+            return
+        try:
+            sent = self.target.send(buffer[:size])
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self.splice.broken(self.target)
+            return
+        if sent < size:
+            # Flow control: stop reading until the target has taken the rest.
+            self.pending = memoryview(bytes(buffer[sent:size]))
+            self.loop.remove_reader(self.source_fd)
+            self.reading = False
+            self.loop.add_writer(self.target_fd, self.writable)
+
+    def writable(self) -> None:
+        pending = self.pending
+        assert pending is not None
+        try:
+            sent = self.target.send(pending)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.splice.broken(self.target)
+            return
+        if sent < len(pending):
+            self.pending = pending[sent:]
+            return
+        self.pending = None
+        self.loop.remove_writer(self.target_fd)
+        if self.eof:
+            self.pass_eof()
+        else:
+            self.loop.add_reader(self.source_fd, self.readable)
+            self.reading = True
+
+    def end_of_input(self) -> None:
+        """The source sent EOF (or failed): pass it on once what is pending has been sent."""
+        if self.reading:
+            self.loop.remove_reader(self.source_fd)
+            self.reading = False
+        self.eof = True
+        if self.pending is None and not self.ended:
+            self.pass_eof()
+        # else ``writable`` passes the EOF on after the last pending byte
+
+    def pass_eof(self) -> None:
+        self.ended = True
+        if self.splice.other_ended(self):
+            # The target already sent its EOF, so nothing is left to read from it: closing it
+            # sends the FIN, and a shutdown first would be one more system call.
+            self.splice.close()
+            return
         with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-    transport.abort()
+            self.target.shutdown(socket.SHUT_WR)
+
+    def stop(self) -> None:
+        """Stop relaying in this direction, dropping anything not yet sent."""
+        if self.reading:
+            self.loop.remove_reader(self.source_fd)
+            self.reading = False
+        if self.pending is not None:
+            self.loop.remove_writer(self.target_fd)
+            self.pending = None
+        self.ended = True
+
+
+@functools.lru_cache(maxsize=1024)
+def _family(host: str) -> socket.AddressFamily | None:
+    """The address family of an IP address, or None for a host name."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
+
+
+def _is_connected(sock: socket.socket) -> bool:
+    try:
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with RST, so the client fails at once instead of waiting."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    sock.close()
