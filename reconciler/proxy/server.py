@@ -422,11 +422,14 @@ class TcpProxy:
                 self._connect_failed(splice, pick, str(exc))
                 self._connect(splice)
                 return
-            family, _, _, _, address = infos[0]
-            error = self._start_connect(splice, pick, family, (str(address[0]), endpoint.port))
-            if error is not None:
-                self._connect_failed(splice, pick, error)
-                self._connect(splice)
+            error = f"{endpoint.host}: no address"
+            for family, _, _, _, address in infos:  # in turn, as loop.create_connection does
+                found = self._start_connect(splice, pick, family, (str(address[0]), endpoint.port))
+                if found is None:
+                    return
+                error = found
+            self._connect_failed(splice, pick, error)
+            self._connect(splice)
 
         task = loop.create_task(resolve())
         self._resolving.add(task)
