@@ -63,12 +63,12 @@ def _ready_line(proc: subprocess.Popen[str], timeout: float = 10.0) -> list[str]
 
 
 @contextmanager
-def child(args: list[str]) -> Iterator[list[str]]:
-    """Start a child that prints ``READY ...``; yield the words after READY; stop it."""
+def child(args: list[str]) -> Iterator[tuple[list[str], int]]:
+    """Start a child that prints ``READY ...``; yield the words after READY and its pid."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     try:
-        yield _ready_line(proc)
+        yield _ready_line(proc), proc.pid
     finally:
         proc.terminate()
         try:
@@ -96,7 +96,7 @@ def wait_listening(port: int, timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def haproxy(backend_ports: list[str]) -> Iterator[list[str]]:
+def haproxy(backend_ports: list[str]) -> Iterator[tuple[list[str], int]]:
     port = free_port()
     servers = "\n".join(
         f"  server s{i} 127.0.0.1:{p}" for i, p in enumerate(backend_ports, start=1)
@@ -121,7 +121,7 @@ backend pods
     proc = subprocess.Popen(["haproxy", "-f", file.name, "-db"], stdout=subprocess.DEVNULL)
     try:
         wait_listening(port)
-        yield [str(port)]
+        yield [str(port)], proc.pid
     finally:
         proc.terminate()
         proc.wait(5)
@@ -133,6 +133,7 @@ backend pods
 
 @dataclass(frozen=True, slots=True)
 class WrkResult:
+    requests: int
     requests_per_s: float
     p50_ms: float
     p99_ms: float
@@ -151,12 +152,13 @@ def wrk(port: int, *, duration: float, connections: int, close: bool) -> WrkResu
     out = subprocess.run(
         [*args, f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True
     ).stdout
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return WrkResult(rps, p50, p99, errors + (int(non2xx.group(1)) if non2xx else 0))
+    return WrkResult(count, rps, p50, p99, errors + (int(non2xx.group(1)) if non2xx else 0))
 
 
 # -- paced client ------------------------------------------------------------------------
@@ -279,6 +281,19 @@ class Round:
     paced_p50_ms: float
     paced_p99_ms: float
     paced_failures: int
+    cpu_us: tuple[float, float] | None = None  # proxy process: user, system CPU per new request
+
+
+def cpu_seconds(pid: int | None) -> tuple[float, float] | None:
+    """User and system CPU time a process has used so far (Linux ``/proc``), else None."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def _rotated(labels: list[str], turn: int) -> list[str]:
@@ -287,7 +302,9 @@ def _rotated(labels: list[str], turn: int) -> list[str]:
     return labels[turn:] + labels[:turn]
 
 
-def measure(ports: dict[str, int], args: argparse.Namespace, *, turn: int) -> dict[str, Round]:
+def measure(
+    ports: dict[str, int], args: argparse.Namespace, *, turn: int, pids: dict[str, int]
+) -> dict[str, Round]:
     """One round: paced latency (1 s slices), then keep-alive and new-connection wrk slices.
 
     Paced latency comes first and new-connection runs last: every closed connection leaves a
@@ -301,11 +318,19 @@ def measure(ports: dict[str, int], args: argparse.Namespace, *, turn: int) -> di
         label: wrk(order[label], duration=args.duration, connections=args.connections, close=False)
         for label in labels
     }
-    new = {
-        label: wrk(order[label], duration=args.duration, connections=args.connections, close=True)
-        for label in labels
-    }
-    return {label: Round(keep[label], new[label], *fixed[label]) for label in ports}
+    new: dict[str, WrkResult] = {}
+    cpu: dict[str, tuple[float, float] | None] = {}
+    for label in labels:
+        before = cpu_seconds(pids.get(label))
+        new[label] = wrk(
+            order[label], duration=args.duration, connections=args.connections, close=True
+        )
+        after = cpu_seconds(pids.get(label))
+        cpu[label] = None
+        if before is not None and after is not None and new[label].requests:
+            per = 1e6 / new[label].requests
+            cpu[label] = ((after[0] - before[0]) * per, (after[1] - before[1]) * per)
+    return {label: Round(keep[label], new[label], *fixed[label], cpu[label]) for label in ports}
 
 
 def _median(values: list[float]) -> float:
@@ -347,6 +372,13 @@ def report(rounds: list[dict[str, Round]], args: argparse.Namespace) -> None:
     for label in labels[1:]:
         values = ", ".join(f"{r[label].paced_p99_ms - r[direct].paced_p99_ms:+.2f}" for r in rounds)
         print(f"  {label}: {values}")
+    print("proxy process CPU per request, new connection per request (median user + system):")
+    for label in labels:
+        samples = [c for r in rounds if (c := r[label].cpu_us) is not None]
+        if samples:
+            user = _median([c[0] for c in samples])
+            system = _median([c[1] for c in samples])
+            print(f"  {label}: {user:.0f} + {system:.0f} = {user + system:.0f} µs")
     print()
     for ours in (TCPPROXY, PREVIOUS):
         if ours not in labels:
@@ -365,6 +397,7 @@ def report(rounds: list[dict[str, Round]], args: argparse.Namespace) -> None:
 TCPPROXY = "TcpProxy (Service)"
 PREVIOUS = "previous TcpProxy (6c3cb7c)"
 HAPROXY = "HAProxy 1 thread, tcp"
+STREAMS = "streams forwarder"
 
 
 def main() -> int:
@@ -395,23 +428,29 @@ def main() -> int:
     )
     rounds: list[dict[str, Round]] = []
     with ExitStack() as stack:
-        backend_ports = stack.enter_context(child([py, str(HERE / "backend.py"), "2"]))
+        backend_ports, _ = stack.enter_context(child([py, str(HERE / "backend.py"), "2"]))
         serve = [py, str(HERE / "serve_proxy.py")]
+        pids: dict[str, int] = {}
 
-        def proxy(kind: str) -> int:
-            return int(stack.enter_context(child([*serve, kind, *backend_ports]))[0])
+        def proxy(kind: str, label: str) -> int:
+            words, pids[label] = stack.enter_context(child([*serve, kind, *backend_ports]))
+            return int(words[0])
 
-        ports = {"direct to one backend": int(backend_ports[0]), TCPPROXY: proxy("tcpproxy")}
+        ports = {
+            "direct to one backend": int(backend_ports[0]),
+            TCPPROXY: proxy("tcpproxy", TCPPROXY),
+        }
         if not args.no_previous:
-            ports[PREVIOUS] = proxy("previous")
+            ports[PREVIOUS] = proxy("previous", PREVIOUS)
         if shutil.which("haproxy") is None:
             print("skipped HAProxy: haproxy not installed (apt-get install haproxy)")
         else:
-            ports[HAPROXY] = int(stack.enter_context(haproxy(backend_ports))[0])
+            words, pids[HAPROXY] = stack.enter_context(haproxy(backend_ports))
+            ports[HAPROXY] = int(words[0])
         if args.streams:
-            ports["streams forwarder"] = proxy("streams")
+            ports[STREAMS] = proxy("streams", STREAMS)
         for turn in range(args.rounds):
-            rounds.append(measure(ports, args, turn=turn))
+            rounds.append(measure(ports, args, turn=turn, pids=pids))
             print(f"round {turn + 1} done, load average {os.getloadavg()[0]:.1f}", flush=True)
     report(rounds, args)
     if args.no_canary:

@@ -363,22 +363,26 @@ class TcpProxy:
         address: tuple[str, int],
     ) -> str | None:
         """Open a socket to ``address``; None if it connected or is connecting, else the error."""
-        backend = socket.socket(family, _NONBLOCKING_STREAM)
+        try:
+            backend = socket.socket(family, _NONBLOCKING_STREAM)
+        except OSError as exc:  # out of file descriptors: a failure like any other
+            return str(exc)
         try:
             code = backend.connect_ex(address)
-            if code in _CONNECTING:
-                if code == 0 or _is_connected(backend):
-                    self._relay(splice, pick, backend)
-                    return None
+            connected = code == 0 or (code in _CONNECTING and _is_connected(backend))
+            if not connected and code in _CONNECTING:
                 code = backend.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if code == 0:  # still connecting: wait for the handshake
-                    self._wait_for_connect(splice, pick, backend)
-                    return None
         except (OSError, OverflowError) as exc:
             backend.close()
             return str(exc) or type(exc).__name__
-        backend.close()
-        return f"[Errno {code}] {os.strerror(code)}"
+        if connected:
+            self._relay(splice, pick, backend)
+        elif code == 0:  # still connecting: wait for the handshake
+            self._wait_for_connect(splice, pick, backend)
+        else:
+            backend.close()
+            return f"[Errno {code}] {os.strerror(code)}"
+        return None
 
     def _wait_for_connect(self, splice: _Splice, pick: Pick, backend: socket.socket) -> None:
         assert self._loop is not None
@@ -513,8 +517,11 @@ class _Splice:
         client = self.client
         # Small writes go out at once (asyncio's transports do the same); an HTTP head and body
         # written separately would otherwise wait for the peer's delayed ACK.
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # a socket that already failed: its first read says so
         self.upstream = _Flow(self, loop, client, backend, buffer)
         self.downstream = _Flow(self, loop, backend, client, buffer)
 
