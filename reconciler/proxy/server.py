@@ -58,7 +58,6 @@ from reconciler.proxy import (
     ListenerStats,
 )
 from reconciler.proxy.balancer import Balancer, Pick
-from reconciler.proxy.readiness import Readiness, readiness_for
 
 __all__ = ["MAX_CONNECT_ATTEMPTS", "TcpProxy"]
 
@@ -141,7 +140,6 @@ class TcpProxy:
         self._resolving: set[asyncio.Task[None]] = set()  # endpoints given by host name
         self._buffer = memoryview(bytearray(_READ_SIZE))  # every read lands here, then is sent
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._events: Readiness | None = None  # relayed and connecting sockets
 
     # -- listeners ------------------------------------------------------------------------
 
@@ -198,8 +196,6 @@ class TcpProxy:
     async def _listen(self, port: _Port, bind: str, number: int) -> _Listener:
         """Bind every address ``bind`` resolves to (as ``loop.create_server`` would)."""
         loop = self._loop = asyncio.get_running_loop()
-        if self._events is None:
-            self._events = readiness_for(loop)
         sockets: list[socket.socket] = []
         try:
             infos = await loop.getaddrinfo(
@@ -293,9 +289,6 @@ class TcpProxy:
             splice.abort()
         for splice in list(self._connections):
             splice.abort()
-        if self._events is not None:
-            self._events.close()
-            self._events = None
 
     # -- accepting and connecting ---------------------------------------------------------
 
@@ -392,11 +385,11 @@ class TcpProxy:
         return None
 
     def _wait_for_connect(self, splice: _Splice, pick: Pick, backend: socket.socket) -> None:
-        assert self._loop is not None and self._events is not None
+        assert self._loop is not None
         splice.backend = backend
         splice.pick = pick
         self._connecting.add(splice)
-        self._events.add_writer(backend.fileno(), functools.partial(self._connect_ready, splice))
+        self._loop.add_writer(backend.fileno(), self._connect_ready, splice)
         splice.timer = self._loop.call_later(self._connect_timeout, self._connect_timed_out, splice)
 
     def _connect_ready(self, splice: _Splice) -> None:
@@ -460,13 +453,13 @@ class TcpProxy:
         )
 
     def _relay(self, splice: _Splice, pick: Pick, backend: socket.socket) -> None:
-        assert self._events is not None
+        assert self._loop is not None
         counters = splice.port.counter(pick.group)
         counters.total += 1
         counters.active += 1
         splice.counters = counters
         self._connections.add(splice)
-        splice.relay(self._events, backend, self._buffer)
+        splice.relay(self._loop, backend, self._buffer)
 
     def _finished(self, splice: _Splice) -> None:
         self._connections.discard(splice)
@@ -513,13 +506,13 @@ class _Splice:
         assert backend is not None and pick is not None and timer is not None
         self.proxy._connecting.discard(self)
         timer.cancel()
-        events = self.proxy._events
-        if events is not None:
-            events.remove_writer(backend.fileno())
+        asyncio.get_running_loop().remove_writer(backend.fileno())
         self.backend = self.pick = self.timer = None
         return backend, pick
 
-    def relay(self, events: Readiness, backend: socket.socket, buffer: memoryview) -> None:
+    def relay(
+        self, loop: asyncio.AbstractEventLoop, backend: socket.socket, buffer: memoryview
+    ) -> None:
         self.backend = backend
         client = self.client
         # Small writes go out at once (asyncio's transports do the same); an HTTP head and body
@@ -529,8 +522,8 @@ class _Splice:
             backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass  # a socket that already failed: its first read says so
-        self.upstream = _Flow(self, events, client, backend, buffer)
-        self.downstream = _Flow(self, events, backend, client, buffer)
+        self.upstream = _Flow(self, loop, client, backend, buffer)
+        self.downstream = _Flow(self, loop, backend, client, buffer)
 
     def other_ended(self, flow: _Flow) -> bool:
         """Whether the flow opposite ``flow`` has ended too (so the splice is done)."""
@@ -580,7 +573,7 @@ class _Flow:
         "buffer",
         "ended",
         "eof",
-        "events",
+        "loop",
         "pending",
         "reading",
         "source",
@@ -593,13 +586,13 @@ class _Flow:
     def __init__(
         self,
         splice: _Splice,
-        events: Readiness,
+        loop: asyncio.AbstractEventLoop,
         source: socket.socket,
         target: socket.socket,
         buffer: memoryview,
     ) -> None:
         self.splice = splice
-        self.events = events
+        self.loop = loop
         self.source = source
         self.target = target
         self.source_fd = source.fileno()
@@ -609,7 +602,7 @@ class _Flow:
         self.reading = True
         self.eof = False  # the source has ended (EOF or failure)
         self.ended = False  # EOF passed on (or the flow was stopped)
-        events.add_reader(self.source_fd, self.readable)
+        loop.add_reader(self.source_fd, self.readable)
 
     def readable(self) -> None:
         buffer = self.buffer
@@ -633,9 +626,9 @@ class _Flow:
         if sent < size:
             # Flow control: stop reading until the target has taken the rest.
             self.pending = memoryview(bytes(buffer[sent:size]))
-            self.events.remove_reader(self.source_fd)
+            self.loop.remove_reader(self.source_fd)
             self.reading = False
-            self.events.add_writer(self.target_fd, self.writable)
+            self.loop.add_writer(self.target_fd, self.writable)
 
     def writable(self) -> None:
         pending = self.pending
@@ -651,17 +644,17 @@ class _Flow:
             self.pending = pending[sent:]
             return
         self.pending = None
-        self.events.remove_writer(self.target_fd)
+        self.loop.remove_writer(self.target_fd)
         if self.eof:
             self.pass_eof()
         else:
-            self.events.add_reader(self.source_fd, self.readable)
+            self.loop.add_reader(self.source_fd, self.readable)
             self.reading = True
 
     def end_of_input(self) -> None:
         """The source sent EOF (or failed): pass it on once what is pending has been sent."""
         if self.reading:
-            self.events.remove_reader(self.source_fd)
+            self.loop.remove_reader(self.source_fd)
             self.reading = False
         self.eof = True
         if self.pending is None and not self.ended:
@@ -681,10 +674,10 @@ class _Flow:
     def stop(self) -> None:
         """Stop relaying in this direction, dropping anything not yet sent."""
         if self.reading:
-            self.events.remove_reader(self.source_fd)
+            self.loop.remove_reader(self.source_fd)
             self.reading = False
         if self.pending is not None:
-            self.events.remove_writer(self.target_fd)
+            self.loop.remove_writer(self.target_fd)
             self.pending = None
         self.ended = True
 
