@@ -134,19 +134,22 @@ def test_auto_rollback_returns_to_the_last_complete_revision(
 
 
 def test_a_second_signal_forces_the_stop_and_leaves_no_process(
-    folder: Path, daemon: DaemonProcess, token: str
+    folder: Path, daemon: DaemonProcess, token: str, tmp_path: Path
 ) -> None:
     """A pod that ignores SIGTERM with a long grace period: a second SIGTERM ends it all now."""
+    marker = tmp_path / "ignoring-sigterm"
     stubborn = (
-        '["python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);'
-        ' time.sleep(600)"]'
+        '["python3", "-c", "import pathlib, signal, time;'
+        " signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+        f" pathlib.Path('{marker}').touch(); time.sleep(600)\"]"
     )
     manifest = deployment_yaml(
         "stubborn", replicas=1, command=stubborn, env=env_token(token), readiness=False
     ).replace("terminationGracePeriodSeconds: 5", "terminationGracePeriodSeconds: 120")
     write(folder, "stubborn", manifest)
     daemon.start()
-    wait_for(lambda: len(processes_with(token)) == 1, what="pod running")
+    # only once the pod really ignores SIGTERM (its interpreter may still be starting)
+    wait_for(marker.exists, what="pod ignoring SIGTERM")
     assert daemon.proc is not None
     daemon.proc.send_signal(signal.SIGTERM)
     wait_for(lambda: "daemon_stopping" in daemon.log.read_text(), what="graceful stop begun")
