@@ -11,6 +11,7 @@ MODULES = [
     "reconciler.runtime.config",
     "reconciler.runtime.container",
     "reconciler.runtime.expand",
+    "reconciler.runtime.ports",
     "reconciler.runtime.process",
 ]
 

@@ -1,0 +1,37 @@
+"""Pod ports come from below the ephemeral range and are never handed out twice."""
+
+from __future__ import annotations
+
+import socket
+
+from reconciler.runtime.ports import PortAllocator, ephemeral_range, pod_port_range
+
+
+def test_pod_ports_are_outside_the_ephemeral_range() -> None:
+    """Outgoing connections take local ports from the ephemeral range; pods never get one."""
+    ephemeral = ephemeral_range()
+    assert ephemeral is not None
+    allocator = PortAllocator()
+    ports = [allocator.allocate() for _ in range(50)]
+    assert len(set(ports)) == 50
+    assert all(port < ephemeral[0] for port in ports)
+
+
+def test_a_port_taken_by_another_program_is_skipped() -> None:
+    """A candidate someone else listens on is passed over."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        taken = other.getsockname()[1]
+        other.listen()
+        allocator = PortAllocator(ports=range(taken, taken + 1))
+        assert allocator.allocate() != taken  # falls back to the kernel's choice
+
+
+def test_released_ports_come_back_last() -> None:
+    """Round-robin: a port released a moment ago is not the next one handed out."""
+    span = pod_port_range(ephemeral_range())
+    assert span is not None
+    allocator = PortAllocator(ports=range(span.start, span.start + 3))
+    first = allocator.allocate()
+    allocator.release([first])
+    assert allocator.allocate() != first
