@@ -20,21 +20,20 @@ import contextlib
 import os
 import signal
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler.analysis import CanaryAnalysis
 from reconciler.clock import Clock, SystemClock
-from reconciler.endpoints import port_name, service_backends
 from reconciler.engine.executor import Executor
-from reconciler.engine.model import TrafficGroup
 from reconciler.errors import Problem
 from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
-from reconciler.proxy import ListenerSpec, Proxy
+from reconciler.proxy import Proxy
 from reconciler.runtime import PodStatus, Runtime
+from reconciler.services import ServiceRouter
 from reconciler.store import IntentRow, PodRecord, Store, pod_to_dict
 from reconciler.sync import Change, FolderSync, SyncResult
 from reconciler.watch import FolderWatcher
@@ -88,12 +87,15 @@ class Daemon:
         self.proxy = proxy
         self.clock = clock or SystemClock()
         self.sync = FolderSync(store, options.manifests)
+        self.services = ServiceRouter(
+            proxy=proxy, runtime=runtime, bind=options.bind, on_listen_failed=self._listen_failed
+        )
         self.analysis = CanaryAnalysis(runtime=runtime, proxy=proxy, on_failure=self.enqueue)
         self.executor = Executor(
             store=store,
             runtime=runtime,
             now=self.clock.now,
-            on_pod_leaving=self._pod_leaving,
+            on_pod_leaving=lambda name: self.services.leaving(name),
             analysis_failures=lambda ref, rs_hash: self.analysis.failures(ref, rs_hash),
         )
         self.watcher = FolderWatcher(
@@ -105,11 +107,6 @@ class Daemon:
         self._queue: asyncio.Queue[ObjectRef] = asyncio.Queue()
         self._queued: set[ObjectRef] = set()
         self._timers: dict[ObjectRef, asyncio.TimerHandle] = {}
-        # the traffic groups of each deployment's last plan, by Service name
-        self._traffic: dict[ObjectRef, Mapping[str, tuple[TrafficGroup, ...]]] = {}
-        self._leaving: set[str] = set()
-        self._listeners: dict[ObjectRef, set[str]] = {}
-        self._service_specs: dict[ObjectRef, dict[str, Any]] = {}  # defaulted, as bound
         self._tasks: list[asyncio.Task[Any]] = []
         self._pods_dirty = False
         self._stopping = False
@@ -131,8 +128,8 @@ class Daemon:
         # Services the store already had are unchanged for the sync, so it does not bind them:
         # after a restart (or a crash) each needs its listener again.
         for obj in self.store.list_objects(Kind.SERVICE):
-            if obj.ref not in self._listeners:
-                await self._bind_service(obj.ref)
+            if not self.services.is_bound(obj.ref):
+                await self.services.bind(obj.ref, obj)
         for obj in self.store.list_objects(Kind.DEPLOYMENT):
             self.enqueue(obj.ref)
         self._forget_orphans()
@@ -188,8 +185,7 @@ class Daemon:
         for timer in self._timers.values():
             timer.cancel()
         # Endpoints first, then the pods: no new connection goes to a pod that is stopping.
-        self._leaving.update(p.name for p in self.runtime.pods())
-        self._refresh_endpoints()
+        self.services.all_leaving()
         await self.runtime.close()
         await self.proxy.close()
         self.store.replace_pods([])
@@ -231,7 +227,7 @@ class Daemon:
             if change is Change.DELETED:
                 self._delete(ref)
             if ref.kind is Kind.SERVICE:
-                await self._bind_service(ref)
+                await self.services.bind(ref, self.store.get_object(ref))
                 self._refresh_deployments_of(ref.namespace)
             elif ref.kind is Kind.DEPLOYMENT:
                 self.enqueue(ref)
@@ -248,7 +244,7 @@ class Daemon:
                 )
             log.warning("prune_held", objects=[r.key for r in result.held])
         if result.changes:
-            self._refresh_endpoints()
+            self.services.refresh()
         return result
 
     def _report_problems(self, result: SyncResult) -> None:
@@ -277,6 +273,11 @@ class Daemon:
         for problem in result.problems:
             log.warning("manifest_problem", problem=problem.render())
 
+    def _listen_failed(self, ref: ObjectRef, message: str) -> None:
+        self.store.add_event(
+            ref, type="Warning", reason="FailedToListen", message=message, now=self.clock.now()
+        )
+
     def _delete(self, ref: ObjectRef) -> None:
         """Forget the object; its pods are wound down by the next pass."""
         self.store.delete_object(ref)
@@ -297,73 +298,6 @@ class Daemon:
         for obj in self.store.list_objects(Kind.DEPLOYMENT, namespace):
             self.enqueue(obj.ref)
 
-    # -- services ---------------------------------------------------------------------------
-
-    async def _bind_service(self, ref: ObjectRef) -> None:
-        key = f"{ref.namespace}/{ref.name}"
-        obj = self.store.get_object(ref)
-        wanted: dict[str, ListenerSpec] = {}
-        if obj is not None:
-            spec = obj.spec["spec"]
-            timeout = None
-            if spec.get("sessionAffinity") == "ClientIP":
-                timeout = float(spec["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"])
-            for port in spec.get("ports") or []:
-                name = port_name(port)
-                wanted[name] = ListenerSpec(
-                    service=key,
-                    port_name=name,
-                    bind=self.options.bind,
-                    port=int(port["port"]),
-                    affinity_timeout=timeout,
-                )
-        for name in self._listeners.get(ref, set()) - set(wanted):
-            await self.proxy.remove_listener(key, name)
-        bound: set[str] = set()
-        for name, spec in wanted.items():
-            try:
-                await self.proxy.ensure_listener(spec)
-                bound.add(name)
-            except Exception as exc:  # a taken port must not stop the daemon
-                self.store.add_event(
-                    ref,
-                    type="Warning",
-                    reason="FailedToListen",
-                    message=f"cannot listen on {spec.bind}:{spec.port}: {exc}",
-                    now=self.clock.now(),
-                )
-                log.warning("listen_failed", service=key, port=spec.port, error=str(exc))
-        self._listeners[ref] = bound
-        if obj is None:
-            self._listeners.pop(ref, None)
-            self._service_specs.pop(ref, None)
-        else:
-            self._service_specs[ref] = obj.spec
-
-    def _refresh_endpoints(self) -> None:
-        pods = [p for p in self.runtime.pods() if p.name not in self._leaving]
-        for ref, ports in self._listeners.items():
-            spec = self._service_specs.get(ref)
-            if spec is None:
-                continue
-            traffic = next(
-                (
-                    routes[ref.name]
-                    for owner, routes in self._traffic.items()
-                    if owner.namespace == ref.namespace and ref.name in routes
-                ),
-                None,
-            )
-            backends = service_backends(spec, pods, traffic)
-            key = f"{ref.namespace}/{ref.name}"
-            for name, groups in backends.items():
-                if name in ports:
-                    self.proxy.set_backends(key, name, groups)
-
-    def _pod_leaving(self, name: str) -> None:
-        self._leaving.add(name)
-        self._refresh_endpoints()
-
     # -- pods -------------------------------------------------------------------------------
 
     def _on_pod_change(self, pod: PodStatus) -> None:
@@ -375,9 +309,7 @@ class Daemon:
             log.exception("pod_change_failed", pod=pod.name)
 
     def _pod_changed(self, pod: PodStatus) -> None:
-        if pod.terminating and pod.name not in self._leaving:
-            self._leaving.add(pod.name)
-        self._refresh_endpoints()
+        self.services.pod_changed(pod)
         self._pods_dirty = True
         owner = self._rs_owner.get(pod.owner)
         if owner is None:
@@ -387,8 +319,6 @@ class Daemon:
                 self._rs_owner[pod.owner] = owner
         if owner is not None:
             self.enqueue(owner)
-        if pod.name in self._leaving and pod.name not in {p.name for p in self.runtime.pods()}:
-            self._leaving.discard(pod.name)
 
     @staticmethod
     async def _every(interval: float, step: Callable[[], Awaitable[None]]) -> None:
@@ -475,14 +405,14 @@ class Daemon:
         for row in self.store.list_replicasets(ref):
             self._rs_owner[row.name] = ref
         if result.plan is None:
-            self._traffic.pop(ref, None)
+            self.services.route(ref, None)
             self.analysis.track(ref, None, {})
         else:
-            self._traffic[ref] = result.plan.traffic
+            self.services.route(ref, result.plan.traffic)
             self.analysis.track(ref, result.spec, result.plan.status)
             consumed = set(result.plan.consumed_intents)
             self._pending_intents = [i for i in self._pending_intents if i.id not in consumed]
-        self._refresh_endpoints()
+        self.services.refresh()
         if result.acted:
             self.enqueue(ref)  # level-triggered: look again at once, the world changed
         elif result.requeue_after is not None:
