@@ -137,14 +137,33 @@ def _restart(args: argparse.Namespace) -> int:
         words = words[1:]  # "rollout restart deployment web"
     refs = [_deployment_ref(word, args.namespace) for word in words]
     with open_store(args) as store:
+        now = time.time()
         for ref in refs:
-            _deployment(store, ref)
+            obj = _deployment(store, ref)
+            if _restarted_within_a_second(store, obj, now=now):
+                raise ReconcilerError(
+                    "error: failed to patch: if restart has already been triggered within the "
+                    "past second, please wait before attempting to trigger another"
+                )
         for ref in refs:
-            store.add_intent(ref, "restart", {"at": time.time()}, now=time.time())
+            store.add_intent(ref, "restart", {"at": now}, now=now)
         warn_if_no_daemon(store)
     for ref in refs:
         print(f"{ref.display} restarted")
     return 0
+
+
+def _restarted_within_a_second(store: Store, obj: AppliedObject, *, now: float) -> bool:
+    """kubectl refuses a second restart within a second (its restartedAt has 1 s resolution)."""
+    times = [
+        float(i.args.get("at", i.created_at))
+        for i in store.pending_intents()
+        if i.ref == obj.ref and i.action == "restart"
+    ]
+    restarted = (obj.status.get("rollout") or {}).get("restartedAt")
+    if restarted is not None:
+        times.append(float(restarted))
+    return any(0 <= now - at < 1.0 for at in times)
 
 
 def delete_pod(args: argparse.Namespace, ref: ObjectRef) -> int:

@@ -70,6 +70,17 @@ def test_restart_writes_intent_with_time(world: World, capsys: pytest.CaptureFix
     assert abs(args["at"] - world.now) < 60
 
 
+def test_restart_twice_within_a_second_is_refused(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kubectl's refusal of a second restart within a second; one intent only."""
+    world.deployment()
+    assert world.cli("rollout", "restart", "deployment/web") == 0
+    assert world.cli("rollout", "restart", "deployment/web") == 1
+    assert "within the past second" in capsys.readouterr().err
+    assert len(_intents(world)) == 1
+
+
 def test_no_warning_while_a_daemon_runs(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     """With the daemon lock held, intents are written without the warning."""
     world.deployment(strategy=CANARY)
