@@ -229,6 +229,19 @@ def test_unknown_field_suggests_the_near_miss() -> None:
     assert problem.message == 'unknown field "replica"; did you mean "replicas"?'
 
 
+def test_a_schema_error_does_not_hide_the_api_server_rules() -> None:
+    """One run reports a typo *and* a selector that matches nothing, each once."""
+    obj = deployment()
+    obj["spec"]["replica"] = 3
+    obj["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    rolling(obj)["maxSurge"] = [1]
+    assert found(check(obj)) == {
+        ("unknown-field", "spec.replica"),
+        ("selector", "spec.template.metadata.labels"),
+        ("schema", "spec.strategy.rollingUpdate.maxSurge"),  # not also the percent rule
+    }
+
+
 def test_schema_message_and_position() -> None:
     """Schema errors read as the issue shows and point at the offending key."""
     text = dump(deployment()).replace("replicas: 2", "replicas: three")
