@@ -3,7 +3,7 @@
 Side by side in one run, all on loopback, 1 KiB HTTP responses:
 
 - throughput and p50/p99 with ``wrk`` (keep-alive, and a new connection per request), direct to
-  one backend vs. through ``TcpProxy`` vs. the previous ``TcpProxy`` (asyncio transports) vs.
+  one backend vs. through ``TcpProxy`` vs.
   HAProxy (tcp mode, roundrobin, one thread), optionally vs. a streams-based forwarder;
 - latency at a fixed 1,000 requests/s from a paced asyncio client (new connection per request),
   and the p99 the proxy adds over going direct;
@@ -380,9 +380,7 @@ def report(rounds: list[dict[str, Round]], args: argparse.Namespace) -> None:
             system = _median([c[1] for c in samples])
             print(f"  {label}: {user:.0f} + {system:.0f} = {user + system:.0f} µs")
     print()
-    for ours in (TCPPROXY, PREVIOUS):
-        if ours not in labels:
-            continue
+    for ours in (TCPPROXY,):
         for other in (direct, HAPROXY):
             if other not in labels:
                 continue
@@ -395,7 +393,6 @@ def report(rounds: list[dict[str, Round]], args: argparse.Namespace) -> None:
 
 
 TCPPROXY = "TcpProxy (Service)"
-PREVIOUS = "previous TcpProxy (6c3cb7c)"
 HAPROXY = "HAProxy 1 thread, tcp"
 STREAMS = "streams forwarder"
 
@@ -409,7 +406,6 @@ def main() -> int:
     parser.add_argument(
         "--paced-seconds", type=float, default=3.0, help="1 s paced slices per target per round"
     )
-    parser.add_argument("--no-previous", action="store_true", help="skip the previous TcpProxy")
     parser.add_argument("--streams", action="store_true", help="add the streams forwarder")
     parser.add_argument("--no-canary", action="store_true", help="skip the canary accuracy")
     args = parser.parse_args()
@@ -440,8 +436,6 @@ def main() -> int:
             "direct to one backend": int(backend_ports[0]),
             TCPPROXY: proxy("tcpproxy", TCPPROXY),
         }
-        if not args.no_previous:
-            ports[PREVIOUS] = proxy("previous", PREVIOUS)
         if shutil.which("haproxy") is None:
             print("skipped HAProxy: haproxy not installed (apt-get install haproxy)")
         else:

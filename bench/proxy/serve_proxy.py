@@ -1,10 +1,10 @@
-"""Run one proxy in its own process for the benchmark: TcpProxy, its predecessor, or streams.
+"""Run one proxy in its own process for the benchmark: TcpProxy, or a streams forwarder.
 
 ``python serve_proxy.py tcpproxy PORT...`` forwards a listener to the backends on those ports
-(round-robin, one group) and prints ``READY <port>``. ``previous`` is the same with the former
-``TcpProxy`` (``previous_server.py``: asyncio transports and a task per connection), so old and
-new are measured in one run. ``streams`` is the obvious alternative design, two
-``StreamReader``/``StreamWriter`` copy tasks per connection, kept only for comparison.
+(round-robin, one group) and prints ``READY <port>``. ``streams`` is the obvious alternative
+design, two ``StreamReader``/``StreamWriter`` copy tasks per connection, kept for comparison.
+(The figures of the previous, transport-based TcpProxy are in bench/README.md; its code is in
+git history at 6c3cb7c.)
 """
 
 from __future__ import annotations
@@ -12,21 +12,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
-from pathlib import Path
 
 from reconciler.log import configure
 from reconciler.proxy import BackendGroup, Endpoint, ListenerSpec
 from reconciler.proxy.server import TcpProxy
 
 
-async def run_tcpproxy(ports: list[int], *, previous: bool = False) -> None:
-    if previous:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from previous_server import TcpProxy as PreviousTcpProxy
-
-        proxy: TcpProxy | PreviousTcpProxy = PreviousTcpProxy()
-    else:
-        proxy = TcpProxy()
+async def run_tcpproxy(ports: list[int]) -> None:
+    proxy = TcpProxy()
     endpoints = tuple(Endpoint(f"pod-{p}", "127.0.0.1", p) for p in ports)
     proxy.set_backends("bench/web", "http", (BackendGroup("web", 1, endpoints),))
     await proxy.ensure_listener(ListenerSpec("bench/web", "http", "127.0.0.1", 0))
@@ -64,4 +57,4 @@ if __name__ == "__main__":
     if kind == "streams":
         asyncio.run(run_streams(backend_ports))
     else:
-        asyncio.run(run_tcpproxy(backend_ports, previous=kind == "previous"))
+        asyncio.run(run_tcpproxy(backend_ports))
