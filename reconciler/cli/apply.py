@@ -36,7 +36,7 @@ from reconciler.folder import (
     validate_in_folder,
 )
 from reconciler.manifest import load_text
-from reconciler.objects import ObjectRef
+from reconciler.objects import DEFAULT_NAMESPACE, ObjectRef
 
 
 def _read_sources(paths: list[str]) -> list[tuple[str, str]]:
@@ -63,6 +63,24 @@ def _new_file_name(folder: Path, ref: ObjectRef) -> str:
     return name if not (folder / name).exists() else f"{ref.name}-{ref.kind.value.lower()}.yaml"
 
 
+def _in_namespace(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """kubectl's ``apply -n NS``: an object without a namespace goes into NS; one that names
+    another namespace is refused (the object itself, unchanged, when NS is the default)."""
+    if namespace == DEFAULT_NAMESPACE:
+        return obj
+    metadata = obj.get("metadata") or {}
+    written = metadata.get("namespace")
+    if written is None:
+        return {**obj, "metadata": {**metadata, "namespace": namespace}}
+    if written != namespace:
+        raise ReconcilerError(
+            f'error: the namespace from the provided object "{written}" does not match the '
+            f"namespace \"{namespace}\". You must pass '--namespace={written}' to perform this "
+            "operation."
+        )
+    return obj
+
+
 def _apply(args: argparse.Namespace) -> int:
     sources = _read_sources(args.filename)
     folder = resolve_folder(args)
@@ -73,7 +91,10 @@ def _apply(args: argparse.Namespace) -> int:
         for document in load_text(text, source=source).documents:
             ref = ref_of(document.obj)
             if ref is not None:
-                objects.append((ref, document.obj, texts.get(ref, "")))
+                body, written = _in_namespace(document.obj, args.namespace), texts.get(ref, "")
+                if body is not document.obj:  # -n NS put it there: the text no longer says so
+                    ref, written = ref_of(body) or ref, ""
+                objects.append((ref, body, written))
     refuse(problems, what="the input")
     if not objects:
         raise ReconcilerError("error: no objects passed to apply")

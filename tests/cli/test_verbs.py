@@ -229,6 +229,24 @@ def test_apply_from_stdin(
     assert capsys.readouterr().out == "service/db created\n"
 
 
+def test_apply_with_a_namespace(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """apply -n NS puts objects without a namespace into NS and refuses another namespace."""
+    source = tmp_path / "db.yaml"
+    source.write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: db}\n"
+        "spec:\n  selector: {app: db}\n  ports:\n  - port: 5432\n"
+    )
+    assert run(folder, "apply", "-n", "team", "-f", str(source)) == 0
+    assert capsys.readouterr().out == "service/db created\n"
+    assert "namespace: team" in (folder / "db.yaml").read_text()
+    other = tmp_path / "other.yaml"
+    other.write_text(source.read_text().replace("{name: db}", "{name: db2, namespace: ops}"))
+    assert run(folder, "apply", "-n", "team", "-f", str(other)) == 1
+    assert "does not match the namespace \"team\"" in capsys.readouterr().err
+
+
 def test_apply_refuses_invalid_input_and_writes_nothing(
     folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
