@@ -115,7 +115,11 @@ def plan_bluegreen(ctx: Context, rollout: Mapping[str, Any], *, aborted: bool) -
             )
         )
 
-    promoting = bool(rollout.get(RolloutKey.PROMOTE_FULL))
+    # Going back to an RS that was active until a moment ago and is still up within its
+    # scale-down delay (an undo right after a promotion) is fast-tracked, as in Argo Rollouts:
+    # it was serving this traffic already, so it switches back without preview or pause.
+    fast_track = new.name in deadlines
+    promoting = bool(rollout.get(RolloutKey.PROMOTE_FULL)) or fast_track
     preview_count = spec.get("previewReplicaCount")
     wanted = (
         ctx.replicas
@@ -153,6 +157,7 @@ def plan_bluegreen(ctx: Context, rollout: Mapping[str, Any], *, aborted: bool) -
             pauses = []
             delay = parse_duration(spec.get("scaleDownDelaySeconds", 30))
             deadlines[active.name] = ctx.now + delay
+            deadlines.pop(new.name, None)
             events.append(
                 EventRecord(
                     "Normal",

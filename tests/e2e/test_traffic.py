@@ -299,3 +299,38 @@ def test_bluegreen_abort_keeps_active_on_the_old_version(
     assert load.result.failures == []
     assert set(load.result.versions) == {"1"}
     assert fetch_version(preview) == "1"  # the preview follows the active again
+
+
+def test_bluegreen_undo_right_after_promotion_switches_back_at_once(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """`rollout undo` within scaleDownDelaySeconds: the old pods take the traffic back, no pause."""
+    active = free_port()
+    strategy = """
+  strategy:
+    type: BlueGreen
+    blueGreen:
+      activeService: bg-active
+      autoPromotionEnabled: false
+      scaleDownDelaySeconds: 60"""
+
+    def manifest(image: str) -> str:
+        return deployment_yaml(
+            "bg", image=image, replicas=2, strategy=strategy, env=env_token(token)
+        ) + service_yaml("bg-active", active, app="bg")
+
+    write(folder, "bg", manifest("demo:1"))
+    daemon.start()
+    wait_for(lambda: rollout(daemon, "bg").get("phase") == "Healthy", what="v1 healthy")
+    write(folder, "bg", manifest("demo:2"))
+    wait_for(lambda: rollout(daemon, "bg").get("phase") == "Paused", what="BlueGreenPause")
+    assert daemon.cli("rollout", "promote", "bg").returncode == 0
+    wait_for(lambda: fetch_version(active) == "2", what="switched to v2")
+    v1_pods = {p.name for p in daemon.pods() if p.containers[0].image == "demo:1"}
+    with Load(active) as load:
+        undo = daemon.cli("rollout", "undo", "deployment/bg")
+        assert undo.returncode == 0, undo.stderr
+        wait_for(lambda: fetch_version(active) == "1", timeout=10, what="switched back")
+    assert load.result.failures == []
+    assert rollout(daemon, "bg").get("phase") != "Paused"
+    assert v1_pods <= {p.name for p in daemon.pods()}  # the same pods, not new ones

@@ -184,6 +184,26 @@ def test_bluegreen_preview_pause_promote_switch() -> None:
     assert scales(p4) == {"web-old": 0}
 
 
+def test_bluegreen_undo_within_the_scale_down_delay_is_fast_tracked() -> None:
+    """Back to the previous RS while it is still up: switch at once, no preview pause."""
+    s = spec(2, BLUE_GREEN)  # autoPromotionEnabled: false
+    rss = (
+        rs("old", 2, desired=2, max_replicas=3),
+        rs("new", 2, revision=2, desired=2, max_replicas=3),
+    )
+    promoted = plan(
+        view(s, "new", *rss, status=stable_status("old"), intents=(Intent(1, "promote"),)),
+        now=T0,
+    )
+    p1 = plan(view(s, "new", *rss, status=dict(promoted.status)), now=T0 + 1)  # switched
+    assert p1.status["rollout"]["activeSelector"] == "new"
+    back = plan(view(s, "old", *rss, status=dict(p1.status)), now=T0 + 5)  # undo
+    assert back.traffic["web-active"][0].replica_sets == ("web-old",)
+    assert back.status["rollout"]["pauseConditions"] == []
+    later = plan(view(s, "old", *rss, status=dict(back.status)), now=T0 + 40)
+    assert scales(later) == {"web-new": 0}  # the abandoned RS goes after its own delay
+
+
 def test_bluegreen_abort_keeps_active_on_old() -> None:
     """Abort before promotion: active stays on old, preview back to old, Degraded."""
     bg = {**BLUE_GREEN, "blueGreen": {**BLUE_GREEN["blueGreen"], "abortScaleDownDelaySeconds": 0}}
