@@ -9,6 +9,8 @@ them is invalid and each file points at the conflict.
 ``strategy-service``  BlueGreen/Canary Services missing, or not selecting the pods
 ``target-port``       a Service targetPort name that the selected pods do not declare
 ``port-conflict``     two Services listening on one port
+``selects-nothing``   (warning) a Service whose selector matches no Deployment of its namespace
+                      in the set, when the set has some: most likely a typo in a label
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def check_all(entries: Sequence[Entry]) -> list[Hit]:
     hits.extend(_strategy_services(entries))
     hits.extend(_target_ports(entries))
     hits.extend(_port_conflicts(entries))
+    hits.extend(_selects_nothing(entries))
     return hits
 
 
@@ -241,5 +244,31 @@ def _port_conflicts(entries: Sequence[Entry]) -> Iterable[Hit]:
                     f"Duplicate value: {number}: also used by {others}; each Service port is one "
                     "listener on this host",
                     "port-conflict",
+                ),
+            )
+
+
+def _selects_nothing(entries: Sequence[Entry]) -> Iterable[Hit]:
+    labels_by_namespace: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for entry in entries:
+        if entry.ref.kind == Kind.DEPLOYMENT and entry.checked:
+            labels_by_namespace[entry.ref.namespace].append(_template_labels(entry.obj))
+    for index, entry in enumerate(entries):
+        if entry.ref.kind != Kind.SERVICE or not entry.checked:
+            continue
+        selector = entry.obj["spec"].get("selector")
+        candidates = labels_by_namespace.get(entry.ref.namespace)
+        if not selector or not candidates:  # no Deployment here to compare with: say nothing
+            continue
+        if not any(_selects(entry.obj, labels) for labels in candidates):
+            yield (
+                index,
+                Finding(
+                    ("spec", "selector"),
+                    f"{_json(selector)} selects the pods of no Deployment in namespace "
+                    f"{json.dumps(entry.ref.namespace)} of the validated files; the Service will "
+                    "have no endpoints (a typo in a label?)",
+                    "selects-nothing",
+                    Severity.WARNING,
                 ),
             )

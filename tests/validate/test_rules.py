@@ -393,6 +393,16 @@ def test_target_port_name_must_exist_on_selected_pods() -> None:
     }
 
 
+def test_service_selecting_no_deployment_warns() -> None:
+    """A selector typo: a warning at the Service; alone (no Deployment to compare) it is quiet."""
+    svc = service()
+    svc["spec"]["selector"] = {"app": "wbe"}
+    report = check(deployment(), svc)
+    assert found(report, Severity.WARNING) == {("selects-nothing", "spec.selector")}
+    assert report.ok
+    assert found(check(svc), Severity.WARNING) == set()
+
+
 def test_two_services_on_one_port() -> None:
     """Two Services listening on one port: both invalid."""
     report = check(deployment(), service("a", 18093), service("b", 18093))
