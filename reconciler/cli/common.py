@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,16 +35,20 @@ def state_dir(args: argparse.Namespace, *, create: bool = True) -> Path:
 
 @contextlib.contextmanager
 def open_store(args: argparse.Namespace) -> Iterator[Store]:
-    """The store of the state directory, for reading (and writing intents)."""
-    from reconciler.store import Store
+    """The store of the state directory, for reading (and writing intents).
+
+    Where no daemon ever ran there is nothing to read: the commands see an empty store (so
+    ``get`` says "No resources found", ``describe`` says NotFound) and no ``.reconciler/`` is
+    left behind in whatever folder the command was typed in.
+    """
+    from reconciler.store import DB_NAME, Store
 
     path = find_state_dir(getattr(args, "state_dir", None))
-    if not (path / "state.db").exists():
-        ensure_state_dir(path)
-    else:
-        check_owner(path)
-    store = Store.open(path)
-    try:
+    with contextlib.ExitStack() as stack:
+        if (path / DB_NAME).exists():
+            check_owner(path)
+        else:
+            path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="reconciler-")))
+        store = Store.open(path)
+        stack.callback(store.close)
         yield store
-    finally:
-        store.close()

@@ -6,9 +6,12 @@ import os
 import select
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from test_read_world import World, complete_status, world_fixture
+
+from reconciler.cli import main
 
 __all__ = ["world_fixture"]
 
@@ -81,3 +84,15 @@ def test_get_pods_in_an_empty_namespace(world: World, capsys: pytest.CaptureFixt
     """No pods: kubectl's 'No resources found' on stderr, exit 0."""
     assert world.cli("get", "pods", "-n", "other") == 0
     assert capsys.readouterr().err == "No resources found in other namespace.\n"
+
+
+def test_reading_where_no_daemon_ran_leaves_no_state_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`get` where no state exists: "No resources found", and no state directory is created."""
+    monkeypatch.setenv("RECONCILER_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["get", "deployments"]) == 0
+    assert capsys.readouterr().err == "No resources found in default namespace.\n"
+    assert main(["describe", "deployment", "web"]) == 1
+    assert list(tmp_path.iterdir()) == []
