@@ -7,14 +7,16 @@ always for a condition with a deadline, never a bare sleep.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -246,3 +248,25 @@ def processes_with(token: str) -> list[int]:
         if token.encode() in cmdline or token.encode() in environ:
             found.append(int(entry.name))
     return found
+
+
+@contextlib.contextmanager
+def sampling(observe: Callable[[], T], *, every: float = 0.02) -> Iterator[list[T]]:
+    """Call ``observe`` every ``every`` seconds in a thread for the block's duration; the list
+    of observations fills while the block runs (at least one is taken)."""
+    samples: list[T] = []
+    stop = threading.Event()
+
+    def run() -> None:
+        while True:
+            samples.append(observe())
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()

@@ -93,8 +93,10 @@ def test_prune_guard_holds_a_mass_deletion_until_confirmed(
     pruned = daemon.cli("prune", "--yes")
     assert pruned.returncode == 0, pruned.stderr
     wait_for(
-        lambda: len(processes_with(token)) == 1
-        and {p.name.split("-")[0] for p in daemon.pods()} == {"c"},
+        lambda: (
+            len(processes_with(token)) == 1
+            and {p.name.split("-")[0] for p in daemon.pods()} == {"c"}
+        ),
         what="a and b pruned",
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -71,19 +72,19 @@ def test_rolling_update_through_a_service_fails_no_request(
     assert set(load.result.versions) == {"1", "2"}
 
 
-def test_bluegreen_preview_then_atomic_switch_on_promote(
-    folder: Path, daemon: DaemonProcess, token: str
-) -> None:
-    """v2 is served on the preview port only, until promote switches the active Service."""
-    active, preview = free_port(), free_port()
-    strategy = """
+def bluegreen_manifests(
+    token: str, *, active: int, preview: int, extra: str
+) -> Callable[[str], str]:
+    """``image -> manifest`` of deployment ``bg`` (BlueGreen, promotion by hand) and its
+    active and preview Services; ``extra`` adds blueGreen fields."""
+    strategy = f"""
   strategy:
     type: BlueGreen
     blueGreen:
       activeService: bg-active
       previewService: bg-preview
       autoPromotionEnabled: false
-      scaleDownDelaySeconds: 1"""
+      {extra}"""
 
     def manifest(image: str) -> str:
         return (
@@ -91,6 +92,18 @@ def test_bluegreen_preview_then_atomic_switch_on_promote(
             + service_yaml("bg-active", active, app="bg")
             + service_yaml("bg-preview", preview, app="bg")
         )
+
+    return manifest
+
+
+def test_bluegreen_preview_then_atomic_switch_on_promote(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """v2 is served on the preview port only, until promote switches the active Service."""
+    active, preview = free_port(), free_port()
+    manifest = bluegreen_manifests(
+        token, active=active, preview=preview, extra="scaleDownDelaySeconds: 1"
+    )
 
     write(folder, "bg", manifest("demo:1"))
     daemon.start()
@@ -265,21 +278,9 @@ def test_bluegreen_abort_keeps_active_on_the_old_version(
 ) -> None:
     """abort before promotion: the preview ReplicaSet goes, the active Service never moved."""
     active, preview = free_port(), free_port()
-    strategy = """
-  strategy:
-    type: BlueGreen
-    blueGreen:
-      activeService: bg-active
-      previewService: bg-preview
-      autoPromotionEnabled: false
-      abortScaleDownDelaySeconds: 0"""
-
-    def manifest(image: str) -> str:
-        return (
-            deployment_yaml("bg", image=image, replicas=2, strategy=strategy, env=env_token(token))
-            + service_yaml("bg-active", active, app="bg")
-            + service_yaml("bg-preview", preview, app="bg")
-        )
+    manifest = bluegreen_manifests(
+        token, active=active, preview=preview, extra="abortScaleDownDelaySeconds: 0"
+    )
 
     write(folder, "bg", manifest("demo:1"))
     daemon.start()

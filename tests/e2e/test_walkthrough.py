@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from tests.e2e.harness import (
     complete,
     deployment_yaml,
     processes_with,
+    sampling,
     wait_for,
 )
 
@@ -51,18 +51,11 @@ def test_create_get_and_rolling_update_within_bounds(
     assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert table[1].split()[:4] == ["web", "3/3", "3", "3"]
 
-    samples: list[tuple[int, int]] = []
-    stop = threading.Event()
+    def counts() -> tuple[int, int]:
+        pods = [p for p in daemon.pods() if not p.terminating]
+        return len(pods), sum(1 for p in pods if p.ready)
 
-    def sample() -> None:
-        while not stop.is_set():
-            pods = [p for p in daemon.pods() if not p.terminating]
-            samples.append((len(pods), sum(1 for p in pods if p.ready)))
-            stop.wait(0.02)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    with sampling(counts) as samples:
         write(
             folder,
             "web",
@@ -71,9 +64,6 @@ def test_create_get_and_rolling_update_within_bounds(
             ),
         )
         wait_for(lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:2"}, what="v2")
-    finally:
-        stop.set()
-        sampler.join()
     assert samples, "no samples taken"
     assert max(total for total, _ in samples) <= 4  # replicas + maxSurge
     assert min(ready for _, ready in samples) >= 3  # replicas - maxUnavailable
@@ -166,19 +156,7 @@ def test_recreate_stops_all_old_pods_before_new_ones(
     )
     daemon.start()
     wait_for(complete(daemon, "job", 3), what="rev 1")
-    mixed: list[set[str]] = []
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            seen = {c.image for p in daemon.pods() for c in p.containers}
-            if len(seen) > 1:
-                mixed.append(seen)
-            stop.wait(0.02)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    with sampling(lambda: {c.image for p in daemon.pods() for c in p.containers}) as seen:
         write(
             folder,
             "job",
@@ -187,9 +165,7 @@ def test_recreate_stops_all_old_pods_before_new_ones(
             ),
         )
         wait_for(lambda: complete(daemon, "job", 3)() and images(daemon) == {"demo:2"}, what="v2")
-    finally:
-        stop.set()
-        sampler.join()
+    mixed = [images for images in seen if len(images) > 1]
     assert mixed == []
 
 
