@@ -275,6 +275,12 @@ def _read_file(
     return None
 
 
+def read_regular_file(path: str | os.PathLike[str]) -> bytes | None:
+    """A manifest file's bytes, or None when it is not a readable regular file (a FIFO, a
+    directory, gone, too large). Never blocks: callers in the daemon rely on that."""
+    return _read_file(Path(path), name=os.fspath(path), problems=[], unreadable=set())
+
+
 def _read_stdin(
     stdin: TextIO | None, *, problems: list[Problem], unreadable: set[str]
 ) -> bytes | None:

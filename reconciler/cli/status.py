@@ -22,14 +22,13 @@ import enum
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from reconciler.cli.common import common_options, open_store
 from reconciler.cli.describe import kubectl_not_found
 from reconciler.cli.views import revision_of
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
-from reconciler.manifest import load_text
+from reconciler.manifest import load_text, read_regular_file
 from reconciler.objects import Kind, ObjectRef, parse_resource
 from reconciler.store import AppliedObject, ReplicaSetRow
 from reconciler.units import parse_duration
@@ -160,9 +159,8 @@ def _file_is_ahead(obj: AppliedObject) -> bool:
     followed at once by ``rollout status`` must wait for the daemon to see the edit instead of
     reporting the previous revision as rolled out.
     """
-    try:
-        data = Path(obj.source).read_bytes()
-    except OSError:
+    data = read_regular_file(obj.source)
+    if data is None:
         return False
     for document in load_text(data, source=obj.source).documents:
         body = document.obj

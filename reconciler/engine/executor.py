@@ -38,6 +38,7 @@ from reconciler.engine.model import (
 )
 from reconciler.engine.replicaset import plan_pods
 from reconciler.log import get_logger
+from reconciler.manifest import read_regular_file
 from reconciler.objects import Kind, ObjectRef
 from reconciler.revisions import templates_equal
 from reconciler.runtime import PodSpec, PodStatus, Runtime
@@ -140,10 +141,10 @@ class Executor:
 
     def _change_cause(self, obj: Any) -> str:
         """The annotation, else the CLI command that wrote the file, else git, else the path."""
-        try:
-            file_sha = hashlib.sha256(Path(obj.source).read_bytes()).hexdigest()
-        except OSError:
-            file_sha = ""
+        # never a plain read: the file may have been replaced by a FIFO, which would block this
+        # thread forever (and, through it, the daemon's worker and its shutdown)
+        data = read_regular_file(obj.source)
+        file_sha = hashlib.sha256(data).hexdigest() if data is not None else ""
         command = self.store.command_for(source=obj.source, file_sha256=file_sha)
         return change_cause(obj=obj.manifest, source=obj.source, digest=obj.digest, command=command)
 
