@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
+import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +59,39 @@ def run(args: argparse.Namespace) -> int:
     json = None if args.log_format is None else args.log_format == "json"
     log.configure(args.log_level, json=json)
     path = state_dir(args)
-    return asyncio.run(
-        _serve(
-            manifests=manifests,
-            state=path,
-            bind=args.bind,
-            resync=args.resync,
-            backoff_initial=args.backoff_initial,
-            backoff_max=args.backoff_max,
+    loop = asyncio.new_event_loop()
+    try:
+        code = loop.run_until_complete(
+            _serve(
+                manifests=manifests,
+                state=path,
+                bind=args.bind,
+                resync=args.resync,
+                backoff_initial=args.backoff_initial,
+                backoff_max=args.backoff_max,
+            )
         )
-    )
+        _finish_threads(loop)
+    finally:
+        loop.close()
+    return code
+
+
+def _finish_threads(loop: asyncio.AbstractEventLoop, timeout: float = 10.0) -> None:
+    """Wait a bounded time for helper threads (git, HTTP checks); a daemon that has stopped its
+    pods must exit even if one is stuck: say where it is stuck, and leave."""
+    try:
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_default_executor(), timeout))
+    except TimeoutError:
+        frames = sys._current_frames()
+        stuck = [
+            f"{t.name}: {traceback.format_stack(frames[t.ident])[-1].strip()}"
+            for t in threading.enumerate()
+            if t is not threading.main_thread() and t.ident in frames and not t.daemon
+        ]
+        log.get_logger(component="daemon").error("threads_stuck_at_exit", threads=stuck)
+        sys.stderr.flush()
+        os._exit(0)
 
 
 async def _serve(
