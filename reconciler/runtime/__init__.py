@@ -46,6 +46,17 @@ class ContainerStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class PodConfig:
+    """The ConfigMaps and Secrets a pod's template references, resolved by the executor when the
+    pod is created: object name -> key -> value (a ConfigMap's ``data`` encoded as UTF-8 and its
+    ``binaryData`` decoded; a Secret's decoded values). A name absent here does not exist in the
+    pod's namespace (``CreateContainerConfigError`` unless the reference is ``optional``)."""
+
+    config_maps: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
+    secrets: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class PodSpec:
     """What to start: one pod of a ReplicaSet."""
 
@@ -55,6 +66,7 @@ class PodSpec:
     labels: Mapping[str, str]
     template: Mapping[str, Any]  # the defaulted pod template (metadata + spec)
     base_dir: Path  # relative workingDir resolves against this (the manifest's folder)
+    config: PodConfig = field(default_factory=PodConfig)
 
 
 @dataclass(frozen=True, slots=True)
