@@ -248,18 +248,37 @@ def _port_conflicts(entries: Sequence[Entry]) -> Iterable[Hit]:
             )
 
 
+def _readable_labels(obj: Any) -> dict[str, str] | None:
+    """The template labels of a Deployment that failed the schema, if that part has a shape."""
+    spec = obj.get("spec") if isinstance(obj, dict) else None
+    template = spec.get("template") if isinstance(spec, dict) else None
+    metadata = template.get("metadata") if isinstance(template, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    if isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values()):
+        return {str(k): v for k, v in labels.items()}
+    return None
+
+
 def _selects_nothing(entries: Sequence[Entry]) -> Iterable[Hit]:
     labels_by_namespace: dict[str, list[dict[str, str]]] = defaultdict(list)
+    unknown: set[str] = set()  # namespaces with a Deployment whose labels cannot be read
     for entry in entries:
-        if entry.ref.kind == Kind.DEPLOYMENT and entry.checked:
-            labels_by_namespace[entry.ref.namespace].append(_template_labels(entry.obj))
+        if entry.ref.kind != Kind.DEPLOYMENT:
+            continue
+        # an invalid Deployment still has the pods its Service is for: compare with its labels
+        # when they can be read, and say nothing when they cannot (its own errors say enough)
+        labels = _template_labels(entry.obj) if entry.checked else _readable_labels(entry.obj)
+        if labels is None:
+            unknown.add(entry.ref.namespace)
+        else:
+            labels_by_namespace[entry.ref.namespace].append(labels)
     for index, entry in enumerate(entries):
         if entry.ref.kind != Kind.SERVICE or not entry.checked:
             continue
         selector = entry.obj["spec"].get("selector")
         candidates = labels_by_namespace.get(entry.ref.namespace)
-        if not selector or not candidates:  # no Deployment here to compare with: say nothing
-            continue
+        if not selector or not candidates or entry.ref.namespace in unknown:
+            continue  # no Deployment here to compare with: say nothing
         if not any(_selects(entry.obj, labels) for labels in candidates):
             yield (
                 index,

@@ -431,8 +431,10 @@ def _syntax_problem(source: str, exc: yaml.MarkedYAMLError, text: str) -> Proble
     if "'\\t'" in problem or _tab_near(text, line):
         message = f"YAML syntax error: {problem} (tab characters cannot indent YAML; use spaces)"
         return _problem(source, line, column, message, "tab")
-    context = f" {exc.context}" if exc.context else ""
-    return _problem(source, line, column, f"YAML syntax error:{context}: {problem}", "yaml")
+    # "YAML syntax error: while parsing a block mapping: expected <block end>", or without a
+    # context "YAML syntax error: mapping values are not allowed here" (never "error::")
+    context = f"{exc.context}: " if exc.context else ""
+    return _problem(source, line, column, f"YAML syntax error: {context}{problem}", "yaml")
 
 
 def _tab_near(text: str, line: int) -> bool:

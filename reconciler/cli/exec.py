@@ -2,7 +2,9 @@
 
 A pod here is a group of local processes, so "in the pod" means with the container's
 environment, working directory and ports (``reconciler.runtime.exec``). The exit code is the
-command's, as with ``kubectl exec``. ``deployment/NAME`` picks a pod like ``logs`` does; with
+command's, as with ``kubectl exec`` (which also says ``command terminated with exit code N``
+on stderr); a command that cannot be started is runc's ``OCI runtime exec failed: ...
+executable file not found in $PATH`` with exit code 126. ``deployment/NAME`` picks a pod like ``logs`` does; with
 several containers and no ``-c`` the first is used, as kubectl does
 (``Defaulted container "a" out of: a, b``).
 """
@@ -50,6 +52,9 @@ def _exec(args: argparse.Namespace) -> int:
     code: int = exec_in_pod(
         state_dir(args, create=False), args.namespace, pod.name, container, argv, tty=args.tty
     )
+    if code != 0:
+        # kubectl's words for a command that exited non-zero; its exit code is kubectl's too
+        print(f"command terminated with exit code {code}", file=sys.stderr)
     return code
 
 

@@ -48,26 +48,64 @@ def exec_in_pod(
     tty: bool,
     stdin_fd: int = 0,
     stdout_fd: int = 1,
+    stderr_fd: int = 2,
 ) -> int:
     """Run ``argv`` like ``kubectl exec [-it] pod [-c container] -- argv``; its exit code.
 
-    Raises NotFoundError (``pods "x" not found``, ``container y is not valid for pod x``).
+    A command that cannot be started gives runc's message on ``stderr_fd`` and exit code 126,
+    as ``kubectl exec`` shows them. Raises NotFoundError (``pods "x" not found``, ``container
+    y is not valid for pod x``).
     """
     if not argv:
         raise ReconcilerError("error: you must specify at least one command for the container")
     _, env, cwd = exec_environment(state_dir, namespace, pod, container)
-    program = shutil.which(argv[0], path=env.get("PATH")) if "/" not in argv[0] else argv[0]
-    if program is None or not os.path.exists(program):
-        raise ReconcilerError(
-            f'error: exec: "{argv[0]}": executable file not found in $PATH '
-            "(command terminated with exit code 126)"
-        )
+    failure = _start_failure(argv[0], env=env, cwd=cwd)
+    if failure is not None:
+        # what the container runtime writes on the exec's stderr stream; kubectl then reports
+        # the exit code 126 the runtime gives a command that could not be started
+        os.write(stderr_fd, f"{OCI_EXEC_FAILED}: {failure}: unknown\n".encode())
+        return EXIT_CANNOT_EXECUTE
+    program = _program(argv[0], env=env, cwd=cwd)
     if not tty:
         completed = subprocess.run(
             [program, *argv[1:]], env=env, cwd=cwd, stdin=stdin_fd, stdout=stdout_fd, check=False
         )
-        return completed.returncode
+        return exit_code_of(completed.returncode)
     return _run_with_pty([program, *argv[1:]], env=env, cwd=cwd, stdin_fd=stdin_fd, out=stdout_fd)
+
+
+OCI_EXEC_FAILED = "OCI runtime exec failed: exec failed: unable to start container process"
+EXIT_CANNOT_EXECUTE = 126  # runc: the command was found but could not run, or was not found
+
+
+def exit_code_of(returncode: int) -> int:
+    """A container's exit code for a process result: a signal N is 128 + N, as runtimes say.
+
+    >>> exit_code_of(3), exit_code_of(-9)
+    (3, 137)
+    """
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _program(word: str, *, env: dict[str, str], cwd: Path) -> str:
+    if "/" in word:
+        return word if os.path.isabs(word) else os.fspath(cwd / word)
+    return shutil.which(word, path=env.get("PATH")) or word
+
+
+def _start_failure(word: str, *, env: dict[str, str], cwd: Path) -> str | None:
+    """Why ``word`` cannot be started, in runc's words (``exec: "x": executable file not found
+    in $PATH``, ``exec: "/etc/passwd": permission denied``), or None."""
+    if "/" not in word:
+        if shutil.which(word, path=env.get("PATH")) is None:
+            return f'exec: "{word}": executable file not found in $PATH'
+        return None
+    path = Path(word) if os.path.isabs(word) else cwd / word
+    if not path.exists():
+        return f'exec: "{word}": stat {word}: no such file or directory'
+    if path.is_dir() or not os.access(path, os.X_OK):
+        return f'exec: "{word}": permission denied'
+    return None
 
 
 def _run_with_pty(
@@ -91,7 +129,7 @@ def _run_with_pty(
             termios.tcsetattr(stdin_fd, termios.TCSAFLUSH, saved)
         os.close(master)
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    return exit_code_of(os.waitstatus_to_exitcode(status))
 
 
 def _copy(master: int, stdin_fd: int, out: int) -> None:
@@ -117,4 +155,4 @@ def _copy(master: int, stdin_fd: int, out: int) -> None:
                     os.write(master, b"\x04")  # end of input for the terminal's reader
 
 
-__all__ = ["exec_environment", "exec_in_pod"]
+__all__ = ["EXIT_CANNOT_EXECUTE", "exec_environment", "exec_in_pod", "exit_code_of"]

@@ -96,7 +96,8 @@ def test_exec_with_a_tty(state_dir: Path, tmp_path: Path) -> None:
 
 
 def test_exec_errors_use_kubectls_words(state_dir: Path, tmp_path: Path) -> None:
-    """Unknown pods and containers, and missing executables, are reported like kubectl."""
+    """Unknown pods and containers raise kubectl's errors; a missing executable is runc's
+    message with exit code 126."""
 
     async def scenario(rt: ProcessRuntime) -> None:
         await rt.start_pod(pod_spec("exec-1", container(**py(SLEEP)), base_dir=tmp_path))
@@ -105,8 +106,20 @@ def test_exec_errors_use_kubectls_words(state_dir: Path, tmp_path: Path) -> None
             exec_in_pod(state_dir, "default", "nope", None, ["true"], tty=False)
         with pytest.raises(NotFoundError, match="container db is not valid for pod exec-1"):
             exec_in_pod(state_dir, "default", "exec-1", "db", ["true"], tty=False)
-        with pytest.raises(ReconcilerError, match='exec: "no-such-xyz": executable file not found'):
-            exec_in_pod(state_dir, "default", "exec-1", None, ["no-such-xyz"], tty=False)
+        read_fd, write_fd = os.pipe()
+        try:
+            code = exec_in_pod(
+                state_dir, "default", "exec-1", None, ["no-such-xyz"], tty=False, stderr_fd=write_fd
+            )
+        finally:
+            os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as err:
+            message = err.read().decode()
+        assert code == 126
+        assert message == (
+            "OCI runtime exec failed: exec failed: unable to start container process: "
+            'exec: "no-such-xyz": executable file not found in $PATH: unknown\n'
+        )
 
     run_with_runtime(state_dir, scenario)
 

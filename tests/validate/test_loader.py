@@ -121,6 +121,27 @@ def test_syntax_error_makes_the_file_unreadable_keeping_earlier_documents() -> N
 
 
 @pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "a: b: c\n",
+            "YAML syntax error: mapping values are not allowed in this context",
+            id="no context",
+        ),
+        pytest.param(
+            "a: [1\n",
+            "YAML syntax error: while parsing a flow sequence: did not find expected ',' or ']'",
+            id="with context",
+        ),
+    ],
+)
+def test_syntax_error_message_has_one_colon_after_its_title(text: str, message: str) -> None:
+    """`YAML syntax error: ...`, with or without the parser's context, never `error::`."""
+    (problem,) = load_text(text, source="f").problems
+    assert problem.message == message
+
+
+@pytest.mark.parametrize(
     ("text", "found"),
     [
         pytest.param("", [], id="empty file"),

@@ -403,6 +403,19 @@ def test_service_selecting_no_deployment_warns() -> None:
     assert found(check(svc), Severity.WARNING) == set()
 
 
+def test_service_of_an_invalid_deployment_gets_no_selects_nothing_warning() -> None:
+    """The Deployment fails the schema but its labels match: the Service is not warned about."""
+    web = deployment()
+    web["spec"]["replicas"] = "three"
+    other = deployment()
+    other["metadata"]["name"] = "other"
+    other["spec"]["selector"]["matchLabels"] = {"app": "other"}
+    other["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    report = check(web, other, service())
+    assert ("schema", "spec.replicas") in found(report)
+    assert found(report, Severity.WARNING) == set()
+
+
 def test_two_services_on_one_port() -> None:
     """Two Services listening on one port: both invalid."""
     report = check(deployment(), service("a", 18093), service("b", 18093))
