@@ -4,8 +4,8 @@ A pod here is a group of local processes, so "in the pod" means with the contain
 environment, working directory and ports (``reconciler.runtime.exec``). The exit code is the
 command's, as with ``kubectl exec`` (which also says ``command terminated with exit code N``
 on stderr); a command that cannot be started is runc's ``OCI runtime exec failed: ...
-executable file not found in $PATH`` with exit code 126. ``deployment/NAME`` picks a pod like ``logs`` does; with
-several containers and no ``-c`` the first is used, as kubectl does
+executable file not found in $PATH`` with exit code 126. ``deployment/NAME`` picks a pod
+like ``logs`` does; with several containers and no ``-c`` the first is used, as kubectl does
 (``Defaulted container "a" out of: a, b``).
 """
 
