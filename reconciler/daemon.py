@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.analysis import CanaryAnalysis
+from reconciler.brokenfile import mark_invalid, mark_valid
+from reconciler.cli.liveness import HEARTBEAT_SECONDS, OBSERVED_META
 from reconciler.clock import Clock, SystemClock
 from reconciler.engine.executor import Executor
 from reconciler.errors import Problem
@@ -122,6 +124,7 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> None:
         self.store.set_meta("manifests_dir", os.fspath(self.options.manifests.resolve()))
         self.store.set_meta("bind", self.options.bind)  # `get services` shows it as CLUSTER-IP
+        await self._heartbeat()
         self.store.replace_pods([])  # pods of a previous daemon are gone (the runtime killed them)
         self.runtime.subscribe(self._on_pod_change)
         await self._on_folder_change()
@@ -139,6 +142,7 @@ class Daemon:
             asyncio.create_task(self._every(self.options.intent_poll, self._poll_intents)),
             asyncio.create_task(self._every(self.options.pods_flush, self._flush_if_dirty)),
             asyncio.create_task(self._every(0.25, self.analysis.check_due)),
+            asyncio.create_task(self._every(HEARTBEAT_SECONDS, self._heartbeat)),
         ]
         log.info("daemon_started", manifests=os.fspath(self.options.manifests), pid=os.getpid())
         self.synced.set()
@@ -260,16 +264,14 @@ class Daemon:
             )
             obj = self.store.get_object(ref)
             if obj is not None:
-                self.store.set_status(ref, {**obj.status, "invalid": rendered})
+                self.store.set_status(ref, mark_invalid(obj.status, rendered, now=now))
             log.warning("manifest_invalid", object=ref.key, problems=rendered)
-        for ref in list(self._invalid):
-            if ref not in result.invalid:
-                del self._invalid[ref]
-                obj = self.store.get_object(ref)
-                if obj is not None and "invalid" in obj.status:
-                    status = dict(obj.status)
-                    del status["invalid"]
-                    self.store.set_status(ref, status)
+        for obj in self.store.list_objects():
+            # also what a previous daemon marked: the file may have been fixed meanwhile
+            if obj.ref not in result.invalid and "invalid" in obj.status:
+                self._invalid.pop(obj.ref, None)
+                self.store.set_status(obj.ref, mark_valid(obj.status))
+                log.info("manifest_valid_again", object=obj.ref.key)
         for problem in result.problems:
             log.warning("manifest_problem", problem=problem.render())
 
@@ -337,6 +339,10 @@ class Daemon:
                 if failing:
                     log.info("background_step_recovered", step=step.__name__)
                 failing = False
+
+    async def _heartbeat(self) -> None:
+        """Note when the daemon last looked: read commands show it once no daemon runs."""
+        self.store.set_meta(OBSERVED_META, repr(self.clock.now()))
 
     async def _flush_if_dirty(self) -> None:
         if self._pods_dirty:

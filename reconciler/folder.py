@@ -37,6 +37,7 @@ __all__ = [
     "document_check",
     "kubectl_errors",
     "locate",
+    "not_found_message",
     "note_command",
     "plural",
     "resolve_folder",
@@ -64,17 +65,50 @@ class ObjectNotFound(NotFoundError):
 
     def __init__(self, ref: ObjectRef) -> None:
         super().__init__(f'Error from server (NotFound): {plural(ref)} "{ref.name}" not found')
+        self.ref = ref
+
+
+def not_found_message(args: argparse.Namespace, ref: ObjectRef) -> str:
+    """Why ``ref`` is not in the folder, never confidently wrong (``brokenfile.py``):
+
+    - its file (as the store knows it), or a file naming it, cannot be parsed: say where;
+    - no state directory and no ``--manifests``: nothing tells where the folder is, so say
+      that (kubectl's "connection refused"), not NotFound;
+    - else kubectl's ``Error from server (NotFound)`` line.
+    """
+    from reconciler.brokenfile import broken_message, where_broken
+    from reconciler.cli.liveness import no_state_message
+    from reconciler.store import DB_NAME
+
+    state_dir = find_state_dir(getattr(args, "state_dir", None))
+    has_state = (state_dir / DB_NAME).exists()
+    stored_source: str | None = None
+    if has_state:
+        store = _open_store(state_dir)
+        if store is not None:
+            with store:
+                obj = store.get_object(ref)
+            stored_source = obj.source if obj is not None else None
+    folder = resolve_folder(args)
+    files = list(iter_manifest_files(folder)) if folder.is_dir() else []
+    broken = where_broken(files, ref, stored_source=stored_source)
+    if broken is not None:
+        return broken_message(plural(ref), ref, broken)
+    if not has_state and not getattr(args, "manifests", None):
+        return no_state_message(state_dir)
+    return str(ObjectNotFound(ref))
 
 
 def kubectl_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    """Print kubectl's ``Error from server (NotFound)`` line verbatim (exit 1)."""
+    """Print kubectl's ``Error from server (NotFound)`` line verbatim (exit 1), or why the
+    object cannot be found (``not_found_message``)."""
 
     @functools.wraps(handler)
     def wrapped(args: argparse.Namespace) -> int:
         try:
             return handler(args)
         except ObjectNotFound as exc:
-            print(str(exc), file=sys.stderr)
+            print(not_found_message(args, exc.ref), file=sys.stderr)
             return 1
 
     return wrapped
@@ -151,16 +185,30 @@ def command_line(words: Sequence[str]) -> str:
 def note_command(args: argparse.Namespace, path: Path, command: str) -> None:
     """Tell the store which command wrote ``path``'s current bytes (the change cause).
 
-    Without a state directory there is no daemon to tell: nothing happens. A store that cannot
-    be written only costs the change cause, never the edit, so it is a warning.
+    Without a state directory there is no daemon to tell: the edit is in the file, and a
+    warning says nothing applies it yet (as when no daemon holds the state directory). A store
+    that cannot be written only costs the change cause, never the edit, so it is a warning.
     """
+    from reconciler.store import DB_NAME
+
     state_dir = find_state_dir(getattr(args, "state_dir", None))
-    if not state_dir.is_dir() or not path.exists():
+    if not (state_dir / DB_NAME).exists() or not path.exists():
+        print(
+            f"warning: no reconciler state at {state_dir}: the change is in {display_path(path)}"
+            " and applies once a daemon ('reconciler run') watches the folder",
+            file=sys.stderr,
+        )
         return
     store = _open_store(state_dir)
     if store is None:
         return
     with store:
+        if store.daemon_pid() is None:
+            print(
+                f"warning: no reconciler daemon is running for {state_dir}; the change applies "
+                "when one starts",
+                file=sys.stderr,
+            )
         try:
             store.note_command(
                 source=os.fspath(path.resolve()),

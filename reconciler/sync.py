@@ -8,7 +8,8 @@ directory scan; the validator always sees every document, because its cross-obje
 What is never lost:
 - an object whose manifest became invalid keeps its last good spec (and keeps running); the
   problems are returned so the daemon can show them as a condition and an event;
-- an object whose file cannot be read or parsed at all is *unknown*, not deleted;
+- an object whose file cannot be read or parsed at all is *unknown*, not deleted, and is
+  reported as invalid with the file's problems (its last good spec keeps running);
 - a change that would delete more than half of the objects (and at least two) is held: an
   unmounted folder or a half-done checkout must not take everything down. It waits until the
   files come back or ``reconciler prune`` confirms.
@@ -149,13 +150,32 @@ class FolderSync:
             if p.severity is Severity.ERROR
             and not any(p in problems for problems in report.invalid.values())
         ]
+        # The objects of a file that cannot be parsed are as invalid as those of a file that
+        # does not validate: they keep their last good spec, and say why (brokenfile.py).
+        invalid = dict(report.invalid)
+        for ref, old in stored.items():
+            if ref not in by_ref and ref not in invalid and old.source in unknown_files:
+                invalid[ref] = [
+                    p for p in file_problems if os.fspath(Path(p.file).resolve()) == old.source
+                ] or [_unreadable_problem(old.source)]
         return SyncResult(
             changes=changes,
-            invalid=dict(report.invalid),
+            invalid=invalid,
             problems=file_problems,
             held=held,
             report=report,
         )
+
+
+def _unreadable_problem(source: str) -> Problem:
+    return Problem(
+        file=source,
+        line=0,
+        column=0,
+        severity=Severity.ERROR,
+        message="the file cannot be read",
+        rule="unreadable",
+    )
 
 
 def held_deletions(store: Store) -> Sequence[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,21 +33,23 @@ def state_dir(args: argparse.Namespace, *, create: bool = True) -> Path:
 
 
 @contextlib.contextmanager
-def open_store(args: argparse.Namespace) -> Iterator[Store]:
+def open_store(args: argparse.Namespace, *, reading: bool = True) -> Iterator[Store]:
     """The store of the state directory, for reading (and writing intents).
 
-    Where no daemon ever ran there is nothing to read: the commands see an empty store (so
-    ``get`` says "No resources found", ``describe`` says NotFound) and no ``.reconciler/`` is
-    left behind in whatever folder the command was typed in.
+    Where no daemon ever ran there is nothing to read: the command fails with
+    ``liveness.no_state_message`` (not "No resources found", which would be confidently
+    wrong) and no ``.reconciler/`` is left behind in whatever folder it was typed in. A read
+    (``reading``) of a store no daemon holds says so on stderr, with the time of the last
+    observation; commands that write intents say it their own way.
     """
+    from reconciler.cli.liveness import NoStateDir, warn_if_stale
     from reconciler.store import DB_NAME, Store
 
     path = find_state_dir(getattr(args, "state_dir", None))
-    with contextlib.ExitStack() as stack:
-        if (path / DB_NAME).exists():
-            check_owner(path)
-        else:
-            path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="reconciler-")))
-        store = Store.open(path)
-        stack.callback(store.close)
+    if not (path / DB_NAME).exists():
+        raise NoStateDir(path)
+    check_owner(path)
+    with Store.open(path) as store:
+        if reading:
+            warn_if_stale(store)
         yield store

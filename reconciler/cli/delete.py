@@ -20,9 +20,9 @@ from reconciler.cli.common import common_options
 from reconciler.edit import find_object, iter_manifest_files, refs_in_file, remove_object
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.folder import (
-    ObjectNotFound,
     add_folder_option,
     check_editable,
+    not_found_message,
     resolve_folder,
 )
 from reconciler.objects import Kind, ObjectRef, parse_kind, parse_resource
@@ -51,7 +51,7 @@ def delete_from_folder(args: argparse.Namespace, ref: ObjectRef) -> int:
     if located is None:
         if args.ignore_not_found:
             return 0
-        print(str(ObjectNotFound(ref)), file=sys.stderr)
+        print(not_found_message(args, ref), file=sys.stderr)
         return 1
     check_editable(folder, located.path)
     remove_object(located)

@@ -25,12 +25,12 @@ from typing import Any
 import yaml
 
 from reconciler.changecause import CHANGE_CAUSE_ANNOTATION
-from reconciler.cli.common import common_options, state_dir
+from reconciler.cli.common import common_options, open_store
 from reconciler.errors import ReconcilerError
 from reconciler.folder import ObjectNotFound, kubectl_errors
 from reconciler.log import redact_env
 from reconciler.objects import Kind, ObjectRef, parse_resource
-from reconciler.store import DB_NAME, ReplicaSetRow, Store
+from reconciler.store import ReplicaSetRow
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
@@ -282,10 +282,7 @@ def run_history(args: argparse.Namespace) -> int:
         raise ReconcilerError(f'error: no history viewer has been implemented for "{ref.kind}"')
     if args.revision < 0:
         raise ReconcilerError("error: revision must be a positive integer")
-    folder = state_dir(args, create=False)
-    if not (folder / DB_NAME).exists():
-        raise ObjectNotFound(ref)
-    with Store.open(folder) as store:
+    with open_store(args) as store:
         known = store.get_object(ref) is not None
         if args.revision or args.output:
             rows = store.list_replicasets(ref)

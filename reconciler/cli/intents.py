@@ -95,7 +95,7 @@ def _refuse(obj: AppliedObject, verb: str, *, need_steps: bool) -> None:
 
 @kubectl_not_found
 def _promote(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, reading=False) as store:
         ref = _deployment_ref(args.name, args.namespace)
         _refuse(_deployment(store, ref), "promote", need_steps=True)
         write_intent(store, ref, "promote", {"full": bool(args.full)})
@@ -105,7 +105,7 @@ def _promote(args: argparse.Namespace) -> int:
 
 @kubectl_not_found
 def _abort(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, reading=False) as store:
         ref = _deployment_ref(args.name, args.namespace)
         _refuse(_deployment(store, ref), "abort", need_steps=False)
         write_intent(store, ref, "abort", {})
@@ -120,7 +120,7 @@ def _retry(args: argparse.Namespace) -> int:
         words = words[1:]  # "retry rollout NAME" (the Argo plugin's form)
     if len(words) != 1:
         raise UsageError("error: expected one rollout name: retry rollout NAME")
-    with open_store(args) as store:
+    with open_store(args, reading=False) as store:
         ref = _deployment_ref(words[0], args.namespace)
         _refuse(_deployment(store, ref), "retry", need_steps=False)
         write_intent(store, ref, "retry", {})
@@ -136,7 +136,7 @@ def _restart(args: argparse.Namespace) -> int:
             raise UsageError(f"error: {words[0]} cannot be restarted")
         words = words[1:]  # "rollout restart deployment web"
     refs = [_deployment_ref(word, args.namespace) for word in words]
-    with open_store(args) as store:
+    with open_store(args, reading=False) as store:
         now = time.time()
         for ref in refs:
             obj = _deployment(store, ref)
@@ -168,7 +168,7 @@ def _restarted_within_a_second(store: Store, obj: AppliedObject, *, now: float) 
 
 def delete_pod(args: argparse.Namespace, ref: ObjectRef) -> int:
     """``delete pod NAME``: a ``delete-pod`` intent; its ReplicaSet then replaces the pod."""
-    with open_store(args) as store:
+    with open_store(args, reading=False) as store:
         names = {p.name for p in store.list_pods(ref.namespace)}
         if ref.name not in names:
             if getattr(args, "ignore_not_found", False):

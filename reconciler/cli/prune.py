@@ -28,7 +28,7 @@ def parse_key(key: str) -> ObjectRef:
 def _prune(args: argparse.Namespace) -> int:
     from reconciler.sync import held_deletions
 
-    with open_store(args) as store:
+    with open_store(args, reading=False) as store:
         refs = [parse_key(key) for key in held_deletions(store)]
         if not refs:
             print("No deletions are waiting for confirmation.")

@@ -22,12 +22,14 @@ import enum
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from reconciler.cli.common import common_options, open_store
 from reconciler.cli.describe import kubectl_not_found
 from reconciler.cli.views import revision_of
-from reconciler.errors import NotFoundError, ReconcilerError, UsageError
+from reconciler.errors import NotFoundError, ReconcilerError, Severity, UsageError
+from reconciler.folder import display_path
 from reconciler.manifest import load_text, read_regular_file
 from reconciler.objects import Kind, ObjectRef, parse_resource
 from reconciler.store import AppliedObject, ReplicaSetRow
@@ -162,7 +164,8 @@ def _file_is_ahead(obj: AppliedObject) -> bool:
     data = read_regular_file(obj.source)
     if data is None:
         return False
-    for document in load_text(data, source=obj.source).documents:
+    loaded = load_text(data, source=display_path(Path(obj.source)))
+    for document in loaded.documents:
         body = document.obj
         metadata = body.get("metadata") or {}
         if (
@@ -171,7 +174,19 @@ def _file_is_ahead(obj: AppliedObject) -> bool:
             and (metadata.get("namespace") or "default") == obj.ref.namespace
         ):
             return digest_of(body) != obj.digest
+    if loaded.unreadable:
+        # the daemon may not have seen it yet: the file is broken now, whatever status says
+        errors = [p.render() for p in loaded.problems if p.severity is Severity.ERROR]
+        raise ReconcilerError(_invalid_message(obj.ref.name, errors or ["cannot be parsed"]))
     return False  # gone from the file: the daemon prunes it, status reports the deletion
+
+
+def _invalid_message(name: str, errors: Sequence[str]) -> str:
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return (
+        f'error: the manifest of deployment "{name}" is invalid, the last good revision keeps '
+        f"running: {errors[0]}{more}"
+    )
 
 
 @kubectl_not_found
@@ -196,10 +211,7 @@ def rollout_status(args: argparse.Namespace) -> int:
             seen = True
             invalid = obj.status.get("invalid")
             if invalid:
-                raise ReconcilerError(
-                    f'error: the manifest of deployment "{ref.name}" is invalid, the last good '
-                    f"revision keeps running: {invalid[0]}"
-                )
+                raise ReconcilerError(_invalid_message(ref.name, invalid))
             if _file_is_ahead(obj):
                 verdict = Verdict(
                     VerdictKind.WAITING, "Waiting for deployment spec update to be observed..."

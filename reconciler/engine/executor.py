@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.brokenfile import carry_manifest_state
 from reconciler.changecause import change_cause
 from reconciler.engine.dispatch import plan
 from reconciler.engine.model import (
@@ -226,9 +227,8 @@ class Executor:
                 self.store.add_event(
                     ref, type=event.type, reason=event.reason, message=event.message, now=now
                 )
-            status = dict(result.status)
-            if "invalid" in obj.status:
-                status["invalid"] = obj.status["invalid"]
+            current = self.store.get_object(ref)  # the daemon's word on the manifest since
+            status = carry_manifest_state((current or obj).status, result.status)
             self.store.set_status(ref, status)
             for intent_id in result.consumed_intents:
                 self.store.finish_intent(intent_id, result="done", now=now)

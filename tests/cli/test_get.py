@@ -89,10 +89,14 @@ def test_get_pods_in_an_empty_namespace(world: World, capsys: pytest.CaptureFixt
 def test_reading_where_no_daemon_ran_leaves_no_state_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`get` where no state exists: "No resources found", and no state directory is created."""
+    """`get` where no state exists says so (not "No resources found"), exits 1 as kubectl does
+    when it cannot reach a server, and creates no state directory."""
     monkeypatch.setenv("RECONCILER_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
-    assert main(["get", "deployments"]) == 0
-    assert capsys.readouterr().err == "No resources found in default namespace.\n"
+    assert main(["get", "deployments"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no reconciler state at {tmp_path / 'state'}: no daemon has run")
+    assert "No resources found" not in err
     assert main(["describe", "deployment", "web"]) == 1
+    assert "NotFound" not in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

@@ -45,6 +45,7 @@ def test_rollout_intents(
 ) -> None:
     """Each verb prints the Argo plugin's line, queues its intent, and warns with no daemon."""
     world.deployment(strategy=CANARY)
+    world.stop_daemon()
     assert world.cli("rollout", *argv) == 0
     captured = capsys.readouterr()
     assert captured.out == line + "\n"
@@ -83,8 +84,7 @@ def test_restart_twice_within_a_second_is_refused(
 
 def test_no_warning_while_a_daemon_runs(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     """With the daemon lock held, intents are written without the warning."""
-    world.deployment(strategy=CANARY)
-    world.store.lock_daemon()
+    world.deployment(strategy=CANARY)  # the world holds the daemon lock
     assert world.cli("rollout", "promote", "web") == 0
     assert capsys.readouterr().err == ""
 

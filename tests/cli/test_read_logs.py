@@ -189,5 +189,5 @@ def test_logs_and_exec_against_a_real_pod(world: World, tmp_path: Path) -> None:
 
     logs, executed = asyncio.run(scenario())
     assert (logs.returncode, logs.stdout) == (0, f"hello from {name}\n")
-    assert executed.stderr == ""
+    assert executed.stderr == "command terminated with exit code 3\n"  # kubectl's words
     assert (executed.returncode, executed.stdout) == (3, f"in {name}\n")

@@ -60,8 +60,18 @@ class World:
         self.store = Store.open(state_dir)
         self.now = time.time()
         self._pods: list[PodRecord] = []
+        # the world is what a live daemon wrote: it holds the daemon lock until stop_daemon()
+        self._daemon: Store | None = Store.open(state_dir)
+        self._daemon.lock_daemon()
+
+    def stop_daemon(self) -> None:
+        """From now on no daemon holds the state directory (read commands warn)."""
+        if self._daemon is not None:
+            self._daemon.close()
+            self._daemon = None
 
     def close(self) -> None:
+        self.stop_daemon()
         self.store.close()
 
     def cli(self, *argv: str) -> int:

@@ -10,6 +10,7 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.objects import Kind, ObjectRef
+from reconciler.paths import find_state_dir
 from reconciler.store import Store
 from tests.cli.test_edit_file import FIXTURE, changed_lines
 
@@ -271,12 +272,18 @@ def test_delete_one_document_of_a_multi_document_file(
 
 
 def test_delete_missing_and_pod(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A missing object is NotFound, for files' objects and for pods alike."""
+    """A missing object is NotFound, for files' objects and for pods alike (pods are in the
+    store: without one, that is what is said)."""
     assert run(folder, "delete", "deployment", "nope") == 1
     assert "NotFound" in capsys.readouterr().err
     assert run(folder, "delete", "deployment", "nope", "--ignore-not-found") == 0
     assert run(folder, "delete", "pod", "web-abc") == 1
-    assert capsys.readouterr().err == 'Error from server (NotFound): pods "web-abc" not found\n'
+    assert capsys.readouterr().err.startswith("error: no reconciler state at ")
+    Store.open(find_state_dir()).close()
+    assert run(folder, "delete", "pod", "web-abc") == 1
+    assert capsys.readouterr().err.endswith(
+        'Error from server (NotFound): pods "web-abc" not found\n'
+    )
 
 
 def test_delete_dash_f(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

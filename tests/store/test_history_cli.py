@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,14 @@ from reconciler.store import Store
 from tests.store.conftest import WEB, template
 
 NOW = 1_700_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def _daemon(state_dir: Path) -> Iterator[None]:
+    """A live daemon holds the state directory (without one, reads warn; see liveness)."""
+    with Store.open(state_dir) as store:
+        store.lock_daemon()
+        yield
 
 
 def _record(state_dir: Path, *revisions: tuple[str, str]) -> None:

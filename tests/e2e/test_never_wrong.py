@@ -1,0 +1,106 @@
+"""Never confidently wrong (issue 18): broken files, half-written files, stale state, drift."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import ROLLING_SURGE_ONE, DaemonProcess, complete, deployment_yaml, wait_for
+from tests.e2e.test_walkthrough import env_token, write
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _conditions(daemon: DaemonProcess, name: str) -> dict[str, dict[str, object]]:
+    return {c["type"]: c for c in daemon.status(name).get("conditions", [])}
+
+
+def test_a_syntax_error_is_shown_by_get_rollout_status_and_set_image(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """A YAML syntax error in a running deployment's file: pods keep running; `get` warns with
+    file:line:col, `rollout status` exits 1 with it, `set image` names the broken file; an
+    InvalidManifest event and condition are recorded; all of it clears once the file is fixed."""
+    good = deployment_yaml("web", replicas=2, env=env_token(token))
+    path = write(folder, "web", good)
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="ready")
+    before = {p.name for p in daemon.pods()}
+    broken = good.replace("  replicas: 2\n", "  replicas: 2\n  selector: [\n")
+    path.write_text(broken)
+    wait_for(lambda: daemon.status("web").get("invalid"), what="invalid recorded")
+    where = re.compile(r"web\.yaml:\d+:\d+: error: YAML syntax error: ")
+
+    listing = daemon.cli("get", "deployments")
+    assert listing.returncode == 0
+    assert "web" in listing.stdout and "2/2" in listing.stdout
+    assert where.search(listing.stderr), listing.stderr
+    assert "last good revision keeps running" in listing.stderr
+
+    status = daemon.cli("rollout", "status", "deployment/web", "--timeout", "5s")
+    assert status.returncode == 1
+    assert "successfully rolled out" not in status.stdout
+    assert where.search(status.stderr), status.stderr
+
+    edit = daemon.cli("set", "image", "deployment/web", "app=demo:2")
+    assert edit.returncode == 1
+    assert "NotFound" not in edit.stderr
+    assert "cannot be parsed" in edit.stderr and where.search(edit.stderr), edit.stderr
+    assert path.read_text() == broken  # nothing written
+
+    condition = _conditions(daemon, "web")["ManifestValid"]
+    assert (condition["status"], condition["reason"]) == ("False", "InvalidManifest")
+    events = daemon.cli("get", "events").stdout
+    assert "InvalidManifest" in events
+    assert {p.name for p in daemon.pods()} == before and all(p.ready for p in daemon.pods())
+
+    write(folder, "web", good)
+    wait_for(lambda: "invalid" not in daemon.status("web"), what="invalid cleared")
+    assert "ManifestValid" not in _conditions(daemon, "web")
+    fixed = daemon.cli("rollout", "status", "deployment/web", "--timeout", "5s")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "warning" not in daemon.cli("get", "deployments").stderr.lower()
+
+
+ROLLING = ROLLING_SURGE_ONE
+
+
+def test_reads_say_when_no_daemon_runs_and_when_there_is_no_state(
+    folder: Path, daemon: DaemonProcess, token: str, tmp_path: Path
+) -> None:
+    """Stopped daemon: `get`, `describe`, `rollout status` and `history` warn on stderr with
+    the time of the last observation. No state directory: reads and `set image` say so and
+    exit 1, instead of "No resources found" or NotFound."""
+    write(folder, "web", deployment_yaml("web", replicas=1, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 1), what="ready")
+    assert "warning" not in daemon.cli("get", "deployments").stderr
+    daemon.stop()
+    stale = re.compile(
+        rf"^warning: no reconciler daemon is running for {re.escape(str(daemon.state))}; "
+        r"showing the state as of \d\d:\d\d:\d\d$",
+        re.MULTILINE,
+    )
+    for argv in (
+        ["get", "deployments"],
+        ["describe", "deployment", "web"],
+        ["rollout", "status", "deployment/web", "--watch=false"],
+        ["rollout", "history", "deployment/web"],
+    ):
+        result = daemon.cli(*argv)
+        assert stale.search(result.stderr), (argv, result.stderr)
+        assert "web" in result.stdout, argv
+
+    (tmp_path / "elsewhere").mkdir()  # a folder with no manifests and no state
+    nowhere = DaemonProcess(tmp_path / "elsewhere" / "manifests", tmp_path / "no-state")
+    for argv in (["get", "pods"], ["set", "image", "deployment/web", "app=demo:2"]):
+        result = nowhere.cli(*argv)
+        assert result.returncode == 1, argv
+        assert result.stderr.startswith(f"error: no reconciler state at {tmp_path / 'no-state'}")
+        assert "No resources found" not in result.stderr and "NotFound" not in result.stderr
+    assert not (tmp_path / "no-state").exists()
+    edited = daemon.cli("set", "image", "deployment/web", "app=demo:2")  # the file is there
+    assert edited.returncode == 0
+    assert "no reconciler daemon is running" in edited.stderr
