@@ -224,8 +224,13 @@ class Daemon:
                 )
 
     async def _on_folder_change(self, *, confirm_prune: bool = False) -> SyncResult:
-        result = self.sync.sync(now=self.clock.now(), confirm_prune=confirm_prune)
+        result = self.sync.sync(
+            now=self.clock.now(), confirm_prune=confirm_prune, unsettled=self.watcher.unsettled()
+        )
         self._report_problems(result)
+        if result.settling:
+            log.info("deletion_settling", objects=[r.key for r in result.settling])
+            self.watcher.resync_when_settled()
         for ref, change in sorted(result.changes.items()):
             log.info("object_" + str(change), object=ref.key)
             if change is Change.DELETED:

@@ -10,6 +10,8 @@ What is never lost:
   problems are returned so the daemon can show them as a condition and an event;
 - an object whose file cannot be read or parsed at all is *unknown*, not deleted, and is
   reported as invalid with the file's problems (its last good spec keeps running);
+- an object that vanished from a file still being written in place (a writer in two goes)
+  is not deleted until the file has settled (``watch.py``);
 - a change that would delete more than half of the objects (and at least two) is held: an
   unmounted folder or a half-done checkout must not take everything down. It waits until the
   files come back or ``reconciler prune`` confirms.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +48,7 @@ class SyncResult:
     invalid: dict[ObjectRef, list[Problem]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # file-level problems with no object
     held: tuple[ObjectRef, ...] = ()  # deletions held by the prune guard
+    settling: tuple[ObjectRef, ...] = ()  # deletions held while their file is being written
     report: Report | None = None
 
 
@@ -98,7 +101,17 @@ class FolderSync:
             del self._cache[gone]
         return documents, problems, unreadable
 
-    def sync(self, *, now: float, confirm_prune: bool = False) -> SyncResult:
+    def sync(
+        self,
+        *,
+        now: float,
+        confirm_prune: bool = False,
+        unsettled: Collection[Path] = frozenset(),
+    ) -> SyncResult:
+        """One pass over the folder. ``unsettled`` are files written in place a moment ago
+        (``FolderWatcher.unsettled``): objects that vanished from one of them, while it still
+        exists, are not deleted yet (``SyncResult.settling``), since a writer that writes a
+        file in several goes would otherwise take down what its next write puts back."""
         documents, load_problems, unreadable = self._load()
         report = validate_documents(documents)
         by_ref = {obj.ref: obj for obj in report.objects}
@@ -131,6 +144,15 @@ class FolderSync:
                 and ref not in report.invalid
                 and old.source not in unknown_files
             ]
+            changing = {os.fspath(Path(p).resolve()) for p in unsettled}
+            settling = tuple(
+                sorted(
+                    ref
+                    for ref in candidates
+                    if stored[ref].source in changing and Path(stored[ref].source).exists()
+                )
+            )
+            candidates = [ref for ref in candidates if ref not in settling]
             held: tuple[ObjectRef, ...] = ()
             if (
                 candidates
@@ -163,6 +185,7 @@ class FolderSync:
             invalid=invalid,
             problems=file_problems,
             held=held,
+            settling=settling,
             report=report,
         )
 

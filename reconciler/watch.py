@@ -8,6 +8,17 @@ missed (an overflowing inotify queue, a folder replaced by a mount), a periodic 
 repairs whatever the events did not say; the daemon's sync is idempotent, so a resync that finds
 nothing changed costs only a directory scan.
 
+Writes settle before they apply (issue 18): a sync acts on *complete* writes only.
+
+- Complete: a close after writing (inotify ``IN_CLOSE_WRITE``, watchdog's ``FileClosedEvent``),
+  a rename or move onto the path, a deletion: the sync follows after the debounce.
+- In progress: a file modified (or created) and not yet closed, e.g. ``cp`` or an editor
+  half-way through writing in place. The sync waits for its close, or for ``settle`` seconds
+  without a further write (a writer that never closes), at most ``max_defer`` seconds in all.
+- A file written in place recently (within ``settle``) is *unsettled* (``unsettled()``): the
+  sync does not delete objects that vanished from it, since a writer may be about to write
+  them again (``reconciler.sync``); it looks again once the file has settled.
+
 The observer runs in watchdog's thread; the only thing it does is call
 ``loop.call_soon_threadsafe`` (DESIGN decision 7: one event loop).
 """
@@ -27,6 +38,10 @@ from reconciler.log import get_logger
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 SYNC_RETRY_SECONDS = 1.0  # after a failed sync
+SETTLE_SECONDS = 1.0  # quiet time after an in-place write without a close
+MAX_DEFER_SECONDS = 10.0  # a file written to without end is synced anyway after this
+_IN_PROGRESS = frozenset({"modified", "created"})  # a write that has not been closed yet
+_COMPLETE_WRITE = "closed"  # closed after writing
 _TEMP_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".part", ".orig", ".rej")
 
 log = get_logger(component="watch")
@@ -59,7 +74,7 @@ def scan(root: Path) -> Iterator[Path]:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, notify: Callable[[str], None]) -> None:
+    def __init__(self, notify: Callable[[str, str], None]) -> None:
         self._notify = notify
 
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -67,10 +82,11 @@ class _Handler(FileSystemEventHandler):
             return
         if event.is_directory and event.event_type in ("modified", "closed"):
             return  # a folder's mtime changes with every file in it; the file events say more
-        self._notify(os.fsdecode(event.src_path))
+        kind = "directory" if event.is_directory else event.event_type
+        self._notify(kind, os.fsdecode(event.src_path))
         dest = getattr(event, "dest_path", "")
         if dest:
-            self._notify(os.fsdecode(dest))
+            self._notify(kind, os.fsdecode(dest))
 
 
 class FolderWatcher:
@@ -87,11 +103,19 @@ class FolderWatcher:
         *,
         debounce: float = 0.05,
         resync: float = 30.0,
+        settle: float = SETTLE_SECONDS,
+        max_defer: float = MAX_DEFER_SECONDS,
     ) -> None:
         self.root = root.resolve()
         self._on_change = on_change
         self._debounce = debounce
         self._resync = resync
+        self._settle = settle
+        self._max_defer = max_defer
+        # paths written to and not closed yet: (first, last) write event, in loop time
+        self._writing: dict[Path, tuple[float, float]] = {}
+        # paths written in place: their last write event (for unsettled())
+        self._written: dict[Path, float] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._observer: Any = None
@@ -120,27 +144,76 @@ class FolderWatcher:
             observer.stop()
             await asyncio.to_thread(observer.join, 5)
 
-    def _from_thread(self, path: str) -> None:
+    def _from_thread(self, kind: str, path: str) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._touched, Path(path))
+            loop.call_soon_threadsafe(self._touched, kind, Path(path))
 
-    def _touched(self, path: Path) -> None:
+    def _touched(self, kind: str, path: Path) -> None:
         # A manifest, or anything that may be a folder (created, moved, deleted): a folder event
         # can stand for many files at once.
-        if is_manifest_path(path, self.root) or path.suffix == "" or path.is_dir():
-            self.request_sync()
+        if not (is_manifest_path(path, self.root) or path.suffix == "" or path.is_dir()):
+            return
+        assert self._loop is not None
+        now = self._loop.time()
+        if kind in _IN_PROGRESS:
+            first, _ = self._writing.get(path, (now, now))
+            self._writing[path] = (first, now)
+            self._written[path] = now
+        else:
+            self._writing.pop(path, None)
+            if kind == _COMPLETE_WRITE:
+                self._written[path] = now
+        self.request_sync()
+
+    def unsettled(self) -> frozenset[Path]:
+        """Files written in place within the last ``settle`` seconds (or still being written)."""
+        if self._loop is None:
+            return frozenset()
+        now = self._loop.time()
+        for path, at in list(self._written.items()):
+            if now - at >= self._settle and path not in self._writing:
+                del self._written[path]
+        return frozenset(self._written)
+
+    def resync_when_settled(self) -> None:
+        """Sync again once every unsettled file has settled (for deletions held meanwhile)."""
+        if self._loop is None or not self.unsettled():
+            return
+        now = self._loop.time()
+        due = max(self._written.values()) + self._settle - now
+        self._loop.call_later(max(due, 0.0) + 0.01, self.request_sync)
 
     def request_sync(self) -> None:
         """Sync after the debounce (coalescing with any sync already asked for)."""
+        self._sync_in(self._debounce)
+
+    def _sync_in(self, delay: float) -> None:
         if self._loop is None:
             return
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self._loop.call_later(self._debounce, self._fire)
+        self._timer = self._loop.call_later(delay, self._fire)
+
+    def _write_pending(self) -> float | None:
+        """Seconds to wait for a write in progress to complete or settle (None: none is)."""
+        assert self._loop is not None
+        now = self._loop.time()
+        wait: float | None = None
+        for path, (first, last) in list(self._writing.items()):
+            if now - last >= self._settle or now - first >= self._max_defer:
+                del self._writing[path]  # quiet long enough without a close: take it as it is
+                continue
+            left = min(last + self._settle, first + self._max_defer) - now
+            wait = left if wait is None else max(wait, left)
+        return wait
 
     def _fire(self) -> None:
         self._timer = None
+        pending = self._write_pending()
+        if pending is not None:
+            self._sync_in(pending)  # half a file must never be applied: wait for the rest
+            return
         if self._running is not None and not self._running.done():
             # a sync is running; run again after it so its result includes the latest change
             self.request_sync()

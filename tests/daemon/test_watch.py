@@ -94,3 +94,96 @@ def test_deleting_a_folder_of_manifests_triggers_a_sync(tmp_path: Path) -> None:
         sub.rmdir()
 
     assert asyncio.run(_watch(tmp_path, remove, expect=1)) == 1
+
+
+def test_a_file_written_in_place_in_two_goes_is_synced_once_after_its_close(
+    tmp_path: Path,
+) -> None:
+    """Half a file is never handed on: the one sync comes after the writer closes the file."""
+    target = tmp_path / "web.yaml"
+    target.write_text("a: 1\n")
+
+    async def scenario() -> tuple[list[str], float]:
+        seen: list[str] = []
+
+        async def on_change() -> None:
+            seen.append(target.read_text())
+
+        watcher = FolderWatcher(tmp_path, on_change, debounce=0.05, resync=3600, settle=5.0)
+        await watcher.start()
+        try:
+            with open(target, "w") as out:  # truncates: the file is half-written from here
+                out.write("a: 2\n")
+                out.flush()
+                await asyncio.sleep(0.4)  # longer than the debounce: an event-only watcher syncs
+                assert seen == []
+                out.write("b: 2\n")
+            loop = asyncio.get_running_loop()
+            closed = loop.time()
+            while not seen and loop.time() - closed < 5:
+                await asyncio.sleep(0.01)
+            waited = loop.time() - closed
+            await asyncio.sleep(0.3)
+            assert target.resolve() in watcher.unsettled()  # written in place a moment ago
+        finally:
+            await watcher.stop()
+        return seen, waited
+
+    seen, waited = asyncio.run(scenario())
+    assert seen == ["a: 2\nb: 2\n"]
+    assert waited < 1.0  # the close completes the write: no settle wait
+
+
+def test_a_writer_that_never_closes_is_synced_after_the_settle_period(tmp_path: Path) -> None:
+    """Modified and left open: the sync comes once the file was quiet for `settle` seconds."""
+    target = tmp_path / "web.yaml"
+    target.write_text("a: 1\n")
+
+    async def scenario() -> float:
+        synced = asyncio.Event()
+
+        async def on_change() -> None:
+            synced.set()
+
+        watcher = FolderWatcher(tmp_path, on_change, debounce=0.05, resync=3600, settle=0.6)
+        await watcher.start()
+        out = open(target, "w")  # noqa: SIM115 - held open on purpose
+        try:
+            out.write("a: 2\n")
+            out.flush()
+            started = asyncio.get_running_loop().time()
+            await asyncio.wait_for(synced.wait(), timeout=5)
+            return asyncio.get_running_loop().time() - started
+        finally:
+            out.close()
+            await watcher.stop()
+
+    assert asyncio.run(scenario()) >= 0.5
+
+
+def test_a_rename_over_the_file_is_complete_and_not_unsettled(tmp_path: Path) -> None:
+    """An atomic save (rename) syncs after the debounce and holds no deletion back."""
+    target = tmp_path / "web.yaml"
+    target.write_text("a: 1\n")
+
+    async def scenario() -> tuple[float, frozenset[Path]]:
+        synced = asyncio.Event()
+
+        async def on_change() -> None:
+            synced.set()
+
+        watcher = FolderWatcher(tmp_path, on_change, debounce=0.05, resync=3600, settle=5.0)
+        await watcher.start()
+        try:
+            tmp = tmp_path / ".web.yaml.tmp"
+            tmp.write_text("a: 2\n")
+            started = asyncio.get_running_loop().time()
+            os.replace(tmp, target)
+            await asyncio.wait_for(synced.wait(), timeout=5)
+            return asyncio.get_running_loop().time() - started, watcher.unsettled()
+        finally:
+            await watcher.stop()
+
+    waited, unsettled = asyncio.run(scenario())
+    assert waited < 1.0
+    assert target.resolve() not in unsettled

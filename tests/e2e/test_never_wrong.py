@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import free_port
 from tests.e2e.harness import ROLLING_SURGE_ONE, DaemonProcess, complete, deployment_yaml, wait_for
+from tests.e2e.load import Load, fetch_version
+from tests.e2e.test_traffic import service_yaml
 from tests.e2e.test_walkthrough import env_token, write
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -104,3 +108,46 @@ def test_reads_say_when_no_daemon_runs_and_when_there_is_no_state(
     edited = daemon.cli("set", "image", "deployment/web", "app=demo:2")  # the file is there
     assert edited.returncode == 0
     assert "no reconciler daemon is running" in edited.stderr
+
+
+def test_a_two_part_in_place_write_under_traffic_drops_nothing(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """A file written in place in two goes (a valid Deployment first, its probe and Service
+    300 ms later) while traffic flows: no failed request, no deletion, one new revision."""
+    port = free_port()
+
+    def manifest(image: str) -> str:
+        return deployment_yaml(
+            "web", image=image, replicas=2, strategy=ROLLING, env=env_token(token)
+        ) + service_yaml("web", port, app="web")
+
+    path = write(folder, "web", manifest("demo:1"))
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="v1")
+    wait_for(lambda: fetch_version(port) == "1", what="service answers")
+    text = manifest("demo:2")
+    cut = text.index("          readinessProbe:")  # the first part alone is a valid Deployment
+    with Load(port) as load:
+        wait_for(lambda: load.result.ok > 30, what="load running")
+        with open(path, "w") as out:
+            out.write(text[:cut])
+            out.flush()
+            time.sleep(0.3)
+            out.write(text[cut:])
+        wait_for(
+            lambda: (
+                complete(daemon, "web", 2)()
+                and {c.image for p in daemon.pods() if not p.terminating for c in p.containers}
+                == {"demo:2"}
+            ),
+            timeout=60,
+            what="v2 rolled out",
+        )
+        seen = load.result.ok
+        wait_for(lambda: load.result.ok > seen + 30, what="load after the rollout")
+    assert load.result.failures == []
+    assert [rs.revision for rs in daemon.replicasets("web")] == [1, 2]
+    events = daemon.cli("get", "events").stdout
+    assert "Deleted" not in events
+    assert "object_deleted" not in daemon.log.read_text()
