@@ -6,8 +6,10 @@ message changes, so it works the same whether the daemon runs or not. Difference
 for (issue 5 §4, issue 6 §4):
 
 * fail fast: a ``ReplicaFailure`` condition (a new pod in ``ImagePullBackOff`` or
-  ``CrashLoopBackOff``) ends the wait with exit 1 and the pod's reason, instead of waiting for
-  the progress deadline; ``--wait-for-deadline`` keeps kubectl's behaviour;
+  ``CrashLoopBackOff``), or a new pod waiting in ``CrashLoopBackOff`` (from its first
+  back-off), ends the wait with exit 1 and the pod's reason, instead of waiting for the
+  progress deadline; a crashing pod is reported at once while waiting (``crashing.py``);
+  ``--wait-for-deadline`` keeps kubectl's behaviour and waits through all of it;
 * a Degraded rollout (autoRollback, an aborted canary or blue-green) ends with exit 1;
 * BlueGreen and Canary print their step, weight and pause reasons; ``--until-paused`` ends with
   exit 0 once the rollout waits at a pause (for CI scripts that then run checks and promote).
@@ -26,13 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli.common import common_options, open_store
+from reconciler.cli.crashing import crash_loop, crash_notes
 from reconciler.cli.describe import kubectl_not_found
 from reconciler.cli.views import revision_of
 from reconciler.errors import NotFoundError, ReconcilerError, Severity, UsageError
 from reconciler.folder import display_path
 from reconciler.manifest import load_text, read_regular_file
 from reconciler.objects import Kind, ObjectRef, parse_resource
-from reconciler.store import AppliedObject, ReplicaSetRow
+from reconciler.runtime import PodStatus
+from reconciler.store import AppliedObject, ReplicaSetRow, Store
+from reconciler.store.records import pod_from_dict
 from reconciler.units import parse_duration
 from reconciler.validate import digest_of
 
@@ -90,8 +95,13 @@ def status_message(
     *,
     revision: int = 0,
     wait_for_deadline: bool = False,
+    pods: Sequence[PodStatus] = (),
 ) -> Verdict:
-    """kubectl's DeploymentStatusViewer (§2.3), with fail-fast and strategy lines."""
+    """kubectl's DeploymentStatusViewer (§2.3), with fail-fast and strategy lines.
+
+    ``pods`` are the pods of the revision being rolled out: one waiting in CrashLoopBackOff
+    fails the wait at once (``crashing.py``) unless ``wait_for_deadline``.
+    """
     name = obj.ref.name
     spec, status = obj.spec["spec"], obj.status
     rollout: Mapping[str, Any] = status.get("rollout") or {}
@@ -112,7 +122,17 @@ def status_message(
     if failure and failure.get("status") == "True" and not wait_for_deadline:
         detail = failure.get("message") or failure.get("reason") or "replica failure"
         return Verdict(VerdictKind.FAILED, f'deployment "{name}" rollout failed: {detail}')
-    if rollout.get("phase") == "Degraded":
+    crash = None if wait_for_deadline else crash_loop(pods)
+    if crash is not None:
+        return Verdict(VerdictKind.FAILED, f'deployment "{name}" rollout failed: {crash}')
+    # Degraded by a failing pod alone is what --wait-for-deadline waits through (kubectl
+    # waits for the deadline); an abort or a rollback has ended the rollout either way.
+    ended = (
+        bool(rollout.get("abort"))
+        or bool(rollout.get("failedTemplateHash"))
+        or (progressing is not None and progressing.get("reason") == "RolloutAborted")
+    )
+    if rollout.get("phase") == "Degraded" and (ended or not wait_for_deadline):
         detail = rollout.get("message") or "Degraded"
         what = "rollout aborted" if rollout.get("abort") else "rollout failed"
         return Verdict(VerdictKind.FAILED, f'deployment "{name}" {what}: {detail}')
@@ -189,6 +209,15 @@ def _invalid_message(name: str, errors: Sequence[str]) -> str:
     )
 
 
+def _new_pods(store: Store, obj: AppliedObject, rows: Sequence[ReplicaSetRow]) -> list[PodStatus]:
+    """The pods of the revision being rolled out (the template's ReplicaSet)."""
+    current = (obj.status.get("rollout") or {}).get("currentPodHash")
+    rs = next((r for r in rows if current and r.hash == current), None)
+    if rs is None:
+        return []
+    return [pod_from_dict(r.status) for r in store.list_pods(obj.ref.namespace, owner=rs.name)]
+
+
 @kubectl_not_found
 def rollout_status(args: argparse.Namespace) -> int:
     ref = _ref(args.resource, args.namespace)
@@ -199,6 +228,7 @@ def rollout_status(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + timeout if timeout else None
     last: str | None = None
     seen = False
+    noted: set[str] = set()
     with open_store(args) as store:
         while True:
             obj = store.get_object(ref)
@@ -217,11 +247,18 @@ def rollout_status(args: argparse.Namespace) -> int:
                     VerdictKind.WAITING, "Waiting for deployment spec update to be observed..."
                 )
             else:
+                rows = store.list_replicasets(ref)
+                pods = _new_pods(store, obj, rows)
+                for note in crash_notes(pods):
+                    if note not in noted:
+                        noted.add(note)
+                        print(note, flush=True)
                 verdict = status_message(
                     obj,
-                    store.list_replicasets(ref),
+                    rows,
                     revision=args.revision,
                     wait_for_deadline=args.wait_for_deadline,
+                    pods=pods,
                 )
             if verdict.kind is VerdictKind.FAILED:
                 raise ReconcilerError(f"error: {verdict.message}")

@@ -6,8 +6,9 @@ Conditions are plain dicts ``{type, status, reason, message, lastUpdateTime, las
 running); same status -> the transition time is kept.
 
 Fail fast (issue 5 §4): a new pod waiting in ``ErrImagePull``/``ImagePullBackOff``,
-``CreateContainerConfigError``, or ``CrashLoopBackOff`` after 3 restarts gives
-``ReplicaFailure`` True naming the pod, instead of waiting for the 600 s deadline.
+``CreateContainerConfigError``, or ``CrashLoopBackOff`` (from its first back-off, when
+Kubernetes starts calling it that: one restart) gives ``ReplicaFailure`` True naming the pod,
+instead of waiting for the 600 s deadline.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ Condition = dict[str, Any]
 
 FAIL_FAST_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError"})
 CRASH_LOOP = "CrashLoopBackOff"
-CRASH_LOOP_RESTARTS = 3
+CRASH_LOOP_RESTARTS = 1  # the first back-off (issue 18): not three, ~30 s of back-offs later
 
 
 def condition(

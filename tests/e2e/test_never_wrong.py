@@ -151,3 +151,38 @@ def test_a_two_part_in_place_write_under_traffic_drops_nothing(
     events = daemon.cli("get", "events").stdout
     assert "Deleted" not in events
     assert "object_deleted" not in daemon.log.read_text()
+
+
+def test_rollout_status_reports_a_crash_fails_fast_and_wait_for_deadline_waits(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """A new revision whose pods exit 1: `rollout status` names the crashing pod and fails at
+    the first back-off; with `--wait-for-deadline` it waits (here until --timeout) instead."""
+    write(folder, "web", deployment_yaml("web", replicas=2, strategy=ROLLING, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="v1")
+    crashing = deployment_yaml(
+        "web",
+        image="demo:crash",
+        replicas=2,
+        strategy=ROLLING,
+        command='["python3", "-c", "import sys; sys.exit(1)"]',
+        env=env_token(token),
+    )
+    write(folder, "web", crashing)
+    started = time.monotonic()
+    fast = daemon.cli("rollout", "status", "deployment/web", "--timeout", "60s")
+    took = time.monotonic() - started
+    assert fast.returncode == 1
+    assert re.search(r'pod "web-\w+-\w+" is crashing: exit code 1, \d+ restarts?', fast.stdout)
+    assert "CrashLoopBackOff" in fast.stderr, fast.stderr
+    assert took < 20, took  # the first back-off, not the progress deadline or ~30 s of back-off
+
+    started = time.monotonic()
+    waiting = daemon.cli(
+        "rollout", "status", "deployment/web", "--timeout", "3s", "--wait-for-deadline"
+    )
+    took = time.monotonic() - started
+    assert waiting.returncode == 1
+    assert waiting.stderr.strip().endswith("error: timed out waiting for the condition")
+    assert took >= 3.0

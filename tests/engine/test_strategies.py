@@ -264,15 +264,16 @@ def test_fail_fast_reports_replica_failure() -> None:
     assert p.status["rollout"]["phase"] == "Degraded"
 
 
-def test_crash_loop_fails_fast_only_after_three_restarts() -> None:
-    """CrashLoopBackOff counts as failing fast at 3 restarts, not before."""
+def test_crash_loop_fails_fast_at_the_first_back_off() -> None:
+    """CrashLoopBackOff fails fast as soon as Kubernetes would say it: the first back-off
+    (one restart), not a pod that has not been restarted yet."""
     s = spec(3)
     early = plan(
         view(
             s,
             "new",
             rs("old", 3, desired=3),
-            _failing("new", "CrashLoopBackOff", 2),
+            _failing("new", "CrashLoopBackOff", 0),
             status=stable_status("old"),
         ),
         now=T0,
@@ -283,7 +284,7 @@ def test_crash_loop_fails_fast_only_after_three_restarts() -> None:
             s,
             "new",
             rs("old", 3, desired=3),
-            _failing("new", "CrashLoopBackOff", 3),
+            _failing("new", "CrashLoopBackOff", 1),
             status=stable_status("old"),
         ),
         now=T0,
