@@ -3,8 +3,9 @@
 Read from the store only, so they work while the daemon is stopped. The text is kubectl's: one
 Go ``tabwriter`` pass (minwidth 0, padding 2) over tab-separated lines, where consecutive lines
 that share a column are aligned together (``tabwrite``); kubectl's section order and words
-(semantics §2.7). Two additions a kubectl user would look for: a ``Manifest Errors:`` section
-when the manifest currently fails validation (the last good spec keeps running), and a
+(semantics §2.7). Additions a kubectl user would look for: a ``Manifest Errors:`` section
+when the manifest currently fails validation (the last good spec keeps running), a ``Drift:``
+section when what runs is not what the folder asks for (``reconciler.drift``), and a
 ``Rollout:`` section for BlueGreen and Canary deployments (phase, step, weights).
 """
 
@@ -19,9 +20,11 @@ from typing import Any
 
 from reconciler.cli import output
 from reconciler.cli.common import common_options, open_store
+from reconciler.cli.drift_view import describe_drift
 from reconciler.cli.get import object_or_fail
 from reconciler.cli.history import describe_pod_template
 from reconciler.cli.views import deployment_object, pods_of
+from reconciler.drift import store_drift
 from reconciler.errors import NotFoundError
 from reconciler.log import redact_env
 from reconciler.objects import Kind, ObjectRef, parse_kind
@@ -234,6 +237,7 @@ def describe_deployment(store: Store, ref: ObjectRef, *, now: float) -> str:
     invalid = status.get("invalid") or []
     if invalid:
         out += "Manifest Errors:\n" + "".join(f"  {line}\n" for line in invalid)
+    out += describe_drift(store_drift(store, obj))
     out += _rollout_section(spec, status.get("rollout") or {})
     current = (status.get("rollout") or {}).get("currentPodHash")
     new = [rs for rs in rows if current and rs.hash == current]
@@ -421,6 +425,7 @@ def describe_service(store: Store, ref: ObjectRef, *, now: float) -> str:
         out += f"TargetPort:\t{target}/{protocol}\n"
         out += f"Endpoints:\t{_endpoints(pods, selector, target)}\n"
     out += f"Session Affinity:\t{spec.get('sessionAffinity', 'None')}\n"
+    out += describe_drift(store_drift(store, obj))
     out += _events(store.list_events(ref), now)
     return _render(out)
 

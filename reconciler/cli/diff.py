@@ -1,8 +1,10 @@
 """``reconciler diff [DIR]``: what the daemon would change, like ``kubectl diff``.
 
 The folder (default: the one the daemon watches, else ``./manifests``) is validated exactly as
-the daemon does, then each object's normalized form is compared with the applied spec in the
-store: a unified diff per changed object, objects that are only in the store shown as deleted.
+the daemon does, then each object's normalized form is compared with what runs: the applied
+spec in the store, with the running revision's pod template where an autoRollback or an abort
+keeps another revision running than the folder asks for (``reconciler.drift``). A unified diff
+per changed object; objects that are only in the store shown as deleted.
 Exit codes are kubectl's, Argo CD's and Flux's: 0 no differences, 1 differences, 2 errors
 (invalid manifests or unreadable input), so CI can gate on it.
 """
@@ -15,7 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from reconciler.cli.liveness import warn_if_stale
 from reconciler.diff import normalize, render
+from reconciler.drift import DriftReason, held_keys, running_spec, store_drift
 from reconciler.errors import ReconcilerError
 from reconciler.folder import DEFAULT_FOLDER, MANIFESTS_META
 from reconciler.objects import API_VERSIONS, ObjectRef
@@ -47,10 +51,24 @@ def object_diff(
 
 
 def _applied_specs(state_dir: Path) -> dict[ObjectRef, dict[str, Any]]:
+    """What runs, per object: the applied spec, with the running revision's template where
+    a rollback or an abort left another revision running than the one applied (drift.py)."""
     if not (state_dir / DB_NAME).exists():
+        print(
+            f"warning: no reconciler state at {state_dir}: nothing runs yet, every object is new",
+            file=sys.stderr,
+        )
         return {}
     with Store.open(state_dir) as store:
-        return {obj.ref: obj.spec for obj in store.list_objects()}
+        warn_if_stale(store)
+        held = held_keys(store)
+        specs = {}
+        for obj in store.list_objects():
+            drift = store_drift(store, obj, held=held)
+            if drift is not None and drift.reason in (DriftReason.ROLLED_BACK, DriftReason.ABORTED):
+                print(f"warning: {drift.summary()}", file=sys.stderr)
+            specs[obj.ref] = running_spec(obj, drift)
+        return specs
 
 
 def _folder(args: argparse.Namespace, state_dir: Path) -> Path:

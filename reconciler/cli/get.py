@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.cli import output
 from reconciler.cli.common import common_options, open_store
+from reconciler.cli.drift_view import drifted_cells, warn_drift
 from reconciler.cli.history import replicaset_object
 from reconciler.cli.views import (
     deployment_object,
@@ -22,6 +23,7 @@ from reconciler.cli.views import (
     pod_status_word,
     pods_of,
 )
+from reconciler.drift import drift_of, held_keys
 from reconciler.errors import NotFoundError
 from reconciler.objects import Kind, ObjectRef, parse_kind
 from reconciler.store import Store
@@ -83,20 +85,24 @@ class Listing:
         out: list[tuple[str, Row, Row, dict[str, Any]]] = []
         store, now = self.store, self.now
         if self.kind is Kind.DEPLOYMENT:
+            held = held_keys(store)
             for obj in store.list_objects(Kind.DEPLOYMENT, self.namespace):
                 if not self._want(obj.ref.name) or not _labels_match(obj.spec, selector):
                     continue
                 spec, status = obj.spec["spec"], obj.status
                 names, images = _images(spec["template"])
+                rows = store.list_replicasets(obj.ref)
+                updated, images = drifted_cells(
+                    drift_of(obj, rows, held=held), str(status.get("updatedReplicas", 0)), images
+                )
                 row = [
                     obj.ref.name,
                     f"{status.get('readyReplicas', 0)}/{spec['replicas']}",
-                    str(status.get("updatedReplicas", 0)),
+                    updated,
                     str(status.get("availableReplicas", 0)),
                     output.age(obj.created_at, now),
                 ]
                 wide = [names, images, _sel_text(spec.get("selector"))]
-                rows = store.list_replicasets(obj.ref)
                 out.append((obj.ref.display, row, wide, deployment_object(obj, rows)))
         elif self.kind is Kind.REPLICASET:
             for dep in store.list_objects(Kind.DEPLOYMENT, self.namespace):
@@ -223,8 +229,8 @@ def _print_kind(
         for item in items:
             print(item[0])
     elif items:
-        if kind is Kind.DEPLOYMENT:
-            _warn_invalid(store, args.namespace, [i[1][0] for i in items])
+        if kind in (Kind.DEPLOYMENT, Kind.SERVICE):
+            warn_drift(store, kind, args.namespace, [i[1][0] for i in items])
         header, wide_header = HEADERS[kind]
         wide = args.output == "wide"
         rows = [header + (wide_header if wide else [])]
@@ -233,20 +239,6 @@ def _print_kind(
     if args.watch:
         return _watch(store, kind, args, now, items)
     return 1 if missing else 0
-
-
-def _warn_invalid(store: Store, namespace: str, names: list[str]) -> None:
-    """An invalid manifest keeps the last good revision running: say so next to the table."""
-    for name in names:
-        obj = store.get_object(ObjectRef(Kind.DEPLOYMENT, namespace, name))
-        errors = obj.status.get("invalid") if obj is not None else None
-        if errors:
-            print(
-                f"Warning: deployment.apps/{name}: its manifest is invalid, the last good revision "
-                f"keeps running: {errors[0]}"
-                + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""),
-                file=sys.stderr,
-            )
 
 
 def _watch(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from reconciler.cli.common import common_options, open_store
 from reconciler.cli.crashing import crash_loop, crash_notes
 from reconciler.cli.describe import kubectl_not_found
 from reconciler.cli.views import revision_of
+from reconciler.drift import store_drift
 from reconciler.errors import NotFoundError, ReconcilerError, Severity, UsageError
 from reconciler.folder import display_path
 from reconciler.manifest import load_text, read_regular_file
@@ -261,7 +263,14 @@ def rollout_status(args: argparse.Namespace) -> int:
                     pods=pods,
                 )
             if verdict.kind is VerdictKind.FAILED:
-                raise ReconcilerError(f"error: {verdict.message}")
+                # which revision runs, which the folder asks for, and the command (drift.py)
+                drift = store_drift(store, obj)
+                extra = f"\n{drift.summary()}" if drift is not None else ""
+                raise ReconcilerError(f"error: {verdict.message}{extra}")
+            if verdict.kind is VerdictKind.DONE:
+                drift = store_drift(store, obj)
+                if drift is not None:  # e.g. its file is gone and the prune guard holds it
+                    print(f"warning: {drift.summary()}", file=sys.stderr)
             if verdict.message != last:
                 print(verdict.message, flush=True)
                 last = verdict.message

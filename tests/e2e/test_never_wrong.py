@@ -186,3 +186,66 @@ def test_rollout_status_reports_a_crash_fails_fast_and_wait_for_deadline_waits(
     assert waiting.returncode == 1
     assert waiting.stderr.strip().endswith("error: timed out waiting for the condition")
     assert took >= 3.0
+
+
+def test_drift_after_an_auto_rollback_is_shown_everywhere_and_undo_resolves_it(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """After autoRollback the file asks for revision 2 while revision 1 runs: `get` marks it
+    (UP-TO-DATE 0, the running image, a warning naming undo/retry), `describe` and `rollout
+    status` say which revision runs and why, `diff` exits 1 with the image that runs; `rollout
+    undo` makes folder and pods agree again."""
+
+    def manifest(image: str, command: str) -> str:
+        return deployment_yaml(
+            "web",
+            image=image,
+            replicas=2,
+            strategy=ROLLING,
+            extra_spec="\n  autoRollback: true",
+            command=command,
+            env=env_token(token),
+        )
+
+    write(folder, "web", manifest("demo:1", '["python3", "-m", "reconciler.demoapp"]'))
+    daemon.start()
+    wait_for(complete(daemon, "web", 2), what="rev 1")
+    write(folder, "web", manifest("demo:2", '["python3", "-c", "import sys; sys.exit(1)"]'))
+    wait_for(
+        lambda: (
+            daemon.status("web").get("rollout", {}).get("failedTemplateHash")
+            and {c.image for p in daemon.pods() if not p.terminating for c in p.containers}
+            == {"demo:1"}
+        ),
+        timeout=30,
+        what="rolled back to demo:1",
+    )
+    undo = "reconciler rollout undo deployment/web"
+    retry = "reconciler rollout retry deployment/web"
+
+    listing = daemon.cli("get", "deployments", "-o", "wide")
+    row = listing.stdout.splitlines()[1]
+    assert row.split()[:3] == ["web", "2/2", "0"], row  # no pod runs what the folder asks for
+    assert "demo:2 (running demo:1)" in row
+    assert "runs revision 1 (demo:1), not revision 2 (demo:2)" in listing.stderr
+    assert undo in listing.stderr and retry in listing.stderr
+
+    describe = daemon.cli("describe", "deployment", "web").stdout
+    assert re.search(r"Drift:\n  Reason: +RolledBack\n  Running: +revision 1 \(demo:1\)", describe)
+    assert re.search(r"Folder Asks: +revision 2 \(demo:2\)", describe)
+    assert "rolled back automatically" in describe and undo in describe
+
+    status = daemon.cli("rollout", "status", "deployment/web", "--timeout", "10s")
+    assert status.returncode == 1
+    assert "runs revision 1 (demo:1), not revision 2 (demo:2)" in status.stderr
+    assert undo in status.stderr
+
+    diff = daemon.cli("diff")
+    assert diff.returncode == 1, diff.stderr
+    assert re.search(r"^-\s+image: demo:1$", diff.stdout, re.MULTILINE), diff.stdout
+    assert re.search(r"^\+\s+image: demo:2$", diff.stdout, re.MULTILINE)
+
+    undone = daemon.cli("rollout", "undo", "deployment/web")
+    assert undone.returncode == 0, undone.stderr
+    wait_for(lambda: daemon.cli("diff").returncode == 0, what="folder and pods agree")
+    assert "Warning" not in daemon.cli("get", "deployments").stderr
