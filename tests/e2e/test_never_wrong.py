@@ -249,3 +249,25 @@ def test_drift_after_an_auto_rollback_is_shown_everywhere_and_undo_resolves_it(
     assert undone.returncode == 0, undone.stderr
     wait_for(lambda: daemon.cli("diff").returncode == 0, what="folder and pods agree")
     assert "Warning" not in daemon.cli("get", "deployments").stderr
+
+
+def test_exec_exits_with_the_commands_exit_code_and_kubectls_words(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """`exec POD -- CMD` exits with CMD's code ("command terminated with exit code 3"); a
+    command that does not exist is runc's message and exit code 126, as kubectl shows them."""
+    write(folder, "web", deployment_yaml("web", replicas=1, env=env_token(token)))
+    daemon.start()
+    wait_for(complete(daemon, "web", 1), what="ready")
+    (pod,) = daemon.pods()
+    ok = daemon.cli("exec", pod.name, "--", "sh", "-c", "echo $POD_NAME")
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, f"{pod.name}\n", "")
+    three = daemon.cli("exec", pod.name, "--", "sh", "-c", "exit 3")
+    assert (three.returncode, three.stderr) == (3, "command terminated with exit code 3\n")
+    missing = daemon.cli("exec", pod.name, "--", "nonexist")
+    assert missing.returncode == 126
+    assert missing.stderr == (
+        "OCI runtime exec failed: exec failed: unable to start container process: "
+        'exec: "nonexist": executable file not found in $PATH: unknown\n'
+        "command terminated with exit code 126\n"
+    )
