@@ -90,12 +90,13 @@ def test_reads_say_when_no_daemon_runs_and_when_there_is_no_state(
     for argv in (
         ["get", "deployments"],
         ["describe", "deployment", "web"],
-        ["rollout", "status", "deployment/web", "--watch=false"],
         ["rollout", "history", "deployment/web"],
     ):
         result = daemon.cli(*argv)
         assert stale.search(result.stderr), (argv, result.stderr)
         assert "web" in result.stdout, argv
+    status = daemon.cli("rollout", "status", "deployment/web", "--watch=false")
+    assert stale.search(status.stderr), status.stderr
 
     (tmp_path / "elsewhere").mkdir()  # a folder with no manifests and no state
     nowhere = DaemonProcess(tmp_path / "elsewhere" / "manifests", tmp_path / "no-state")
