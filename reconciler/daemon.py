@@ -271,10 +271,11 @@ class Daemon:
             if obj is not None:
                 self.store.set_status(ref, mark_invalid(obj.status, rendered, now=now))
             log.warning("manifest_invalid", object=ref.key, problems=rendered)
+        for ref in [r for r in self._invalid if r not in result.invalid]:
+            del self._invalid[ref]
         for obj in self.store.list_objects():
             # also what a previous daemon marked: the file may have been fixed meanwhile
             if obj.ref not in result.invalid and "invalid" in obj.status:
-                self._invalid.pop(obj.ref, None)
                 self.store.set_status(obj.ref, mark_valid(obj.status))
                 log.info("manifest_valid_again", object=obj.ref.key)
         for problem in result.problems:

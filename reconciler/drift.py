@@ -37,6 +37,7 @@ __all__ = [
     "DriftReason",
     "Revision",
     "drift_of",
+    "held_deletions",
     "held_keys",
     "running_spec",
     "store_drift",
@@ -193,10 +194,17 @@ def running_spec(obj: AppliedObject, drift: Drift | None) -> dict[str, Any]:
     return spec
 
 
-def held_keys(store: Store) -> frozenset[str]:
-    """Keys of the objects whose deletion the prune guard holds (``reconciler.sync``)."""
-    from reconciler.sync import held_deletions
+PENDING_PRUNE_META = "pending_prune"  # written by reconciler.sync (kept here: a light import)
 
+
+def held_deletions(store: Store) -> Sequence[str]:
+    """Keys of the objects whose deletion the prune guard holds (for ``reconciler prune``)."""
+    value = store.get_meta(PENDING_PRUNE_META) or ""
+    return [line for line in value.splitlines() if line]
+
+
+def held_keys(store: Store) -> frozenset[str]:
+    """``held_deletions`` as a set."""
     return frozenset(held_deletions(store))
 
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.defaults import default_deployment, default_service
+from reconciler.drift import PENDING_PRUNE_META, held_deletions
 from reconciler.errors import Problem, Severity
 from reconciler.manifest import Document, load_paths
 from reconciler.objects import Kind, ObjectRef
@@ -33,7 +34,14 @@ from reconciler.store import Store
 from reconciler.validate import Report, validate_documents
 from reconciler.watch import scan
 
-PENDING_PRUNE_META = "pending_prune"
+__all__ = [
+    "PENDING_PRUNE_META",
+    "Change",
+    "FolderSync",
+    "SyncResult",
+    "held_deletions",
+    "prune_is_guarded",
+]
 
 
 class Change(enum.StrEnum):
@@ -199,9 +207,3 @@ def _unreadable_problem(source: str) -> Problem:
         message="the file cannot be read",
         rule="unreadable",
     )
-
-
-def held_deletions(store: Store) -> Sequence[str]:
-    """Keys of the objects whose deletion the prune guard holds (for ``reconciler prune``)."""
-    value = store.get_meta(PENDING_PRUNE_META) or ""
-    return [line for line in value.splitlines() if line]
