@@ -116,6 +116,7 @@ class FolderWatcher:
         self._writing: dict[Path, tuple[float, float]] = {}
         # paths written in place: their last write event (for unsettled())
         self._written: dict[Path, float] = {}
+        self._stopped = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._observer: Any = None
@@ -132,6 +133,7 @@ class FolderWatcher:
         self._resync_task = asyncio.create_task(self._periodic_resync())
 
     async def stop(self) -> None:
+        self._stopped = True  # no timer set before now (a retry, a settle) may sync any more
         if self._resync_task:
             self._resync_task.cancel()
         if self._timer:
@@ -189,7 +191,7 @@ class FolderWatcher:
         self._sync_in(self._debounce)
 
     def _sync_in(self, delay: float) -> None:
-        if self._loop is None:
+        if self._loop is None or self._stopped:
             return
         if self._timer is not None:
             self._timer.cancel()
@@ -210,6 +212,8 @@ class FolderWatcher:
 
     def _fire(self) -> None:
         self._timer = None
+        if self._stopped:
+            return
         pending = self._write_pending()
         if pending is not None:
             self._sync_in(pending)  # half a file must never be applied: wait for the rest
