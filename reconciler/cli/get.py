@@ -222,6 +222,8 @@ def _print_kind(
         )
     if not items and not args.names:
         print(f"No resources found in {args.namespace} namespace.", file=sys.stderr)
+    if items and kind in (Kind.DEPLOYMENT, Kind.SERVICE):  # on stderr: any -o stays parseable
+        warn_drift(store, kind, args.namespace, [i[1][0] for i in items])
     if args.output in ("json", "yaml"):
         if items:
             output.dump([i[3] for i in items], args.output)
@@ -229,8 +231,6 @@ def _print_kind(
         for item in items:
             print(item[0])
     elif items:
-        if kind in (Kind.DEPLOYMENT, Kind.SERVICE):
-            warn_drift(store, kind, args.namespace, [i[1][0] for i in items])
         header, wide_header = HEADERS[kind]
         wide = args.output == "wide"
         rows = [header + (wide_header if wide else [])]

@@ -22,6 +22,7 @@ from typing import Any
 from reconciler.cli import output
 from reconciler.cli.common import open_store
 from reconciler.cli.describe import kubectl_not_found, tabwrite
+from reconciler.cli.drift_view import warn_drift
 from reconciler.cli.views import pod_ready, pod_status_word, pods_of
 from reconciler.errors import NotFoundError, UsageError
 from reconciler.objects import Kind, ObjectRef
@@ -256,6 +257,7 @@ def get_rollout(args: argparse.Namespace) -> int:
     ref = ObjectRef(Kind.DEPLOYMENT, args.namespace, name)
     with open_store(args) as store:
         page = _page(store, ref)
+        warn_drift(store, Kind.DEPLOYMENT, args.namespace, [name])
         sys.stdout.write(page)
         sys.stdout.flush()
         if not getattr(args, "watch", False):

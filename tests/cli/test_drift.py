@@ -95,3 +95,16 @@ def test_no_drift_no_mark(world: World, capsys: pytest.CaptureFixture[str]) -> N
     assert world.cli("get", "deployments", "-o", "wide") == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "running" not in captured.out
+
+
+def test_the_drift_warning_goes_with_every_output_format(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-o json` and `get rollout` warn on stderr too; stdout stays what it was."""
+    _rolled_back(world)
+    assert world.cli("get", "deployments", "-o", "json") == 0
+    captured = capsys.readouterr()
+    assert captured.out.lstrip().startswith("{") or captured.out.lstrip().startswith("[")
+    assert "runs revision 1 (web:1), not revision 2 (web:2)" in captured.err
+    assert world.cli("get", "rollout", "web") == 0
+    assert "runs revision 1 (web:1), not revision 2 (web:2)" in capsys.readouterr().err
