@@ -34,7 +34,7 @@ def test_a_syntax_error_is_shown_by_get_rollout_status_and_set_image(
     before = {p.name for p in daemon.pods()}
     broken = good.replace("  replicas: 2\n", "  replicas: 2\n  selector: [\n")
     path.write_text(broken)
-    wait_for(lambda: daemon.status("web").get("invalid"), what="invalid recorded")
+    wait_for(lambda: daemon.status("web").get("invalid"), timeout=30, what="invalid recorded")
     where = re.compile(r"web\.yaml:\d+:\d+: error: YAML syntax error: ")
 
     listing = daemon.cli("get", "deployments")
@@ -61,9 +61,9 @@ def test_a_syntax_error_is_shown_by_get_rollout_status_and_set_image(
     assert {p.name for p in daemon.pods()} == before and all(p.ready for p in daemon.pods())
 
     write(folder, "web", good)
-    wait_for(lambda: "invalid" not in daemon.status("web"), what="invalid cleared")
+    wait_for(lambda: "invalid" not in daemon.status("web"), timeout=30, what="invalid cleared")
     assert "ManifestValid" not in _conditions(daemon, "web")
-    fixed = daemon.cli("rollout", "status", "deployment/web", "--timeout", "5s")
+    fixed = daemon.cli("rollout", "status", "deployment/web", "--timeout", "30s")
     assert fixed.returncode == 0, fixed.stderr
     assert "warning" not in daemon.cli("get", "deployments").stderr.lower()
 
