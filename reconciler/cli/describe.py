@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler.cli import output
 from reconciler.cli.common import common_options, open_store
-from reconciler.cli.drift_view import describe_drift
+from reconciler.cli.drift_view import describe_drift, drifted_cells
 from reconciler.cli.get import object_or_fail
 from reconciler.cli.history import describe_pod_template
 from reconciler.cli.views import deployment_object, pods_of
@@ -215,8 +215,10 @@ def describe_deployment(store: Store, ref: ObjectRef, *, now: float) -> str:
     out += _labels("Labels", metadata.get("labels"))
     out += _annotations(metadata.get("annotations"))
     out += f"Selector:\t{_selector_text(spec.get('selector'))}\n"
+    drift = store_drift(store, obj)
+    updated, _ = drifted_cells(drift, str(status.get("updatedReplicas", 0)), "")
     out += (
-        f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} "
+        f"Replicas:\t{spec.get('replicas', 1)} desired | {updated} "
         f"updated | {status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} "
         f"available | {status.get('unavailableReplicas', 0)} unavailable\n"
     )
@@ -237,7 +239,7 @@ def describe_deployment(store: Store, ref: ObjectRef, *, now: float) -> str:
     invalid = status.get("invalid") or []
     if invalid:
         out += "Manifest Errors:\n" + "".join(f"  {line}\n" for line in invalid)
-    out += describe_drift(store_drift(store, obj))
+    out += describe_drift(drift)
     out += _rollout_section(spec, status.get("rollout") or {})
     current = (status.get("rollout") or {}).get("currentPodHash")
     new = [rs for rs in rows if current and rs.hash == current]

@@ -63,6 +63,7 @@ def test_describe_says_an_aborted_rollout_runs_the_stable_revision(
     )
     assert world.cli("describe", "deployment", "web") == 0
     out = capsys.readouterr().out
+    assert "Replicas:               3 desired | 0 updated | 3 total" in out  # none runs rev 2
     assert "Drift:\n  Reason:        Aborted\n" in out
     assert f"  Running:       revision 1 (web:1), ReplicaSet {old}\n" in out
     assert f"  Folder Asks:   revision 2 (web:2), ReplicaSet {new}\n" in out
