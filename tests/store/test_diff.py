@@ -223,3 +223,21 @@ def test_diff_of_a_missing_folder_is_an_error(
     code = main(["diff", os.fspath(tmp_path / "nope"), "--state-dir", os.fspath(tmp_path / "s")])
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_diff_says_when_there_is_no_state_and_when_no_daemon_runs(
+    tmp_path: Path, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No state: every object is new and stderr says why; a store no daemon holds: the stale
+    warning (what runs may have changed since)."""
+    folder = tmp_path / "manifests"
+    _write(folder, deployment())
+    nowhere = tmp_path / "nowhere"
+    assert main(["diff", os.fspath(folder), "--state-dir", os.fspath(nowhere)]) == 1
+    captured = capsys.readouterr()
+    assert f"warning: no reconciler state at {nowhere}: nothing runs yet" in captured.err
+    assert "+++ MERGED/apps.v1.Deployment.default.web\n" in captured.out
+    assert not nowhere.exists()
+    _apply(state_dir, deployment())
+    assert main(["diff", os.fspath(folder), "--state-dir", os.fspath(state_dir)]) == 0
+    assert "warning: no reconciler daemon is running for" in capsys.readouterr().err
