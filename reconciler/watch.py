@@ -19,6 +19,9 @@ Writes settle before they apply (issue 18): a sync acts on *complete* writes onl
   sync does not delete objects that vanished from it, since a writer may be about to write
   them again (``reconciler.sync``); it looks again once the file has settled.
 
+Close events come from inotify; where watchdog falls back to polling (no inotify) there are
+none, and a file written in place takes effect ``settle`` seconds after its last write.
+
 The observer runs in watchdog's thread; the only thing it does is call
 ``loop.call_soon_threadsafe`` (DESIGN decision 7: one event loop).
 """
