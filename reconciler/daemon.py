@@ -43,6 +43,7 @@ log = get_logger(component="daemon")
 # CLI intents the daemon carries out itself; the rest go to the engine.
 DELETE_POD = "delete-pod"
 PRUNE = "prune"
+RESYNC = "resync"
 
 
 class ForcedStop(Exception):
@@ -231,6 +232,8 @@ class Daemon:
                 self._refresh_deployments_of(ref.namespace)
             elif ref.kind is Kind.DEPLOYMENT:
                 self.enqueue(ref)
+            else:  # a ConfigMap or Secret: pods waiting for it may start now
+                self._refresh_deployments_of(ref.namespace)
         if result.held:
             message = (
                 f"Not deleting {len(result.held)} objects whose manifests are gone "
@@ -440,6 +443,9 @@ class Daemon:
         elif intent.action == PRUNE:
             await self._on_folder_change(confirm_prune=True)
             self.store.finish_intent(intent.id, result="pruned", now=now)
+        elif intent.action == RESYNC:  # reconciler create secret / delete secret
+            await self._on_folder_change()
+            self.store.finish_intent(intent.id, result="synced", now=now)
         else:
             self._pending_intents.append(intent)
             self.enqueue(intent.ref)

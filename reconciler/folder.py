@@ -51,6 +51,8 @@ _PLURALS: dict[Kind, str] = {
     Kind.SERVICE: "services",
     Kind.REPLICASET: "replicasets.apps",
     Kind.POD: "pods",
+    Kind.CONFIGMAP: "configmaps",
+    Kind.SECRET: "secrets",
 }
 
 

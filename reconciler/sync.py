@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.defaults import default_deployment, default_service
+from reconciler.configsync import ConfigSync, secrets_dir
 from reconciler.errors import Problem, Severity
 from reconciler.manifest import Document, load_paths
-from reconciler.objects import Kind, ObjectRef
+from reconciler.objects import ObjectRef
 from reconciler.store import Store
 from reconciler.validate import Report, validate_documents
 from reconciler.watch import scan
@@ -59,10 +59,6 @@ def prune_is_guarded(*, deleting: int, total: int) -> bool:
     return deleting >= 2 and deleting * 2 > total
 
 
-def _defaulted(kind: Kind, obj: dict[str, object]) -> dict[str, object]:
-    return default_deployment(obj) if kind is Kind.DEPLOYMENT else default_service(obj)
-
-
 class FolderSync:
     def __init__(self, store: Store, root: Path) -> None:
         self.store = store
@@ -74,7 +70,8 @@ class FolderSync:
         problems: list[Problem] = []
         unreadable: set[str] = set()
         seen: set[Path] = set()
-        for path in scan(self.root):
+        # the folder, and the Secrets created outside it (reconciler create secret generic)
+        for path in [*scan(self.root), *scan(secrets_dir(self.store.state_dir))]:
             seen.add(path)
             try:
                 st = path.stat()
@@ -103,16 +100,18 @@ class FolderSync:
         by_ref = {obj.ref: obj for obj in report.objects}
         changes: dict[ObjectRef, Change] = {}
         stored = {o.ref: o for o in self.store.list_objects()}
+        config = ConfigSync(self.store, by_ref, stored, documents)
 
         with self.store.transaction():
             for ref, valid in by_ref.items():
                 old = stored.get(ref)
-                if old is not None and old.digest == valid.digest and old.source == valid.source:
+                spec = config.stored_spec(ref, valid, old)
+                if spec is None:
                     continue
                 self.store.put_object(
                     ref=ref,
                     manifest=valid.obj,
-                    spec=_defaulted(ref.kind, valid.obj),
+                    spec=spec,
                     source=os.fspath(Path(valid.source).resolve()),
                     line=valid.line,
                     digest=valid.digest,
@@ -151,7 +150,7 @@ class FolderSync:
         ]
         return SyncResult(
             changes=changes,
-            invalid=dict(report.invalid),
+            invalid={**report.invalid, **config.refused},
             problems=file_problems,
             held=held,
             report=report,

@@ -19,6 +19,7 @@ from typing import Any
 
 from reconciler.cli import output
 from reconciler.cli.common import common_options, open_store
+from reconciler.cli.configviews import describe_configmap, describe_secret
 from reconciler.cli.get import object_or_fail
 from reconciler.cli.history import describe_pod_template
 from reconciler.cli.views import deployment_object, pods_of
@@ -425,6 +426,14 @@ def describe_service(store: Store, ref: ObjectRef, *, now: float) -> str:
     return _render(out)
 
 
+def describe_config(store: Store, ref: ObjectRef, *, now: float) -> str:
+    """ConfigMaps and Secrets (``reconciler.cli.configviews``: a Secret's sizes, never values)."""
+    obj = object_or_fail(store, ref)
+    events = _render(_events(store.list_events(ref), now))
+    page = describe_configmap if ref.kind is Kind.CONFIGMAP else describe_secret
+    return page(store, obj, events)
+
+
 # -- command ---------------------------------------------------------------------------------
 
 _DESCRIBERS = {
@@ -432,6 +441,8 @@ _DESCRIBERS = {
     Kind.REPLICASET: describe_replicaset,
     Kind.POD: describe_pod,
     Kind.SERVICE: describe_service,
+    Kind.CONFIGMAP: describe_config,
+    Kind.SECRET: describe_config,
 }
 
 
@@ -463,7 +474,7 @@ def register(commands: Any, rollout: Any) -> None:
     parser = commands.add_parser(
         "describe",
         parents=[common_options()],
-        help="show details of a deployment, replicaset, pod or service",
+        help="show details of a deployment, replicaset, pod, service, configmap or secret",
     )
     parser.add_argument("words", nargs="+", metavar="TYPE NAME | TYPE/NAME")
     parser.set_defaults(func=describe)

@@ -25,6 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.changecause import change_cause
+from reconciler.configdata import (
+    changed_objects,
+    config_values,
+    template_annotation,
+    template_references,
+    without_config_hash,
+)
 from reconciler.engine.dispatch import plan
 from reconciler.engine.model import (
     DeletePod,
@@ -41,7 +48,8 @@ from reconciler.log import get_logger
 from reconciler.manifest import read_regular_file
 from reconciler.objects import Kind, ObjectRef
 from reconciler.revisions import templates_equal
-from reconciler.runtime import PodSpec, PodStatus, Runtime
+from reconciler.runtime import PodConfig, PodSpec, PodStatus, Runtime
+from reconciler.runtime.env import ConfigError, PodFacts, container_env, service_variables
 from reconciler.store import IntentRow, ReplicaSetRow, Store
 
 POD_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -127,6 +135,17 @@ class Executor:
         if newest is not None and templates_equal(newest.template, template):
             return newest.hash
         cause = await asyncio.to_thread(self._change_cause, obj)
+        if newest is not None:
+            # a ConfigMap or Secret the pods use changed (reconciler.configsync): say which
+            changed = changed_objects(
+                template_annotation(newest.template), template_annotation(template)
+            )
+            if changed and templates_equal(
+                without_config_hash(newest.template), without_config_hash(template)
+            ):
+                cause = ", ".join(changed)
+            elif changed:
+                cause = f"{cause} (and {', '.join(changed)})"
         result = self.store.record_revision(ref, template, change_cause=cause, now=self.now())
         rs = result.replicaset
         log.info(
@@ -263,6 +282,11 @@ class Executor:
                 for name in pod_plan.delete:
                     await self.stop_pod(name)
                     acted = True
+                for name in self._config_now_resolves(ref.namespace, row, pods):
+                    # the missing ConfigMap, Secret or key is there now: a new pod gets it
+                    log.info("pod_config_available", deployment=ref.key, pod=name)
+                    await self.stop_pod(name)
+                    acted = True
                 for _ in range(pod_plan.start):
                     await self._start_pod(ref, row, base_dir)
                     acted = True
@@ -281,9 +305,68 @@ class Executor:
             labels=labels,
             template=row.template,
             base_dir=base_dir,
+            config=self.pod_config(ref.namespace, row.template),
         )
         await self.runtime.start_pod(spec)
         log.info("pod_started", deployment=ref.key, replica_set=row.name, pod=name)
+
+    def pod_config(self, namespace: str, template: Mapping[str, Any]) -> PodConfig:
+        """The ConfigMaps and Secrets ``template`` uses, as they are now, and the namespace's
+        service variables (what the kubelet reads when it creates a pod)."""
+        wanted = template_references(template)
+        config_maps: dict[str, Mapping[str, bytes]] = {}
+        secret_values: dict[str, Mapping[str, bytes]] = {}
+        if wanted:
+            for kind, target in ((Kind.CONFIGMAP, config_maps), (Kind.SECRET, secret_values)):
+                word = "configmap" if kind is Kind.CONFIGMAP else "secret"
+                for obj in self.store.list_objects(kind, namespace):
+                    if (word, obj.ref.name) in wanted:
+                        target[obj.ref.name] = config_values(str(kind), obj.spec)
+        bind = self.store.get_meta("bind") or "127.0.0.1"
+        host = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
+        services = [
+            (
+                s.ref.name,
+                host,
+                [
+                    (str(p.get("name") or ""), int(p["port"]), str(p.get("protocol") or "TCP"))
+                    for p in s.spec.get("spec", {}).get("ports") or []
+                    if isinstance(p, Mapping) and "port" in p
+                ],
+            )
+            for s in self.store.list_objects(Kind.SERVICE, namespace)
+        ]
+        return PodConfig(
+            config_maps=config_maps, secrets=secret_values, services=service_variables(services)
+        )
+
+    def _config_now_resolves(
+        self, namespace: str, row: ReplicaSetRow, pods: Sequence[PodStatus]
+    ) -> list[str]:
+        """Pods waiting in CreateContainerConfigError for a ConfigMap, Secret or key that
+        exists now. The runtime resolved their env when they were created, so they are
+        replaced (Kubernetes retries in place; the effect is the same: the pod starts)."""
+        waiting = [
+            p
+            for p in pods
+            if not p.terminating
+            and any(
+                c.reason == "CreateContainerConfigError"
+                and c.message.startswith(('configmap "', 'secret "', "couldn't find key"))
+                for c in p.containers
+            )
+        ]
+        if not waiting:
+            return []
+        config = self.pod_config(namespace, row.template)
+        containers = row.template.get("spec", {}).get("containers") or []
+        facts = PodFacts(name=waiting[0].name, namespace=namespace, containers=containers)
+        try:
+            for container in containers:
+                container_env(container, pod=facts, config=config, variables={})
+        except ConfigError:
+            return []
+        return [p.name for p in waiting]
 
     async def _wind_down(self, ref: ObjectRef) -> bool:
         """The Deployment is gone: stop its pods, then forget its ReplicaSets."""
