@@ -123,7 +123,9 @@ def _references(spec: Mapping[str, Any]) -> Iterator[tuple[Ref, bool]]:
         if isinstance(secret, Mapping) and secret.get("secretName"):
             yield ("secret", str(secret["secretName"])), bool(secret.get("optional"))
         projected = volume.get("projected")
-        for source in (projected or {}).get("sources") or [] if isinstance(projected, Mapping) else []:
+        for source in (
+            (projected or {}).get("sources") or [] if isinstance(projected, Mapping) else []
+        ):
             if not isinstance(source, Mapping):
                 continue
             for field, kind in (("configMap", "configmap"), ("secret", "secret")):

@@ -27,8 +27,12 @@ from reconciler.schema import Finding, Path
 
 __all__ = ["config_references"]
 
-_KINDS = {"configMapKeyRef": Kind.CONFIGMAP, "secretKeyRef": Kind.SECRET,
-          "configMapRef": Kind.CONFIGMAP, "secretRef": Kind.SECRET}
+_KINDS = {
+    "configMapKeyRef": Kind.CONFIGMAP,
+    "secretKeyRef": Kind.SECRET,
+    "configMapRef": Kind.CONFIGMAP,
+    "secretRef": Kind.SECRET,
+}
 
 
 class _Entry(Protocol):
@@ -61,7 +65,7 @@ def _missing_object(kind: Kind, ref: ObjectRef, path: Path) -> Finding:
         return Finding(
             path,
             f'secret "{ref.name}" not found: no Secret of that name in namespace '
-            f'{json.dumps(ref.namespace)} of the validated files; the pod waits in '
+            f"{json.dumps(ref.namespace)} of the validated files; the pod waits in "
             "CreateContainerConfigError unless it is created outside the folder "
             f"(reconciler create secret generic {ref.name} ...) or the reference is "
             "optional: true",
@@ -131,23 +135,29 @@ def config_references(entries: Sequence[_Entry]) -> Iterable[tuple[int, Finding]
                 key = str(ref["key"])
                 if key not in keys:
                     what = "ConfigMap" if kind is Kind.CONFIGMAP else "Secret"
-                    yield index, Finding(
-                        (*path, "key"),
-                        f"couldn't find key {key} in {what} {entry.ref.namespace}/{name} "
-                        f"(it has {', '.join(sorted(keys)) or 'no keys'}); the pod would wait "
-                        "in CreateContainerConfigError",
-                        "config-ref",
+                    yield (
+                        index,
+                        Finding(
+                            (*path, "key"),
+                            f"couldn't find key {key} in {what} {entry.ref.namespace}/{name} "
+                            f"(it has {', '.join(sorted(keys)) or 'no keys'}); the pod would wait "
+                            "in CreateContainerConfigError",
+                            "config-ref",
+                        ),
                     )
             else:
                 prefix = str((_parent_item(pod_spec, path) or {}).get("prefix") or "")
                 bad = sorted(k for k in keys if env_name_error(prefix + k))
                 if bad:
-                    yield index, Finding(
-                        path,
-                        f"{_word(kind)}/{name} has keys that are not environment variable "
-                        f"names ({', '.join(bad)}): envFrom skips them, as the kubelet does",
-                        "env-from-keys",
-                        Severity.WARNING,
+                    yield (
+                        index,
+                        Finding(
+                            path,
+                            f"{_word(kind)}/{name} has keys that are not environment variable "
+                            f"names ({', '.join(bad)}): envFrom skips them, as the kubelet does",
+                            "env-from-keys",
+                            Severity.WARNING,
+                        ),
                     )
 
 

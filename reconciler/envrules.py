@@ -10,7 +10,8 @@ names. Whether the ConfigMaps and Secrets referred to exist is a rule across obj
 >>> [f.message for f in check_env({"containers": [{"name": "a", "env": [
 ...     {"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
 ...     {"name": "Y", "valueFrom": {}}]}]}, ("spec",))]
-['Invalid value: "valueFrom": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`']
+['Invalid value: "valueFrom": must specify one of: `fieldRef`, `resourceFieldRef`, \
+`configMapKeyRef` or `secretKeyRef`']
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def _value_from(
     if has_value:
         yield Finding(
             path,
-            "Invalid value: \"\": may not be specified when `value` is not empty",
+            'Invalid value: "": may not be specified when `value` is not empty',
             "env-source",
         )
     kind = given[0]
@@ -81,14 +82,22 @@ def _value_from(
         field_path = ref["fieldPath"]
         api_version = ref.get("apiVersion", "v1")
         if api_version != "v1":
-            yield Finding((*ref_path, "apiVersion"), invalid(api_version, "must be v1"), "env-source")
+            yield Finding(
+                (*ref_path, "apiVersion"), invalid(api_version, "must be v1"), "env-source"
+            )
         match = _SUBSCRIPTED.match(field_path)
         if match is None and field_path not in FIELD_PATHS:
             yield Finding(
                 (*ref_path, "fieldPath"),
                 f'Unsupported value: "{field_path}": supported values: '
-                + ", ".join(f'"{p}"' for p in (*FIELD_PATHS, "metadata.labels['<KEY>']",
-                                                "metadata.annotations['<KEY>']")),
+                + ", ".join(
+                    f'"{p}"'
+                    for p in (
+                        *FIELD_PATHS,
+                        "metadata.labels['<KEY>']",
+                        "metadata.annotations['<KEY>']",
+                    )
+                ),
                 "env-source",
             )
     elif kind == "resourceFieldRef":
@@ -100,7 +109,7 @@ def _value_from(
                 + ", ".join(f'"{r}"' for r in RESOURCES),
                 "env-source",
             )
-        target = ref.get("containerName") or own
+        target = str(ref.get("containerName") or own)
         if target not in containers:
             yield Finding(
                 (*ref_path, "containerName"),
@@ -111,8 +120,8 @@ def _value_from(
     else:
         if not ref.get("name"):
             yield Finding((*ref_path, "name"), "Required value", "env-source", at=ref_path)
-        if why := config_key_error(str(ref["key"])):
-            yield Finding((*ref_path, "key"), invalid(ref["key"], why), "config-key")
+        if bad_key := config_key_error(str(ref["key"])):
+            yield Finding((*ref_path, "key"), invalid(ref["key"], bad_key), "config-key")
 
 
 def check_env(pod_spec: Mapping[str, Any], pod_path: Path) -> list[Finding]:
@@ -125,7 +134,9 @@ def check_env(pod_spec: Mapping[str, Any], pod_path: Path) -> list[Finding]:
         for env_index, item in enumerate(container.get("env") or []):
             env_path: Path = (*path, "env", env_index)
             if why := env_name_error(str(item["name"])):
-                findings.append(Finding((*env_path, "name"), invalid(item["name"], why), "env-name"))
+                findings.append(
+                    Finding((*env_path, "name"), invalid(item["name"], why), "env-name")
+                )
             source = item.get("valueFrom")
             if source is not None:
                 findings.extend(
@@ -150,8 +161,12 @@ def check_env(pod_spec: Mapping[str, Any], pod_path: Path) -> list[Finding]:
                 continue
             if not item[given[0]].get("name"):
                 findings.append(
-                    Finding((*from_path, given[0], "name"), "Required value", "env-source",
-                            at=(*from_path, given[0]))
+                    Finding(
+                        (*from_path, given[0], "name"),
+                        "Required value",
+                        "env-source",
+                        at=(*from_path, given[0]),
+                    )
                 )
             prefix = item.get("prefix")
             if prefix and (why := env_name_error(str(prefix))):

@@ -96,7 +96,7 @@ class FolderSync:
 
     def sync(self, *, now: float, confirm_prune: bool = False) -> SyncResult:
         documents, load_problems, unreadable = self._load()
-        report = validate_documents(documents)
+        report = validate_documents(documents, config_refs_block=False)
         by_ref = {obj.ref: obj for obj in report.objects}
         changes: dict[ObjectRef, Change] = {}
         stored = {o.ref: o for o in self.store.list_objects()}

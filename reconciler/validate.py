@@ -116,14 +116,27 @@ def validate_paths(
         )
 
 
-def validate_documents(documents: Sequence[Document], *, strict: bool = False) -> Report:
-    """Validate already loaded documents (their load problems count too)."""
+def validate_documents(
+    documents: Sequence[Document], *, strict: bool = False, config_refs_block: bool = True
+) -> Report:
+    """Validate already loaded documents (their load problems count too).
+
+    ``config_refs_block=False`` (the daemon) makes a reference to a ConfigMap, Secret or key
+    that does not exist a warning: the API server accepts such a Deployment (the ConfigMap may
+    come later), its pods wait in ``CreateContainerConfigError`` and start once it exists.
+    ``validate`` in CI keeps it an error.
+    """
     files = list(dict.fromkeys(doc.source for doc in documents))
     problems = [p for doc in documents for p in doc.load_problems]
     with gc_paused():
         staged = [_stage(doc, strict=strict, keep_nodes=True) for doc in documents]
         return _finish(
-            staged, strict=strict, load_problems=problems, files=files, unreadable=frozenset()
+            staged,
+            strict=strict,
+            load_problems=problems,
+            files=files,
+            unreadable=frozenset(),
+            config_refs_block=config_refs_block,
         )
 
 
@@ -283,6 +296,7 @@ def _finish(
     load_problems: Sequence[Problem],
     files: list[str],
     unreadable: frozenset[str],
+    config_refs_block: bool = True,
 ) -> Report:
     entries: list[Entry] = []
     owners: list[_Staged] = []
@@ -295,6 +309,8 @@ def _finish(
     except Exception as exc:  # pragma: no cover - see _object_findings
         hits = [(0, Finding((), f"internal error in a validation rule: {exc!r}", "internal"))]
     for entry_index, finding in hits:
+        if not config_refs_block and finding.rule == "config-ref":
+            finding = Finding(finding.path, finding.message, finding.rule, Severity.WARNING)
         if entry_index < len(owners):
             owner = owners[entry_index]
             owner.problems.append(_problem(owner.doc, finding, strict=strict))

@@ -66,12 +66,19 @@ def _header(obj: AppliedObject) -> str:
     labels = metadata.get("labels") or {}
     annotations = metadata.get("annotations") or {}
     out = f"Name:         {obj.ref.name}\nNamespace:    {obj.ref.namespace}\n"
-    out += "Labels:       " + (
-        "\n              ".join(f"{k}={labels[k]}" for k in sorted(labels)) or "<none>"
-    ) + "\n"
-    out += "Annotations:  " + (
-        "\n              ".join(f"{k}: {annotations[k]}" for k in sorted(annotations)) or "<none>"
-    ) + "\n"
+    out += (
+        "Labels:       "
+        + ("\n              ".join(f"{k}={labels[k]}" for k in sorted(labels)) or "<none>")
+        + "\n"
+    )
+    out += (
+        "Annotations:  "
+        + (
+            "\n              ".join(f"{k}: {annotations[k]}" for k in sorted(annotations))
+            or "<none>"
+        )
+        + "\n"
+    )
     return out
 
 
@@ -88,7 +95,9 @@ def describe_configmap(store: Store, obj: AppliedObject, events: str) -> str:
     for key, value in sorted((obj.spec.get("data") or {}).items()):
         out += f"{key}:\n----\n{value}\n\n"
     out += "\nBinaryData\n====\n"
-    for key, value in sorted(config_values("ConfigMap", {"binaryData": obj.spec.get("binaryData")}).items()):
+    for key, value in sorted(
+        config_values("ConfigMap", {"binaryData": obj.spec.get("binaryData")}).items()
+    ):
         out += f"{key}: {len(value)} bytes\n"
     return out + "\n" + events
 

@@ -30,7 +30,6 @@ from typing import Any
 import yaml
 
 from reconciler.cli import output
-from reconciler.cli.common import common_options
 from reconciler.cli.delete import delete_from_folder, register_deleter
 from reconciler.configrules import check_secret, config_key_error
 from reconciler.configsync import secrets_dir
@@ -103,8 +102,8 @@ def secret_manifest(args: argparse.Namespace) -> dict[str, Any]:
     """The Secret ``kubectl create secret generic`` would make from these flags."""
     pairs: list[tuple[str, bytes]] = []
     for literal in args.from_literal or []:
-        key, value = _split(literal, "--from-literal")
-        pairs.append((key, value.encode("utf-8")))
+        key, text = _split(literal, "--from-literal")
+        pairs.append((key, text.encode("utf-8")))
     for spec in args.from_file or []:
         pairs.extend(_from_file(spec))
     for path in args.from_env_file or []:
@@ -168,7 +167,9 @@ def _create(args: argparse.Namespace) -> int:
     folder = resolve_folder(args)
     in_folder = folder.is_dir() and find_object(folder, ref) is not None
     if path.exists() or in_folder:
-        raise ReconcilerError(f'error: failed to create secret secrets "{args.name}" already exists')
+        raise ReconcilerError(
+            f'error: failed to create secret secrets "{args.name}" already exists'
+        )
     text = "# created by reconciler create secret generic; values are base64, not encrypted\n"
     _write_private(path, text + yaml.safe_dump(obj, sort_keys=False))
     _nudge(state_dir, ref)
@@ -196,7 +197,9 @@ register_deleter(Kind.SECRET, _delete_secret)
 
 def register_secret(kinds: Any, parent: argparse.ArgumentParser) -> None:
     """``create secret generic``, added to ``create``'s kinds."""
-    secret = kinds.add_parser("secret", help="a Secret kept out of the folder: create secret generic")
+    secret = kinds.add_parser(
+        "secret", help="a Secret kept out of the folder: create secret generic"
+    )
     types = secret.add_subparsers(dest="secret_type", metavar="TYPE")
     types.required = True
     generic = types.add_parser(
@@ -211,7 +214,10 @@ def register_secret(kinds: Any, parent: argparse.ArgumentParser) -> None:
     generic.add_argument("--from-env-file", action="append", metavar="PATH")
     generic.add_argument("--type", help="the Secret's type (default Opaque)")
     generic.add_argument(
-        "--dry-run", nargs="?", const="client", choices=["none", "client", "server"],
+        "--dry-run",
+        nargs="?",
+        const="client",
+        choices=["none", "client", "server"],
         help="print the Secret instead of writing it",
     )
     generic.add_argument("-o", "--output", choices=["yaml", "json"], help="output format")

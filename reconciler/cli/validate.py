@@ -62,7 +62,9 @@ def register(commands: Any, rollout: Any) -> None:
         description="Print a JSON Schema (2020-12). Without KIND: one schema for any manifest, "
         "choosing by kind, e.g. for yaml-language-server.",
     )
-    schema.add_argument("kind", nargs="?", metavar="KIND", help="deployment, service, configmap or secret")
+    schema.add_argument(
+        "kind", nargs="?", metavar="KIND", help="deployment, service, configmap or secret"
+    )
     schema.set_defaults(func=run_schema)
 
 

@@ -100,11 +100,14 @@ def base_environment(pod_name: str, *, home: str | None = None) -> dict[str, str
     return {"PATH": DEFAULT_PATH, "HOME": home, "HOSTNAME": pod_name}
 
 
-def service_variables(services: Sequence[tuple[str, str, Sequence[tuple[str, int, str]]]]) -> dict[str, str]:
+def service_variables(
+    services: Sequence[tuple[str, str, Sequence[tuple[str, int, str]]]],
+) -> dict[str, str]:
     """The docker-links style variables of each Service: (name, host, [(port name, port, proto)]).
 
-    >>> sorted(service_variables([("web-api", "127.0.0.1", [("http", 8080, "TCP")])]).items())[:3]
-    [('WEB_API_PORT', 'tcp://127.0.0.1:8080'), ('WEB_API_PORT_8080_TCP', 'tcp://127.0.0.1:8080'), ('WEB_API_PORT_8080_TCP_ADDR', '127.0.0.1')]
+    >>> found = service_variables([("web-api", "127.0.0.1", [("http", 8080, "TCP")])])
+    >>> found["WEB_API_SERVICE_HOST"], found["WEB_API_SERVICE_PORT_HTTP"], found["WEB_API_PORT"]
+    ('127.0.0.1', '8080', 'tcp://127.0.0.1:8080')
     """
     out: dict[str, str] = {}
     for name, host, ports in services:
@@ -114,7 +117,7 @@ def service_variables(services: Sequence[tuple[str, str, Sequence[tuple[str, int
         out[f"{prefix}_SERVICE_HOST"] = host
         first = ports[0]
         out[f"{prefix}_SERVICE_PORT"] = str(first[1])
-        for port_name, port, protocol in ports:
+        for port_name, port, _ in ports:
             if port_name:
                 out[f"{prefix}_SERVICE_PORT_{port_name.upper().replace('-', '_')}"] = str(port)
         out[f"{prefix}_PORT"] = f"{first[2].lower()}://{host}:{first[1]}"
@@ -127,7 +130,7 @@ def service_variables(services: Sequence[tuple[str, str, Sequence[tuple[str, int
     return out
 
 
-_SUFFIXES = {
+_SUFFIXES: dict[str, Decimal | int] = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
     "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
     "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
@@ -141,7 +144,9 @@ def parse_quantity(value: object) -> Decimal:
     (Decimal('0.500'), Decimal('67108864'), Decimal('2'), Decimal('1E+3'))
     """
     text = str(value).strip()
-    match = re.fullmatch(r"([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)", text)
+    match = re.fullmatch(
+        r"([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)", text
+    )
     if match is None:
         raise ConfigError(f"quantities must match the regular expression: {text!r} does not")
     try:
@@ -228,9 +233,7 @@ def _lookup(
     return found
 
 
-def _key_ref(
-    kind: str, ref: Mapping[str, Any], *, config: PodConfig, namespace: str
-) -> str | None:
+def _key_ref(kind: str, ref: Mapping[str, Any], *, config: PodConfig, namespace: str) -> str | None:
     """The value of a configMapKeyRef/secretKeyRef; None when optional and missing."""
     name, key = str(ref.get("name", "")), str(ref.get("key", ""))
     optional = bool(ref.get("optional"))
@@ -272,9 +275,9 @@ def container_env(
                 namespace=pod.namespace,
                 optional=bool(ref.get("optional")),
             )
-            for key, value in sorted((values or {}).items()):
+            for key, raw in sorted((values or {}).items()):
                 if _ENV_NAME.match(prefix + key):  # the kubelet skips the others
-                    env[prefix + key] = _text(value)
+                    env[prefix + key] = _text(raw)
     own = str(container.get("name", ""))
     for item in container.get("env") or []:
         if not isinstance(item, Mapping) or not item.get("name"):

@@ -72,5 +72,5 @@ def test_field_refs_and_missing_secrets(tmp_path: Path) -> None:
         "command": ["run"],
         "env": [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}],
     }
-    with pytest.raises(ConfigError, match='^secret "db" not found$'):
+    with pytest.raises(ConfigError, match=r'^secret "db" not found$'):
         container_config(secret, variables=variables, labels={}, base_dir=tmp_path, base_env={})
