@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import hmac
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+from reconciler.defaults import default_deployment, default_service
 
 __all__ = [
     "CONFIG_HASH_ANNOTATION",
@@ -39,6 +42,8 @@ __all__ = [
     "config_hash_annotation",
     "config_values",
     "decode_base64",
+    "default_object",
+    "default_secret",
     "parse_annotation",
     "rolls_on_config_change",
     "template_annotation",
@@ -236,3 +241,29 @@ def with_config_hash(template: Mapping[str, Any], value: str) -> dict[str, Any]:
 def without_config_hash(template: Mapping[str, Any]) -> dict[str, Any]:
     """``template`` as the folder wrote it: without the config hash annotation."""
     return with_config_hash(template, "")
+
+
+def default_secret(obj: dict[str, Any]) -> dict[str, Any]:
+    """As the API server stores a Secret: ``type: Opaque`` by default, ``stringData`` merged
+    into ``data`` (base64) and dropped."""
+    out = copy.deepcopy(obj)
+    out.setdefault("metadata", {}).setdefault("namespace", "default")
+    out.setdefault("type", "Opaque")
+    values = config_values("Secret", obj)
+    out.pop("stringData", None)
+    if values:
+        out["data"] = {k: base64.b64encode(v).decode("ascii") for k, v in sorted(values.items())}
+    return out
+
+
+def default_object(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """The defaulted object of any kind the folder holds."""
+    if kind == "Deployment":
+        return default_deployment(obj)
+    if kind == "Service":
+        return default_service(obj)
+    if kind == "Secret":
+        return default_secret(obj)
+    out = copy.deepcopy(obj)
+    out.setdefault("metadata", {}).setdefault("namespace", "default")
+    return out

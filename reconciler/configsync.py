@@ -21,7 +21,6 @@ are looked at again: a resync of an unchanged folder computes no hash.
 
 from __future__ import annotations
 
-import copy
 import secrets as random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,11 +30,12 @@ from typing import Any
 from reconciler.configdata import (
     config_hash_annotation,
     config_values,
+    default_object,
     rolls_on_config_change,
     with_config_hash,
 )
 from reconciler.configrules import check_update
-from reconciler.defaults import default_deployment, default_service
+from reconciler.defaults import default_deployment
 from reconciler.errors import Problem, Severity
 from reconciler.manifest import Document
 from reconciler.objects import Kind, ObjectRef
@@ -47,7 +47,6 @@ __all__ = [
     "HASH_KEY_META",
     "ConfigSync",
     "config_lookup",
-    "default_object",
     "hash_key",
     "secrets_dir",
 ]
@@ -69,34 +68,6 @@ def hash_key(store: Store) -> bytes:
         value = random.token_hex(32)
         store.set_meta(HASH_KEY_META, value)
     return bytes.fromhex(value)
-
-
-def default_secret(obj: dict[str, Any]) -> dict[str, Any]:
-    """As the API server stores a Secret: ``type: Opaque`` by default, ``stringData`` merged
-    into ``data`` (base64) and dropped."""
-    import base64
-
-    out = copy.deepcopy(obj)
-    out.setdefault("metadata", {}).setdefault("namespace", "default")
-    out.setdefault("type", "Opaque")
-    values = config_values("Secret", obj)
-    out.pop("stringData", None)
-    if values:
-        out["data"] = {k: base64.b64encode(v).decode("ascii") for k, v in sorted(values.items())}
-    return out
-
-
-def default_object(kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
-    """The defaulted object of any kind the folder holds."""
-    if kind is Kind.DEPLOYMENT:
-        return default_deployment(obj)
-    if kind is Kind.SERVICE:
-        return default_service(obj)
-    if kind is Kind.SECRET:
-        return default_secret(obj)
-    out = copy.deepcopy(obj)
-    out.setdefault("metadata", {}).setdefault("namespace", "default")
-    return out
 
 
 Lookup = tuple[dict[str, dict[str, bytes]], dict[str, dict[str, bytes]]]
@@ -203,7 +174,7 @@ class ConfigSync:
         if ref in self.refused:
             return None
         if ref.kind is not Kind.DEPLOYMENT:
-            return None if same else default_object(ref.kind, valid.obj)
+            return None if same else default_object(str(ref.kind), valid.obj)
         if same and ref.namespace not in self.changed_namespaces:
             return None
         spec = self.annotated(ref, default_deployment(valid.obj))

@@ -21,7 +21,7 @@ from reconciler.cli import output
 from reconciler.cli.common import common_options, open_store
 from reconciler.cli.configviews import describe_configmap, describe_secret
 from reconciler.cli.get import object_or_fail
-from reconciler.cli.history import describe_pod_template
+from reconciler.cli.history import describe_pod_template, env_from_lines, value_from_text
 from reconciler.cli.views import deployment_object, pods_of
 from reconciler.errors import NotFoundError
 from reconciler.log import redact_env
@@ -336,11 +336,12 @@ def _pod_container(spec: Mapping[str, Any], pod: PodStatus, index: int) -> str:
             )
         out += f"    Ready:\t{'True' if status.ready else 'False'}\n"
         out += f"    Restart Count:\t{status.restart_count}\n"
+    out += env_from_lines(spec.get("envFrom") or [])
     env = redact_env(spec.get("env")) or []
     out += "    Environment:" + ("\n" if env else "\t<none>\n")
     for item in env:
         if "valueFrom" in item:
-            out += f"      {item.get('name')}:\t<set from {sorted(item['valueFrom'])[0]}>\n"
+            out += f"      {item.get('name')}:\t{value_from_text(item['valueFrom'], spec)}\n"
         else:
             out += f"      {item.get('name')}:\t{item.get('value', '')}\n"
     return out
