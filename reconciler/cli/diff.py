@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from reconciler.configsync import secrets_dir
 from reconciler.diff import mask_secrets, normalize, render
 from reconciler.errors import ReconcilerError
 from reconciler.folder import DEFAULT_FOLDER, MANIFESTS_META
-from reconciler.configsync import secrets_dir
 from reconciler.objects import API_VERSIONS, Kind, ObjectRef
 from reconciler.paths import find_state_dir
 from reconciler.store import DB_NAME, Store
