@@ -126,7 +126,11 @@ class ConfigSync:
             line=line,
             column=column,
             severity=Severity.ERROR,
-            message=f'{ref.kind} "{ref.name}" is invalid: {finding.message}',
+            message=f"{finding.message} (the stored {ref.kind} is kept: an immutable one never "
+            "changes; give the new values a new name, or remove it from the folder and add it "
+            "again once it is gone)"
+            if finding.rule == "immutable" and "immutable" in finding.message
+            else finding.message,
             rule=finding.rule,
             field=field_of(finding.path),
         )
