@@ -133,7 +133,11 @@ def test_order_of_sources_and_expansion() -> None:
             id="missing configmap key",
         ),
         pytest.param(
-            {"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "k"}}}]},
+            {
+                "env": [
+                    {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "k"}}}
+                ]
+            },
             'configmap "gone" not found',
             id="missing configmap",
         ),
@@ -149,7 +153,9 @@ def test_order_of_sources_and_expansion() -> None:
         ),
     ],
 )
-def test_missing_references_are_the_kubelets_errors(container: dict[str, Any], message: str) -> None:
+def test_missing_references_are_the_kubelets_errors(
+    container: dict[str, Any], message: str
+) -> None:
     """A missing object or key raises ConfigError with the kubelet's words."""
     with pytest.raises(ConfigError) as caught:
         env_of(container)

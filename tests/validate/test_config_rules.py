@@ -230,7 +230,11 @@ def test_missing_secret_is_a_warning_and_a_missing_secret_key_an_error() -> None
     report = check(SECRET, deployment(env=env, env_from=env_from))
     assert rules(report) == {
         ("secret-ref", "spec.template.spec.containers[0].envFrom[0].secretRef.name", "warning"),
-        ("config-ref", "spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key", "error"),
+        (
+            "config-ref",
+            "spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key",
+            "error",
+        ),
     }
 
 
