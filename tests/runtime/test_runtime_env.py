@@ -162,14 +162,17 @@ def test_missing_references_are_the_kubelets_errors(
     assert str(caught.value) == message
 
 
+OPT = {"optional": True}
+
+
 def test_optional_references_to_missing_things_leave_the_variable_unset() -> None:
     """optional: true on a missing object or key: no error, no variable."""
     env = env_of(
         {
             "envFrom": [{"configMapRef": {"name": "gone", "optional": True}}],
             "env": [
-                {"name": "A", "valueFrom": {"secretKeyRef": {"name": "db", "key": "u", "optional": True}}},
-                {"name": "B", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "k", "optional": True}}},
+                {"name": "A", "valueFrom": {"secretKeyRef": {"name": "db", "key": "u", **OPT}}},
+                {"name": "B", "valueFrom": {"configMapKeyRef": {"name": "no", "key": "k", **OPT}}},
             ],
         }
     )  # fmt: skip

@@ -48,6 +48,11 @@ spec:
 """
 
 
+def env_of(*items: str) -> str:
+    """An ``env:`` block of the container, one item per line."""
+    return "\n          env:" + "".join(f"\n            - {item}" for item in items)
+
+
 def check(*texts: str, config_refs_block: bool = True) -> Report:
     docs = [d for i, t in enumerate(texts) for d in load_text(t, source=f"f{i}.yaml").documents]
     return validate_documents(docs, config_refs_block=config_refs_block)
@@ -179,13 +184,13 @@ def test_env_value_from_fields_are_validated_not_left_unset() -> None:
             id="two sources",
         ),
         pytest.param(
-            "\n          env:\n            - {name: X, valueFrom: {fieldRef: {fieldPath: status.phase}}}",
+            env_of("{name: X, valueFrom: {fieldRef: {fieldPath: status.phase}}}"),
             "env-source",
             "spec.template.spec.containers[0].env[0].valueFrom.fieldRef.fieldPath",
             id="field the downward API does not serve to env",
         ),
         pytest.param(
-            "\n          env:\n            - {name: X, valueFrom: {resourceFieldRef: {resource: limits.gpu}}}",
+            env_of("{name: X, valueFrom: {resourceFieldRef: {resource: limits.gpu}}}"),
             "env-source",
             "spec.template.spec.containers[0].env[0].valueFrom.resourceFieldRef.resource",
             id="unknown resource",
@@ -226,7 +231,7 @@ def test_missing_configmap_and_key_are_errors_at_the_reference() -> None:
 def test_missing_secret_is_a_warning_and_a_missing_secret_key_an_error() -> None:
     """A Secret may be created outside the folder (warning); a key of a folder Secret is known."""
     env_from = "\n          envFrom:\n            - secretRef: {name: elsewhere}"
-    env = "\n          env:\n            - name: P\n              valueFrom: {secretKeyRef: {name: db, key: pasword}}"
+    env = env_of("{name: P, valueFrom: {secretKeyRef: {name: db, key: pasword}}}")
     report = check(SECRET, deployment(env=env, env_from=env_from))
     assert rules(report) == {
         ("secret-ref", "spec.template.spec.containers[0].envFrom[0].secretRef.name", "warning"),
@@ -240,7 +245,7 @@ def test_missing_secret_is_a_warning_and_a_missing_secret_key_an_error() -> None
 
 def test_the_daemon_accepts_references_to_config_that_is_not_there_yet() -> None:
     """With config_refs_block=False (the daemon) a missing ConfigMap is a warning, not an error."""
-    env = "\n          env:\n            - name: B\n              valueFrom: {configMapKeyRef: {name: later, key: x}}"
+    env = env_of("{name: B, valueFrom: {configMapKeyRef: {name: later, key: x}}}")
     report = check(deployment(env=env), config_refs_block=False)
     assert report.ok and [p.severity for p in report.problems] == [Severity.WARNING]
 
