@@ -140,10 +140,16 @@ def test_missing_key_fails_fast_then_the_pod_starts_once_it_exists(
     folder: Path, daemon: DaemonProcess, token: str
 ) -> None:
     """CreateContainerConfigError with the kubelet's message, rollout status fails at once;
-    adding the key starts the pod."""
+    adding the key starts the pod (here opted out of rolling on config changes: the waiting
+    pod is replaced within the same revision)."""
     refs = ("{name: MODE, valueFrom: {configMapKeyRef: {name: app-config, key: mode}}}",)
     write(folder, "config", config_yaml())
-    write(folder, "web", deployment_yaml("web", replicas=1, env=env_block(token, *refs)))
+    manifest = deployment_yaml("web", replicas=1, env=env_block(token, *refs)).replace(
+        "  name: web\n",
+        '  name: web\n  annotations: {reconciler.dev/roll-on-config-change: "false"}\n',
+        1,
+    )
+    write(folder, "web", manifest)
     daemon.start()
     wait_for(
         lambda: any(c.message for p in daemon.pods() for c in p.containers),
@@ -159,6 +165,7 @@ def test_missing_key_fails_fast_then_the_pod_starts_once_it_exists(
     write(folder, "config", config_yaml(extra="\n  mode: fast"))
     wait_for(complete(daemon, "web", 1), timeout=30, what="web running with the key")
     assert pod_env(daemon, "web")["MODE"] == "fast"
+    assert len(daemon.replicasets("web")) == 1
 
 
 def test_configmap_edit_rolls_the_pods_with_no_failed_request(
