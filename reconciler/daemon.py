@@ -223,6 +223,7 @@ class Daemon:
     async def _on_folder_change(self, *, confirm_prune: bool = False) -> SyncResult:
         result = self.sync.sync(now=self.clock.now(), confirm_prune=confirm_prune)
         self._report_problems(result)
+        config_namespaces: set[str] = set()
         for ref, change in sorted(result.changes.items()):
             log.info("object_" + str(change), object=ref.key)
             if change is Change.DELETED:
@@ -233,7 +234,9 @@ class Daemon:
             elif ref.kind is Kind.DEPLOYMENT:
                 self.enqueue(ref)
             else:  # a ConfigMap or Secret: pods waiting for it may start now
-                self._refresh_deployments_of(ref.namespace)
+                config_namespaces.add(ref.namespace)
+        for namespace in sorted(config_namespaces):  # once per namespace, not per object
+            self._refresh_deployments_of(namespace)
         if result.held:
             message = (
                 f"Not deleting {len(result.held)} objects whose manifests are gone "

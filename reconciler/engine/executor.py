@@ -316,12 +316,12 @@ class Executor:
         wanted = template_references(template)
         config_maps: dict[str, Mapping[str, bytes]] = {}
         secret_values: dict[str, Mapping[str, bytes]] = {}
-        if wanted:
-            for kind, target in ((Kind.CONFIGMAP, config_maps), (Kind.SECRET, secret_values)):
-                word = "configmap" if kind is Kind.CONFIGMAP else "secret"
-                for obj in self.store.list_objects(kind, namespace):
-                    if (word, obj.ref.name) in wanted:
-                        target[obj.ref.name] = config_values(str(kind), obj.spec)
+        for word, name in wanted:  # only what the template uses: one indexed read each
+            kind = Kind.CONFIGMAP if word == "configmap" else Kind.SECRET
+            obj = self.store.get_object(ObjectRef(kind, namespace, name))
+            if obj is not None:
+                target = config_maps if kind is Kind.CONFIGMAP else secret_values
+                target[name] = config_values(str(kind), obj.spec)
         bind = self.store.get_meta("bind") or "127.0.0.1"
         host = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
         services = [
