@@ -293,4 +293,4 @@ def register(commands: Any, rollout: Any) -> None:
         service.set_defaults(func=_create_service)
     from reconciler.cli.create_secret import register_secret
 
-    register_secret(kinds, parent)
+    register_secret(kinds, parent, emit=_emit)

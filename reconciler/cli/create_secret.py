@@ -1,5 +1,7 @@
 """``create secret generic NAME --from-literal/--from-file/--from-env-file``: a Secret whose
-values never enter the folder.
+values never enter the folder; and ``create configmap NAME`` with the same flags, which writes a
+new manifest into the folder as ``create deployment`` does (a ConfigMap is meant to be
+committed; non-UTF-8 file contents go to ``binaryData``, as kubectl puts them).
 
 The folder is meant to be committed; secret values are not. kubectl users already know this
 command, so it takes kubectl's flags and makes the Secret kubectl would make, but writes it to
@@ -24,10 +26,12 @@ import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from reconciler.cli import output
 from reconciler.cli.delete import delete_from_folder, register_deleter
@@ -98,8 +102,8 @@ def _from_file(spec: str) -> list[tuple[str, bytes]]:
     return [(key if sep else path.name, data)]
 
 
-def secret_manifest(args: argparse.Namespace) -> dict[str, Any]:
-    """The Secret ``kubectl create secret generic`` would make from these flags."""
+def _pairs(args: argparse.Namespace, what: str) -> list[tuple[str, bytes]]:
+    """(key, bytes) from the flags, in order; kubectl's errors for bad and duplicate keys."""
     pairs: list[tuple[str, bytes]] = []
     for literal in args.from_literal or []:
         key, text = _split(literal, "--from-literal")
@@ -108,16 +112,54 @@ def secret_manifest(args: argparse.Namespace) -> dict[str, Any]:
         pairs.extend(_from_file(spec))
     for path in args.from_env_file or []:
         pairs.extend(_env_file(Path(path)))
-    data: dict[str, str] = {}
-    for key, value in pairs:
+    seen: set[str] = set()
+    for key, _ in pairs:
         if why := config_key_error(key):
-            raise ReconcilerError(f'error: "{key}" is not a valid key name for a Secret: {why}')
-        if key in data:
+            raise ReconcilerError(f'error: "{key}" is not a valid key name for a {what}: {why}')
+        if key in seen:
             raise ReconcilerError(
                 f"error: cannot add key {key}, another key by that name already exists in Data "
-                f'for Secret "{args.name}"'
+                f'for {what} "{args.name}"'
             )
-        data[key] = base64.b64encode(value).decode("ascii")
+        seen.add(key)
+    return pairs
+
+
+def _string(text: str) -> str:
+    """``text``, quoted in the written YAML when a YAML 1.1 reader would take it for something
+    else (``on``, ``yes``, ``1.0``, ``null``): a ConfigMap's values are strings."""
+    try:
+        plain = yaml.safe_load(text) if "\n" not in text else text
+    except yaml.YAMLError:
+        plain = None
+    return text if plain == text else DoubleQuotedScalarString(text)
+
+
+def configmap_manifest(args: argparse.Namespace) -> dict[str, Any]:
+    """The ConfigMap ``kubectl create configmap`` would make from these flags."""
+    data: dict[str, str] = {}
+    binary: dict[str, str] = {}
+    for key, value in _pairs(args, "ConfigMap"):
+        try:
+            data[key] = _string(value.decode("utf-8"))
+        except UnicodeDecodeError:
+            binary[key] = base64.b64encode(value).decode("ascii")
+    metadata: dict[str, Any] = {"name": args.name}
+    if args.namespace != "default":
+        metadata["namespace"] = args.namespace
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata}
+    if data:
+        obj["data"] = data
+    if binary:
+        obj["binaryData"] = binary
+    return obj
+
+
+def secret_manifest(args: argparse.Namespace) -> dict[str, Any]:
+    """The Secret ``kubectl create secret generic`` would make from these flags."""
+    data = {
+        key: base64.b64encode(value).decode("ascii") for key, value in _pairs(args, "Secret")
+    }
     metadata: dict[str, Any] = {"name": args.name}
     if args.namespace != "default":
         metadata["namespace"] = args.namespace
@@ -195,8 +237,43 @@ def _delete_secret(args: argparse.Namespace, ref: ObjectRef) -> int:
 register_deleter(Kind.SECRET, _delete_secret)
 
 
-def register_secret(kinds: Any, parent: argparse.ArgumentParser) -> None:
-    """``create secret generic``, added to ``create``'s kinds."""
+def _value_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from-literal", action="append", metavar="KEY=VALUE")
+    parser.add_argument("--from-file", action="append", metavar="[KEY=]PATH")
+    parser.add_argument("--from-env-file", action="append", metavar="PATH")
+
+
+Emit = Callable[[argparse.Namespace, ObjectRef, dict[str, Any], list[str]], int]
+
+
+def register_secret(kinds: Any, parent: argparse.ArgumentParser, *, emit: Emit) -> None:
+    """``create secret generic`` and ``create configmap``, added to ``create``'s kinds;
+    ``emit`` writes a new manifest into the folder (``create``'s own writer)."""
+
+    def create_configmap(args: argparse.Namespace) -> int:
+        doc = configmap_manifest(args)
+        words = ["create", "configmap", args.name]
+        words += [f"--from-literal={v}" for v in args.from_literal or []]
+        words += [f"--from-file={v}" for v in args.from_file or []]
+        words += [f"--from-env-file={v}" for v in args.from_env_file or []]
+        return emit(args, ObjectRef(Kind.CONFIGMAP, args.namespace, args.name), doc, words)
+
+    for word in ("configmap", "cm"):
+        configmap = kinds.add_parser(
+            word,
+            parents=[parent],
+            help="a ConfigMap: create configmap NAME [--from-literal K=V] [--from-file [K=]PATH] "
+            "[--from-env-file PATH]",
+        )
+        configmap.add_argument("name", metavar="NAME")
+        _value_flags(configmap)
+        configmap.add_argument(
+            "--dry-run", nargs="?", const="client", choices=["none", "client", "server"],
+            help="print the object instead of writing it",
+        )  # fmt: skip
+        configmap.add_argument("-o", "--output", choices=["yaml", "json", "name"])
+        add_folder_option(configmap)
+        configmap.set_defaults(func=create_configmap)
     secret = kinds.add_parser(
         "secret", help="a Secret kept out of the folder: create secret generic"
     )
@@ -209,9 +286,7 @@ def register_secret(kinds: Any, parent: argparse.ArgumentParser) -> None:
         "[--from-env-file PATH]: written 0600 under the state directory, never the folder",
     )
     generic.add_argument("name", metavar="NAME")
-    generic.add_argument("--from-literal", action="append", metavar="KEY=VALUE")
-    generic.add_argument("--from-file", action="append", metavar="[KEY=]PATH")
-    generic.add_argument("--from-env-file", action="append", metavar="PATH")
+    _value_flags(generic)
     generic.add_argument("--type", help="the Secret's type (default Opaque)")
     generic.add_argument(
         "--dry-run",

@@ -204,3 +204,23 @@ def test_diff_masks_secret_values(
     assert "-  password: '*** (before)'" in out and "+  password: '*** (after)'" in out
     assert "hunter" not in out and "aHVudGVy" not in out
     assert "username" in out and "ConfigMap" not in out
+
+
+def test_create_configmap_writes_a_manifest_into_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """create configmap: kubectl's flags, a new manifest in the folder whose values stay strings
+    (``on``, ``1.0``) and whose non-UTF-8 file contents go to binaryData."""
+    folder, state = tmp_path / "manifests", tmp_path / "state"
+    folder.mkdir()
+    (tmp_path / "logo.bin").write_bytes(b"\x89PNG\xff")
+    base = ["--state-dir", str(state), "--manifests", str(folder)]
+    words = ["create", "configmap", "flags", "--from-literal", "enabled=on"]
+    words += ["--from-literal", "ratio=1.0", "--from-file", str(tmp_path / "logo.bin")]
+    assert main([*words, *base]) == 0
+    assert capsys.readouterr().out == "configmap/flags created\n"
+    obj = yaml.safe_load((folder / "flags.yaml").read_text())
+    assert obj["data"] == {"enabled": "on", "ratio": "1.0"}
+    assert base64.b64decode(obj["binaryData"]["logo.bin"]) == b"\x89PNG\xff"
+    assert main([*words, *base]) == 1
+    assert 'configmaps "flags" already exists' in capsys.readouterr().err
