@@ -25,13 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.changecause import change_cause
-from reconciler.configdata import (
-    changed_objects,
-    config_values,
-    template_annotation,
-    template_references,
-    without_config_hash,
-)
+from reconciler.configdata import changed_objects, template_annotation, without_config_hash
 from reconciler.engine.dispatch import plan
 from reconciler.engine.model import (
     DeletePod,
@@ -47,9 +41,9 @@ from reconciler.engine.replicaset import plan_pods
 from reconciler.log import get_logger
 from reconciler.manifest import read_regular_file
 from reconciler.objects import Kind, ObjectRef
+from reconciler.podconfig import config_now_resolves, pod_config
 from reconciler.revisions import templates_equal
 from reconciler.runtime import PodConfig, PodSpec, PodStatus, Runtime
-from reconciler.runtime.env import ConfigError, PodFacts, container_env, service_variables
 from reconciler.store import IntentRow, ReplicaSetRow, Store
 
 POD_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -282,7 +276,7 @@ class Executor:
                 for name in pod_plan.delete:
                     await self.stop_pod(name)
                     acted = True
-                for name in self._config_now_resolves(ref.namespace, row, pods):
+                for name in config_now_resolves(self.store, ref.namespace, row, pods):
                     # the missing ConfigMap, Secret or key is there now: a new pod gets it
                     log.info("pod_config_available", deployment=ref.key, pod=name)
                     await self.stop_pod(name)
@@ -311,62 +305,8 @@ class Executor:
         log.info("pod_started", deployment=ref.key, replica_set=row.name, pod=name)
 
     def pod_config(self, namespace: str, template: Mapping[str, Any]) -> PodConfig:
-        """The ConfigMaps and Secrets ``template`` uses, as they are now, and the namespace's
-        service variables (what the kubelet reads when it creates a pod)."""
-        wanted = template_references(template)
-        config_maps: dict[str, Mapping[str, bytes]] = {}
-        secret_values: dict[str, Mapping[str, bytes]] = {}
-        for word, name in wanted:  # only what the template uses: one indexed read each
-            kind = Kind.CONFIGMAP if word == "configmap" else Kind.SECRET
-            obj = self.store.get_object(ObjectRef(kind, namespace, name))
-            if obj is not None:
-                target = config_maps if kind is Kind.CONFIGMAP else secret_values
-                target[name] = config_values(str(kind), obj.spec)
-        bind = self.store.get_meta("bind") or "127.0.0.1"
-        host = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
-        services = [
-            (
-                s.ref.name,
-                host,
-                [
-                    (str(p.get("name") or ""), int(p["port"]), str(p.get("protocol") or "TCP"))
-                    for p in s.spec.get("spec", {}).get("ports") or []
-                    if isinstance(p, Mapping) and "port" in p
-                ],
-            )
-            for s in self.store.list_objects(Kind.SERVICE, namespace)
-        ]
-        return PodConfig(
-            config_maps=config_maps, secrets=secret_values, services=service_variables(services)
-        )
-
-    def _config_now_resolves(
-        self, namespace: str, row: ReplicaSetRow, pods: Sequence[PodStatus]
-    ) -> list[str]:
-        """Pods waiting in CreateContainerConfigError for a ConfigMap, Secret or key that
-        exists now. The runtime resolved their env when they were created, so they are
-        replaced (Kubernetes retries in place; the effect is the same: the pod starts)."""
-        waiting = [
-            p
-            for p in pods
-            if not p.terminating
-            and any(
-                c.reason == "CreateContainerConfigError"
-                and c.message.startswith(('configmap "', 'secret "', "couldn't find key"))
-                for c in p.containers
-            )
-        ]
-        if not waiting:
-            return []
-        config = self.pod_config(namespace, row.template)
-        containers = row.template.get("spec", {}).get("containers") or []
-        facts = PodFacts(name=waiting[0].name, namespace=namespace, containers=containers)
-        try:
-            for container in containers:
-                container_env(container, pod=facts, config=config, variables={})
-        except ConfigError:
-            return []
-        return [p.name for p in waiting]
+        """What the pod's template uses, as it is now (``reconciler.podconfig``)."""
+        return pod_config(self.store, namespace, template)
 
     async def _wind_down(self, ref: ObjectRef) -> bool:
         """The Deployment is gone: stop its pods, then forget its ReplicaSets."""
