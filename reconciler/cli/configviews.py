@@ -15,9 +15,17 @@ from typing import Any
 from reconciler.cli import output
 from reconciler.configdata import config_values
 from reconciler.objects import Kind
+from reconciler.runtime import PodStatus
 from reconciler.store import AppliedObject, Store
 
-__all__ = ["HEADERS", "NOT_FOUND", "config_rows", "describe_configmap", "describe_secret"]
+__all__ = [
+    "HEADERS",
+    "NOT_FOUND",
+    "config_rows",
+    "describe_configmap",
+    "describe_secret",
+    "pod_field_values",
+]
 
 Row = list[str]
 
@@ -26,6 +34,14 @@ HEADERS: dict[Kind, tuple[Row, Row]] = {
     Kind.SECRET: (["NAME", "TYPE", "DATA", "AGE"], []),
 }
 NOT_FOUND = {Kind.CONFIGMAP: "configmaps", Kind.SECRET: "secrets"}
+
+
+def pod_field_values(pod: PodStatus) -> dict[str, str]:
+    """What kubectl's resolver shows for a pod's ``fieldRef`` env in ``describe pod``."""
+    values = {"metadata.name": pod.name, "metadata.namespace": pod.namespace}
+    values |= {"status.podIP": pod.ip, "status.hostIP": pod.ip, "spec.nodeName": "localhost"}
+    values |= {f"metadata.labels['{k}']": str(v) for k, v in pod.labels.items()}
+    return values
 
 
 def _labels_match(obj: Mapping[str, Any], selector: Mapping[str, str]) -> bool:

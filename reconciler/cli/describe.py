@@ -19,7 +19,7 @@ from typing import Any
 
 from reconciler.cli import output
 from reconciler.cli.common import common_options, open_store
-from reconciler.cli.configviews import describe_configmap, describe_secret
+from reconciler.cli.configviews import describe_configmap, describe_secret, pod_field_values
 from reconciler.cli.get import object_or_fail
 from reconciler.cli.history import describe_pod_template, env_from_lines, value_from_text
 from reconciler.cli.views import deployment_object, pods_of
@@ -341,7 +341,8 @@ def _pod_container(spec: Mapping[str, Any], pod: PodStatus, index: int) -> str:
     out += "    Environment:" + ("\n" if env else "\t<none>\n")
     for item in env:
         if "valueFrom" in item:
-            out += f"      {item.get('name')}:\t{value_from_text(item['valueFrom'], spec)}\n"
+            text = value_from_text(item["valueFrom"], spec, pod_field_values(pod))
+            out += f"      {item.get('name')}:\t{text}\n"
         else:
             out += f"      {item.get('name')}:\t{item.get('value', '')}\n"
     return out

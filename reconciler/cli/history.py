@@ -172,8 +172,13 @@ def env_from_lines(env_from: list[Any]) -> str:
     return out
 
 
-def value_from_text(source: Mapping[str, Any], container: Mapping[str, Any]) -> str:
-    """kubectl's describeContainerEnvVars for a ``valueFrom`` (never a Secret's value)."""
+def value_from_text(
+    source: Mapping[str, Any],
+    container: Mapping[str, Any],
+    fields: Mapping[str, str] | None = None,
+) -> str:
+    """kubectl's describeContainerEnvVars for a ``valueFrom`` (never a Secret's value);
+    ``fields`` resolves a pod's ``fieldRef`` paths, as kubectl does for a pod (not a template)."""
     if "secretKeyRef" in source or "configMapKeyRef" in source:
         secret = "secretKeyRef" in source
         ref = source["secretKeyRef" if secret else "configMapKeyRef"]
@@ -184,7 +189,8 @@ def value_from_text(source: Mapping[str, Any], container: Mapping[str, Any]) -> 
         return f"<set to the key '{ref.get('key', '')}' {where}>\tOptional: {optional}"
     if "fieldRef" in source:
         ref = source["fieldRef"]
-        return f" ({ref.get('apiVersion', 'v1')}:{ref.get('fieldPath', '')})"
+        resolved = (fields or {}).get(str(ref.get("fieldPath", "")), "")
+        return f"{resolved} ({ref.get('apiVersion', 'v1')}:{ref.get('fieldPath', '')})"
     if "resourceFieldRef" in source:
         resource = str(source["resourceFieldRef"].get("resource", ""))
         which, _, name = resource.partition(".")
