@@ -224,3 +224,36 @@ def test_create_configmap_writes_a_manifest_into_the_folder(
     assert base64.b64decode(obj["binaryData"]["logo.bin"]) == b"\x89PNG\xff"
     assert main([*words, *base]) == 1
     assert 'configmaps "flags" already exists' in capsys.readouterr().err
+
+
+def test_validate_knows_the_secrets_this_host_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reference to a Secret the folder lacks is a warning, unless create secret generic made
+    it in this host's state directory."""
+    folder, state = tmp_path / "manifests", tmp_path / "state"
+    folder.mkdir()
+    (folder / "web.yaml").write_text(
+        """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: demo:1
+          command: [python3]
+          envFrom: [{secretRef: {name: api}}]
+"""
+    )
+    monkeypatch.setenv("RECONCILER_STATE_DIR", str(state))
+    assert main(["validate", str(folder)]) == 0
+    assert 'secret "api" not found' in capsys.readouterr().out
+    created = ["create", "secret", "generic", "api", "--from-literal", "k=v"]
+    assert main([*created, "--manifests", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(folder)]) == 0
+    assert capsys.readouterr().out.endswith("Errors: 0, Warnings: 0\n")
