@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.configrefs import config_references
 from reconciler.errors import Severity
 from reconciler.manifest import Document
 from reconciler.objects import Kind, ObjectRef
@@ -58,6 +59,7 @@ def check_all(entries: Sequence[Entry]) -> list[Hit]:
     hits.extend(_target_ports(entries))
     hits.extend(_port_conflicts(entries))
     hits.extend(_selects_nothing(entries))
+    hits.extend(config_references(entries))  # config-ref, secret-ref, env-from-keys
     return hits
 
 

@@ -45,6 +45,7 @@ log = get_logger(component="daemon")
 # CLI intents the daemon carries out itself; the rest go to the engine.
 DELETE_POD = "delete-pod"
 PRUNE = "prune"
+RESYNC = "resync"
 
 
 class ForcedStop(Exception):
@@ -231,6 +232,7 @@ class Daemon:
         if result.settling:
             log.info("deletion_settling", objects=[r.key for r in result.settling])
             self.watcher.resync_when_settled()
+        config_namespaces: set[str] = set()
         for ref, change in sorted(result.changes.items()):
             log.info("object_" + str(change), object=ref.key)
             if change is Change.DELETED:
@@ -240,6 +242,10 @@ class Daemon:
                 self._refresh_deployments_of(ref.namespace)
             elif ref.kind is Kind.DEPLOYMENT:
                 self.enqueue(ref)
+            else:  # a ConfigMap or Secret: pods waiting for it may start now
+                config_namespaces.add(ref.namespace)
+        for namespace in sorted(config_namespaces):  # once per namespace, not per object
+            self._refresh_deployments_of(namespace)
         if result.held:
             message = (
                 f"Not deleting {len(result.held)} objects whose manifests are gone "
@@ -452,6 +458,9 @@ class Daemon:
         elif intent.action == PRUNE:
             await self._on_folder_change(confirm_prune=True)
             self.store.finish_intent(intent.id, result="pruned", now=now)
+        elif intent.action == RESYNC:  # reconciler create secret / delete secret
+            await self._on_folder_change()
+            self.store.finish_intent(intent.id, result="synced", now=now)
         else:
             self._pending_intents.append(intent)
             self.enqueue(intent.ref)

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.configdata import default_secret, without_config_hash
 from reconciler.defaults import default_deployment, default_service
 
 _DROPPED_METADATA = ("generation", "resourceVersion", "uid", "creationTimestamp", "managedFields")
@@ -40,8 +41,15 @@ def normalize(obj: Mapping[str, Any]) -> dict[str, Any]:
     kind = obj.get("kind")
     if kind == "Deployment":
         out = default_deployment(dict(obj))
+        # the config hash the sync adds to the stored template is not the user's to diff
+        out["spec"]["template"] = without_config_hash(out["spec"]["template"])
     elif kind == "Service":
         out = default_service(dict(obj))
+    elif kind == "Secret":
+        out = default_secret(dict(obj))  # stringData is stored merged into data
+    elif kind == "ConfigMap":
+        out = copy.deepcopy(dict(obj))
+        out.setdefault("metadata", {}).setdefault("namespace", "default")
     else:
         out = copy.deepcopy(dict(obj))
     out.pop("status", None)
@@ -94,6 +102,37 @@ def classify(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Ch
         if _without(a, ("spec", "replicas")) == _without(b, ("spec", "replicas")):
             return ChangeKind.SCALE
     return ChangeKind.OTHER
+
+
+def mask_secrets(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Secret values hidden as ``kubectl diff`` hides them: ``***``, or ``*** (before)`` and
+    ``*** (after)`` where a value changed, so a diff says which keys changed and nothing more.
+
+    >>> mask_secrets({"data": {"a": "eA==", "b": "eQ=="}}, {"data": {"a": "eA==", "b": "eg=="}})
+    ({'data': {'a': '***', 'b': '*** (before)'}}, {'data': {'a': '***', 'b': '*** (after)'}})
+    """
+    before = dict((old or {}).get("data") or {})
+    after = dict((new or {}).get("data") or {})
+    masked = []
+    for values, other, label in ((before, after, "before"), (after, before, "after")):
+        out = {
+            key: "***" if other.get(key, value) == value or key not in other
+            else f"*** ({label})"
+            for key, value in values.items()
+        }
+        masked.append(out)
+    results: list[dict[str, Any] | None] = []
+    for obj, data in ((old, masked[0]), (new, masked[1])):
+        if obj is None:
+            results.append(None)
+            continue
+        copied = copy.deepcopy(dict(obj))
+        if data:
+            copied["data"] = data
+        results.append(copied)
+    return results[0], results[1]
 
 
 def to_yaml(obj: Mapping[str, Any] | None) -> str:

@@ -315,7 +315,8 @@ class _Translation:
         obj: dict[str, Any] = copy.deepcopy(dict(self.item.obj))
         if obj.get("kind") == "Deployment":
             obj = self._workload(obj)
-        self._seconds(obj, ())
+        if obj.get("kind") not in ("ConfigMap", "Secret"):  # their data is the user's, as is
+            self._seconds(obj, ())
         return obj
 
     # -- workloads ----------------------------------------------------------------------------

@@ -52,6 +52,8 @@ _PLURALS: dict[Kind, str] = {
     Kind.SERVICE: "services",
     Kind.REPLICASET: "replicasets.apps",
     Kind.POD: "pods",
+    Kind.CONFIGMAP: "configmaps",
+    Kind.SECRET: "secrets",
 }
 
 
@@ -250,7 +252,9 @@ def validate_in_folder(
             loaded = load_paths([path])
             others.extend(d for d in loaded.documents if ref_of(d.obj) not in redefined)
     sources = {source for source, _ in given}
-    report = validate_documents([*documents, *others])
+    # as the daemon: a reference to a ConfigMap not there yet is a warning here (it may be the
+    # next thing written); `reconciler validate` keeps it an error
+    report = validate_documents([*documents, *others], config_refs_block=False)
     problems.extend(p for p in report.problems if p.file in sources)
     return list(dict.fromkeys(problems))
 

@@ -50,7 +50,11 @@ def configure(level: str = "info", *, json: bool | None = None, stream: Any = No
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        # plain tracebacks: rich's (used when it is installed) prints every frame's locals,
+        # which may hold a Secret's values
+        else structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[

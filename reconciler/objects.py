@@ -21,6 +21,8 @@ class Kind(enum.StrEnum):
     SERVICE = "Service"
     REPLICASET = "ReplicaSet"
     POD = "Pod"
+    CONFIGMAP = "ConfigMap"
+    SECRET = "Secret"
 
 
 # kubectl's resource spellings -> kind. Qualified forms (deployment.apps, deployment.v1.apps) are
@@ -38,6 +40,11 @@ _ALIASES: dict[str, Kind] = {
     "pod": Kind.POD,
     "pods": Kind.POD,
     "po": Kind.POD,
+    "configmap": Kind.CONFIGMAP,
+    "configmaps": Kind.CONFIGMAP,
+    "cm": Kind.CONFIGMAP,
+    "secret": Kind.SECRET,
+    "secrets": Kind.SECRET,
 }
 
 _GROUPS: dict[Kind, str] = {
@@ -45,6 +52,8 @@ _GROUPS: dict[Kind, str] = {
     Kind.REPLICASET: "replicaset.apps",
     Kind.SERVICE: "service",
     Kind.POD: "pod",
+    Kind.CONFIGMAP: "configmap",
+    Kind.SECRET: "secret",
 }
 
 API_VERSIONS: dict[Kind, str] = {
@@ -52,6 +61,8 @@ API_VERSIONS: dict[Kind, str] = {
     Kind.SERVICE: "v1",
     Kind.REPLICASET: "apps/v1",
     Kind.POD: "v1",
+    Kind.CONFIGMAP: "v1",
+    Kind.SECRET: "v1",
 }
 
 

@@ -23,7 +23,12 @@ from reconciler.objects import Kind
 
 __all__ = ["SCHEMA_KINDS", "Finding", "SchemaChecker", "combined_schema", "load_schema"]
 
-SCHEMA_KINDS: dict[Kind, str] = {Kind.DEPLOYMENT: "deployment", Kind.SERVICE: "service"}
+SCHEMA_KINDS: dict[Kind, str] = {
+    Kind.DEPLOYMENT: "deployment",
+    Kind.SERVICE: "service",
+    Kind.CONFIGMAP: "configmap",
+    Kind.SECRET: "secret",
+}
 UNSUPPORTED = "x-reconciler-unsupported"
 
 Path = tuple[str | int, ...]
@@ -68,7 +73,7 @@ def combined_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://reconciler.local/schemas/manifest.schema.json",
-        "title": "reconciler manifest (apps/v1 Deployment or v1 Service)",
+        "title": "reconciler manifest (apps/v1 Deployment, v1 Service, ConfigMap or Secret)",
         "type": "object",
         "required": ["apiVersion", "kind"],
         "properties": {"kind": {"enum": [str(kind) for kind in SCHEMA_KINDS]}},

@@ -25,11 +25,11 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.defaults import default_deployment, default_service
+from reconciler.configsync import ConfigSync, secrets_dir
 from reconciler.drift import PENDING_PRUNE_META, held_deletions
 from reconciler.errors import Problem, Severity
 from reconciler.manifest import Document, load_paths
-from reconciler.objects import Kind, ObjectRef
+from reconciler.objects import ObjectRef
 from reconciler.store import Store
 from reconciler.validate import Report, validate_documents
 from reconciler.watch import scan
@@ -71,10 +71,6 @@ def prune_is_guarded(*, deleting: int, total: int) -> bool:
     return deleting >= 2 and deleting * 2 > total
 
 
-def _defaulted(kind: Kind, obj: dict[str, object]) -> dict[str, object]:
-    return default_deployment(obj) if kind is Kind.DEPLOYMENT else default_service(obj)
-
-
 class FolderSync:
     def __init__(self, store: Store, root: Path) -> None:
         self.store = store
@@ -86,7 +82,8 @@ class FolderSync:
         problems: list[Problem] = []
         unreadable: set[str] = set()
         seen: set[Path] = set()
-        for path in scan(self.root):
+        # the folder, and the Secrets created outside it (reconciler create secret generic)
+        for path in [*scan(self.root), *scan(secrets_dir(self.store.state_dir))]:
             seen.add(path)
             try:
                 st = path.stat()
@@ -121,20 +118,22 @@ class FolderSync:
         exists, are not deleted yet (``SyncResult.settling``), since a writer that writes a
         file in several goes would otherwise take down what its next write puts back."""
         documents, load_problems, unreadable = self._load()
-        report = validate_documents(documents)
+        report = validate_documents(documents, config_refs_block=False)
         by_ref = {obj.ref: obj for obj in report.objects}
         changes: dict[ObjectRef, Change] = {}
         stored = {o.ref: o for o in self.store.list_objects()}
+        config = ConfigSync(self.store, by_ref, stored, documents)
 
         with self.store.transaction():
             for ref, valid in by_ref.items():
                 old = stored.get(ref)
-                if old is not None and old.digest == valid.digest and old.source == valid.source:
+                spec = config.stored_spec(ref, valid, old)
+                if spec is None:
                     continue
                 self.store.put_object(
                     ref=ref,
                     manifest=valid.obj,
-                    spec=_defaulted(ref.kind, valid.obj),
+                    spec=spec,
                     source=os.fspath(Path(valid.source).resolve()),
                     line=valid.line,
                     digest=valid.digest,
@@ -190,7 +189,7 @@ class FolderSync:
                 ] or [_unreadable_problem(old.source)]
         return SyncResult(
             changes=changes,
-            invalid=invalid,
+            invalid={**invalid, **config.refused},
             problems=file_problems,
             held=held,
             settling=settling,

@@ -21,7 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from reconciler.configrules import check_configmap, check_secret
 from reconciler.crossrules import Entry, check_all
+from reconciler.envrules import check_env
 from reconciler.errors import Problem, Severity
 from reconciler.manifest import Document, gc_paused, load_each
 from reconciler.objects import API_VERSIONS, DEFAULT_NAMESPACE, Kind, ObjectRef
@@ -32,6 +34,20 @@ __all__ = ["Report", "ValidObject", "digest_of", "field_of", "validate_documents
 
 _KINDS = frozenset(str(kind) for kind in Kind)
 SUPPORTED = ", ".join(f"{kind} ({API_VERSIONS[kind]})" for kind in SCHEMA_KINDS)
+
+
+def _deployment_rules(obj: dict[str, Any]) -> list[Finding]:
+    pod_path = ("spec", "template", "spec")
+    return [*check_deployment(obj), *check_env(obj["spec"]["template"]["spec"], pod_path)]
+
+
+_RULES = {
+    Kind.DEPLOYMENT: _deployment_rules,
+    Kind.SERVICE: check_service,
+    Kind.CONFIGMAP: check_configmap,
+    Kind.SECRET: check_secret,
+}
+_SECRET_VALUES = ("data", "stringData")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +116,27 @@ def validate_paths(
         )
 
 
-def validate_documents(documents: Sequence[Document], *, strict: bool = False) -> Report:
-    """Validate already loaded documents (their load problems count too)."""
+def validate_documents(
+    documents: Sequence[Document], *, strict: bool = False, config_refs_block: bool = True
+) -> Report:
+    """Validate already loaded documents (their load problems count too).
+
+    ``config_refs_block=False`` (the daemon) makes a reference to a ConfigMap, Secret or key
+    that does not exist a warning: the API server accepts such a Deployment (the ConfigMap may
+    come later), its pods wait in ``CreateContainerConfigError`` and start once it exists.
+    ``validate`` in CI keeps it an error.
+    """
     files = list(dict.fromkeys(doc.source for doc in documents))
     problems = [p for doc in documents for p in doc.load_problems]
     with gc_paused():
         staged = [_stage(doc, strict=strict, keep_nodes=True) for doc in documents]
         return _finish(
-            staged, strict=strict, load_problems=problems, files=files, unreadable=frozenset()
+            staged,
+            strict=strict,
+            load_problems=problems,
+            files=files,
+            unreadable=frozenset(),
+            config_refs_block=config_refs_block,
         )
 
 
@@ -197,7 +226,7 @@ def _object_findings(obj: dict[str, Any]) -> tuple[list[Finding], bool]:
     # inside a field the schema already rejected are dropped (one complaint per field), and a
     # rule that trips over a wrongly typed value is quiet: the schema error says what is wrong.
     try:
-        rules = check_deployment(obj) if kind is Kind.DEPLOYMENT else check_service(obj)
+        rules = _RULES[kind](obj)
     except Exception as exc:  # a rule that trips on odd input must not take the daemon down
         rules = (
             []
@@ -207,7 +236,22 @@ def _object_findings(obj: dict[str, Any]) -> tuple[list[Finding], bool]:
     findings.extend(
         r for r in rules if not any(tuple(r.path[: len(b)]) == tuple(b) for b in broken)
     )
+    if kind is Kind.SECRET:
+        findings = [_without_value(f) for f in findings]
     return findings, not broken
+
+
+def _without_value(finding: Finding) -> Finding:
+    """A schema message about a Secret's value quotes it (``12 is not of type 'string'``):
+    the message names the key instead, so no value reaches an event or the daemon's log."""
+    path = finding.path
+    if len(path) >= 2 and path[0] in _SECRET_VALUES and finding.rule == "schema":
+        message = f"Invalid value: the value of key {str(path[1])!r} must be a string (not shown)"
+        return Finding(path, message, finding.rule, finding.severity, finding.at)
+    if len(path) == 1 and path[0] in _SECRET_VALUES and finding.rule == "schema":
+        message = f"Invalid value: {path[0]} must be a map of keys to string values (not shown)"
+        return Finding(path, message, finding.rule, finding.severity, finding.at)
+    return finding
 
 
 def _problem(doc: Document, finding: Finding, *, strict: bool) -> Problem:
@@ -252,6 +296,7 @@ def _finish(
     load_problems: Sequence[Problem],
     files: list[str],
     unreadable: frozenset[str],
+    config_refs_block: bool = True,
 ) -> Report:
     entries: list[Entry] = []
     owners: list[_Staged] = []
@@ -264,6 +309,8 @@ def _finish(
     except Exception as exc:  # pragma: no cover - see _object_findings
         hits = [(0, Finding((), f"internal error in a validation rule: {exc!r}", "internal"))]
     for entry_index, finding in hits:
+        if not config_refs_block and finding.rule == "config-ref":
+            finding = Finding(finding.path, finding.message, finding.rule, Severity.WARNING)
         if entry_index < len(owners):
             owner = owners[entry_index]
             owner.problems.append(_problem(owner.doc, finding, strict=strict))

@@ -291,3 +291,6 @@ def register(commands: Any, rollout: Any) -> None:
         service.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
         add_folder_option(service)
         service.set_defaults(func=_create_service)
+    from reconciler.cli.create_secret import register_secret
+
+    register_secret(kinds, parent, emit=_emit)

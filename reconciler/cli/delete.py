@@ -63,7 +63,7 @@ def _delete_one(args: argparse.Namespace, ref: ObjectRef) -> int:
     deleter = _DELETERS.get(ref.kind)
     if deleter is not None:
         return deleter(args, ref)
-    if ref.kind in (Kind.DEPLOYMENT, Kind.SERVICE):
+    if ref.kind in (Kind.DEPLOYMENT, Kind.SERVICE, Kind.CONFIGMAP, Kind.SECRET):
         return delete_from_folder(args, ref)
     if ref.kind is Kind.POD:
         raise ReconcilerError("error: delete pod is not available yet")

@@ -20,9 +20,10 @@ from typing import Any
 
 from reconciler.cli import output
 from reconciler.cli.common import common_options, open_store
+from reconciler.cli.configviews import describe_configmap, describe_secret, pod_field_values
 from reconciler.cli.drift_view import describe_drift, drifted_cells
 from reconciler.cli.get import object_or_fail
-from reconciler.cli.history import describe_pod_template
+from reconciler.cli.history import describe_pod_template, env_from_lines, value_from_text
 from reconciler.cli.views import deployment_object, pods_of
 from reconciler.drift import store_drift
 from reconciler.errors import NotFoundError
@@ -341,11 +342,13 @@ def _pod_container(spec: Mapping[str, Any], pod: PodStatus, index: int) -> str:
             )
         out += f"    Ready:\t{'True' if status.ready else 'False'}\n"
         out += f"    Restart Count:\t{status.restart_count}\n"
+    out += env_from_lines(spec.get("envFrom") or [])
     env = redact_env(spec.get("env")) or []
     out += "    Environment:" + ("\n" if env else "\t<none>\n")
     for item in env:
         if "valueFrom" in item:
-            out += f"      {item.get('name')}:\t<set from {sorted(item['valueFrom'])[0]}>\n"
+            text = value_from_text(item["valueFrom"], spec, pod_field_values(pod))
+            out += f"      {item.get('name')}:\t{text}\n"
         else:
             out += f"      {item.get('name')}:\t{item.get('value', '')}\n"
     return out
@@ -432,6 +435,14 @@ def describe_service(store: Store, ref: ObjectRef, *, now: float) -> str:
     return _render(out)
 
 
+def describe_config(store: Store, ref: ObjectRef, *, now: float) -> str:
+    """ConfigMaps and Secrets (``reconciler.cli.configviews``: a Secret's sizes, never values)."""
+    obj = object_or_fail(store, ref)
+    events = _render(_events(store.list_events(ref), now))
+    page = describe_configmap if ref.kind is Kind.CONFIGMAP else describe_secret
+    return page(store, obj, events)
+
+
 # -- command ---------------------------------------------------------------------------------
 
 _DESCRIBERS = {
@@ -439,6 +450,8 @@ _DESCRIBERS = {
     Kind.REPLICASET: describe_replicaset,
     Kind.POD: describe_pod,
     Kind.SERVICE: describe_service,
+    Kind.CONFIGMAP: describe_config,
+    Kind.SECRET: describe_config,
 }
 
 
@@ -470,7 +483,7 @@ def register(commands: Any, rollout: Any) -> None:
     parser = commands.add_parser(
         "describe",
         parents=[common_options()],
-        help="show details of a deployment, replicaset, pod or service",
+        help="show details of a deployment, replicaset, pod, service, configmap or secret",
     )
     parser.add_argument("words", nargs="+", metavar="TYPE NAME | TYPE/NAME")
     parser.set_defaults(func=describe)

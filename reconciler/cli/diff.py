@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli.liveness import warn_if_stale
-from reconciler.diff import normalize, render
+from reconciler.configsync import secrets_dir
+from reconciler.diff import mask_secrets, normalize, render
 from reconciler.drift import DriftReason, held_keys, running_spec, store_drift
 from reconciler.errors import ReconcilerError
 from reconciler.folder import DEFAULT_FOLDER, MANIFESTS_META
-from reconciler.objects import API_VERSIONS, ObjectRef
+from reconciler.objects import API_VERSIONS, Kind, ObjectRef
 from reconciler.paths import find_state_dir
 from reconciler.store import DB_NAME, Store
 
@@ -45,6 +46,8 @@ def object_diff(
     new = normalize(desired) if desired is not None else None
     if old == new:
         return ""
+    if ref.kind is Kind.SECRET:
+        old, new = mask_secrets(old, new)
     live, merged = f"LIVE/{file_name(ref)}", f"MERGED/{file_name(ref)}"
     body = render(old, new, old_label=live, new_label=merged)
     return f"diff -u -N {live} {merged}\n{body}" if body else ""
@@ -88,7 +91,9 @@ def diff_folder(folder: Path, *, state_dir: Path) -> tuple[int, str]:
 
     if not folder.exists():
         raise ReconcilerError(f"error: the path {folder} does not exist")
-    report = validate_paths([folder])
+    # with the Secrets `create secret generic` keeps in the state directory, as the daemon reads
+    created = secrets_dir(state_dir)
+    report = validate_paths([folder, created] if created.is_dir() else [folder])
     if not report.ok:
         rendered = "\n".join(p.render() for p in report.problems)
         raise ReconcilerError(rendered or f"error: cannot read {folder}")

@@ -14,6 +14,9 @@ from typing import Any
 
 from reconciler.cli import output
 from reconciler.cli.common import common_options, open_store
+from reconciler.cli.configviews import HEADERS as CONFIG_HEADERS
+from reconciler.cli.configviews import NOT_FOUND as CONFIG_NOT_FOUND
+from reconciler.cli.configviews import config_rows
 from reconciler.cli.drift_view import drifted_cells, warn_drift
 from reconciler.cli.history import replicaset_object
 from reconciler.cli.views import (
@@ -35,7 +38,10 @@ def register(commands: Any, rollout: Any) -> None:
     parser = commands.add_parser(
         "get", parents=[common_options()], help="display one or many resources"
     )
-    parser.add_argument("type", help="deployments, replicasets, pods, services, events, rollout")
+    parser.add_argument(
+        "type",
+        help="deployments, replicasets, pods, services, configmaps, secrets, events, rollout",
+    )
     parser.add_argument("names", nargs="*", help="names (optional)")
     parser.add_argument("-o", "--output", choices=["wide", "json", "yaml", "name"])
     parser.add_argument("-w", "--watch", action="store_true", help="watch for changes")
@@ -162,6 +168,10 @@ class Listing:
                 out.append(
                     (f"service/{obj.ref.name}", row, wide, {**obj.spec, "status": obj.status})
                 )
+        elif self.kind in (Kind.CONFIGMAP, Kind.SECRET):
+            out += config_rows(
+                store, self.kind, self.namespace, names=self.names, selector=selector, now=now
+            )
         return out
 
 
@@ -187,6 +197,7 @@ HEADERS: dict[Kind, tuple[Row, Row]] = {
         ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
         ["SELECTOR"],
     ),
+    **CONFIG_HEADERS,
 }
 
 _NOT_FOUND = {
@@ -194,6 +205,7 @@ _NOT_FOUND = {
     Kind.REPLICASET: "replicasets.apps",
     Kind.POD: "pods",
     Kind.SERVICE: "services",
+    **CONFIG_NOT_FOUND,
 }
 
 

@@ -138,11 +138,12 @@ def _container(container: Mapping[str, Any]) -> str:
     ):
         if isinstance(container.get(key), Mapping):
             out += f"    {title}:\t{describe_probe(container[key])}\n"
+    out += env_from_lines(container.get("envFrom") or [])
     env = redact_env(container.get("env")) or []
     out += "    Environment:" + ("\n" if env else "\t<none>\n")
     for item in env:
         if "valueFrom" in item:
-            out += f"      {item.get('name')}:\t<set from {sorted(item['valueFrom'])[0]}>\n"
+            out += f"      {item.get('name')}:\t{value_from_text(item['valueFrom'], container)}\n"
             continue
         lines = str(item.get("value", "")).split("\n")
         out += f"      {item.get('name')}:\t{lines[0]}\n"
@@ -155,6 +156,50 @@ def _container(container: Mapping[str, Any]) -> str:
             flags.append(f'path="{mount["subPath"]}"')
         out += f"      {mount.get('mountPath')} from {mount.get('name')} ({','.join(flags)})\n"
     return out
+
+
+def env_from_lines(env_from: list[Any]) -> str:
+    """kubectl's describeContainerEnvFrom (printed only when the container has envFrom)."""
+    if not env_from:
+        return ""
+    out = "    Environment Variables from:\n"
+    for item in env_from:
+        kind = "ConfigMap" if "configMapRef" in item else "Secret"
+        ref = item.get("configMapRef") or item.get("secretRef") or {}
+        optional = "true" if ref.get("optional") else "false"
+        prefix = f" with prefix '{item['prefix']}'" if item.get("prefix") else ""
+        out += f"      {ref.get('name', '')}\t{kind}{prefix}\tOptional: {optional}\n"
+    return out
+
+
+def value_from_text(
+    source: Mapping[str, Any],
+    container: Mapping[str, Any],
+    fields: Mapping[str, str] | None = None,
+) -> str:
+    """kubectl's describeContainerEnvVars for a ``valueFrom`` (never a Secret's value);
+    ``fields`` resolves a pod's ``fieldRef`` paths, as kubectl does for a pod (not a template)."""
+    if "secretKeyRef" in source or "configMapKeyRef" in source:
+        secret = "secretKeyRef" in source
+        ref = source["secretKeyRef" if secret else "configMapKeyRef"]
+        where = f"in secret '{ref.get('name', '')}'" if secret else (
+            f"of config map '{ref.get('name', '')}'"
+        )
+        optional = "true" if ref.get("optional") else "false"
+        return f"<set to the key '{ref.get('key', '')}' {where}>\tOptional: {optional}"
+    if "fieldRef" in source:
+        ref = source["fieldRef"]
+        resolved = (fields or {}).get(str(ref.get("fieldPath", "")), "")
+        return f"{resolved} ({ref.get('apiVersion', 'v1')}:{ref.get('fieldPath', '')})"
+    if "resourceFieldRef" in source:
+        resource = str(source["resourceFieldRef"].get("resource", ""))
+        which, _, name = resource.partition(".")
+        value = ((container.get("resources") or {}).get(which) or {}).get(name)
+        shown = str(value) if value is not None else (
+            "node allocatable" if which == "limits" else "0"
+        )
+        return f"{shown} ({resource})"
+    return f"<set from {sorted(source)[0]}>" if source else ""
 
 
 def describe_pod_template(template: Mapping[str, Any]) -> str:

@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 from typing import Any
 
 import yaml as pyyaml
 from ruamel.yaml.comments import CommentedMap
 
 from reconciler.cli.common import common_options
+from reconciler.configdata import (
+    config_hash_annotation,
+    parse_annotation,
+    template_annotation,
+    without_config_hash,
+)
+from reconciler.configsync import config_lookup, hash_key
 from reconciler.defaults import default_pod_template
 from reconciler.edit import document_text, dump_new, merge_into, update_object
 from reconciler.errors import ReconcilerError
@@ -61,10 +69,44 @@ def _current(args: argparse.Namespace, ref: ObjectRef) -> tuple[Any, dict[str, A
 
 
 def _strip_hash(template: dict[str, Any]) -> dict[str, Any]:
+    """The template as the folder wrote it: no pod-template-hash, no config hash."""
     out = copy.deepcopy(template)
-    labels = (out.get("metadata") or {}).get("labels")
+    metadata = out.get("metadata") or {}
+    labels = metadata.get("labels")
     if isinstance(labels, dict):
         labels.pop(HASH_LABEL, None)
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, dict):
+        out = without_config_hash(out)
+        if not out["metadata"]:
+            del out["metadata"]
+    return out
+
+
+def config_drift(store: Store, ref: ObjectRef, target: ReplicaSetRow) -> list[str]:
+    """The ConfigMaps and Secrets whose values differ from those ``target``'s revision ran
+    with (the folder holds only their current values): one sentence each, or none."""
+    then = parse_annotation(template_annotation(target.template))
+    if not then:
+        return []
+    objects = store.list_objects(namespace=ref.namespace)
+    config_maps, secret_values = config_lookup(objects)
+    now = parse_annotation(
+        config_hash_annotation(
+            target.template, config_maps=config_maps, secrets=secret_values, key=hash_key(store)
+        )
+    )
+    sources = {f"{o.ref.kind.lower()}/{o.ref.name}": o.source for o in objects}
+    out = []
+    for name, digest in sorted(then.items()):
+        if now.get(name) == digest:
+            continue
+        where = f" in {sources[name]}" if name in sources else ""
+        out.append(
+            f"warning: revision {target.revision} ran with {name} as it was then; its values "
+            "are not in the folder any more, so the pods get its current values (restore the "
+            f"old values{where} to bring them back)"
+        )
     return out
 
 
@@ -148,18 +190,21 @@ def _undo(args: argparse.Namespace) -> int:
         raise ReconcilerError(f'error: no rollout history found for deployment "{ref.name}"')
     with Store.open(state_dir) as store:
         rows = store.list_replicasets(ref)
-    target = _target(rows, ref, args.to_revision)
+        target = _target(rows, ref, args.to_revision)
+        drift = config_drift(store, ref, target)
     written = spec.get("template") or {}
     current = default_pod_template(copy.deepcopy(written))
     template = without_defaults(_strip_hash(target.template), written)
     if args.dry_run not in (None, "none"):
         print(dump_new(template), end="")
         return 0
-    if templates_equal(target.template, current):
+    if templates_equal(without_config_hash(target.template), current):
         print(
             f"{ref.display} skipped rollback "
             f"(current template already matches revision {target.revision})"
         )
+        for line in drift:
+            print(line, file=sys.stderr)
         return 0
 
     def mutate(document: CommentedMap) -> None:
@@ -176,6 +221,8 @@ def _undo(args: argparse.Namespace) -> int:
             words.append(f"--to-revision={args.to_revision}")
         note_command(args, located.path, command_line(words))
     print(f"{ref.display} rolled back")
+    for line in drift:
+        print(line, file=sys.stderr)
     return 0
 
 

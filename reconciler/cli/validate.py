@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from xml.etree import ElementTree
 
 from reconciler.errors import Problem, Severity, UsageError
 from reconciler.objects import parse_kind
+from reconciler.paths import find_state_dir
 
 if TYPE_CHECKING:
     from reconciler.validate import Report
@@ -62,7 +65,9 @@ def register(commands: Any, rollout: Any) -> None:
         description="Print a JSON Schema (2020-12). Without KIND: one schema for any manifest, "
         "choosing by kind, e.g. for yaml-language-server.",
     )
-    schema.add_argument("kind", nargs="?", metavar="KIND", help="deployment or service")
+    schema.add_argument(
+        "kind", nargs="?", metavar="KIND", help="deployment, service, configmap or secret"
+    )
     schema.set_defaults(func=run_schema)
 
 
@@ -87,7 +92,10 @@ def run_validate(args: argparse.Namespace) -> int:
     if args.paths.count("-") > 1:
         raise UsageError("error: standard input (-) may be given only once")
     report = validate_paths(args.paths, strict=args.strict)
-    problems = list(report.problems)
+    # a Secret this host keeps out of the folder (create secret generic) is not missing here
+    problems = without_created_secrets(
+        report.problems, find_state_dir(getattr(args, "state_dir", None))
+    )
     if args.target == "kubernetes":
         from reconciler.cli.export import kubernetes_problems
 
@@ -97,6 +105,23 @@ def run_validate(args: argparse.Namespace) -> int:
         problems.extend(extra)
     WRITERS[args.output](report, problems, sys.stdout)
     return exit_code(report, problems)
+
+
+def without_created_secrets(problems: Sequence[Problem], state_dir: Path) -> list[Problem]:
+    """``problems`` without the ``secret-ref`` ones about Secrets that ``create secret
+    generic`` made on this host (``STATE_DIR/secrets/NS/NAME.yaml``)."""
+    from reconciler.cli.create_secret import secret_file
+
+    out = []
+    for problem in problems:
+        found = _SECRET_REF.match(problem.message) if problem.rule == "secret-ref" else None
+        if found and secret_file(state_dir, found["namespace"], found["name"]).is_file():
+            continue
+        out.append(problem)
+    return out
+
+
+_SECRET_REF = re.compile(r'secret "(?P<name>[^"]+)" not found: .* namespace "(?P<namespace>[^"]+)"')
 
 
 def exit_code(report: Report, problems: list[Problem]) -> int:

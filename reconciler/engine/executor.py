@@ -26,6 +26,7 @@ from typing import Any
 
 from reconciler.brokenfile import carry_manifest_state
 from reconciler.changecause import change_cause
+from reconciler.configdata import changed_objects, template_annotation, without_config_hash
 from reconciler.engine.dispatch import plan
 from reconciler.engine.model import (
     DeletePod,
@@ -41,8 +42,9 @@ from reconciler.engine.replicaset import plan_pods
 from reconciler.log import get_logger
 from reconciler.manifest import read_regular_file
 from reconciler.objects import Kind, ObjectRef
+from reconciler.podconfig import config_now_resolves, pod_config
 from reconciler.revisions import templates_equal
-from reconciler.runtime import PodSpec, PodStatus, Runtime
+from reconciler.runtime import PodConfig, PodSpec, PodStatus, Runtime
 from reconciler.store import IntentRow, ReplicaSetRow, Store
 
 POD_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -128,6 +130,17 @@ class Executor:
         if newest is not None and templates_equal(newest.template, template):
             return newest.hash
         cause = await asyncio.to_thread(self._change_cause, obj)
+        if newest is not None:
+            # a ConfigMap or Secret the pods use changed (reconciler.configsync): say which
+            changed = changed_objects(
+                template_annotation(newest.template), template_annotation(template)
+            )
+            if changed and templates_equal(
+                without_config_hash(newest.template), without_config_hash(template)
+            ):
+                cause = ", ".join(changed)
+            elif changed:
+                cause = f"{cause} (and {', '.join(changed)})"
         result = self.store.record_revision(ref, template, change_cause=cause, now=self.now())
         rs = result.replicaset
         log.info(
@@ -263,6 +276,11 @@ class Executor:
                 for name in pod_plan.delete:
                     await self.stop_pod(name)
                     acted = True
+                for name in config_now_resolves(self.store, ref.namespace, row, pods):
+                    # the missing ConfigMap, Secret or key is there now: a new pod gets it
+                    log.info("pod_config_available", deployment=ref.key, pod=name)
+                    await self.stop_pod(name)
+                    acted = True
                 for _ in range(pod_plan.start):
                     await self._start_pod(ref, row, base_dir)
                     acted = True
@@ -281,9 +299,14 @@ class Executor:
             labels=labels,
             template=row.template,
             base_dir=base_dir,
+            config=self.pod_config(ref.namespace, row.template),
         )
         await self.runtime.start_pod(spec)
         log.info("pod_started", deployment=ref.key, replica_set=row.name, pod=name)
+
+    def pod_config(self, namespace: str, template: Mapping[str, Any]) -> PodConfig:
+        """What the pod's template uses, as it is now (``reconciler.podconfig``)."""
+        return pod_config(self.store, namespace, template)
 
     async def _wind_down(self, ref: ObjectRef) -> bool:
         """The Deployment is gone: stop its pods, then forget its ReplicaSets."""

@@ -54,6 +54,15 @@ class PodConfig:
 
     config_maps: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
     secrets: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
+    # the Kubernetes service variables of the namespace's Services when the pod was created
+    # (``WEB_SERVICE_HOST``, ``WEB_SERVICE_PORT``, ...; see ``reconciler.runtime.env``)
+    services: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # never a value in a log line or a traceback
+        return (
+            f"PodConfig(config_maps={sorted(self.config_maps)}, secrets={sorted(self.secrets)}, "
+            f"services={len(self.services)})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,12 @@
 """From a defaulted pod template to what ``exec`` needs: argv, environment, working dir.
 
-The environment is the daemon's own (so tools on PATH keep working), then the pod's variables
-(``PORT``, ``PORT_<NAME>``, ``POD_NAME``, ``POD_NAMESPACE``, ``POD_IP``, ``IMAGE``,
-``IMAGE_NAME``, ``IMAGE_TAG``), then the container's ``env`` in order with ``$(VAR)``
-expansion against the pod's variables and earlier entries (Kubernetes does not expand against
-the node's environment, and neither do we). Finally the directory of the running Python is put
-first on PATH, so ``python3`` in a manifest means the reconciler's interpreter.
+The environment is what Kubernetes gives a container (``reconciler.runtime.env``): a minimal
+base (``PATH``, ``HOME``, ``HOSTNAME``) — never the daemon's own environment — then the
+namespace's service variables, the pod's variables (``PORT``, ``PORT_<NAME>``, ``POD_NAME``,
+``POD_NAMESPACE``, ``POD_IP``, ``IMAGE``, ``IMAGE_NAME``, ``IMAGE_TAG``), ``envFrom`` and the
+container's ``env`` with ``$(VAR)`` expansion and ``valueFrom``. Finally the directory of the
+running Python is put first on PATH, so ``python3`` in a manifest means the reconciler's
+interpreter (and ``python3 -m reconciler.demoapp`` works from any install).
 
 >>> image_parts("registry:5000/team/demo:1.2"), image_parts("demo")
 (('registry:5000/team/demo', '1.2'), ('demo', 'latest'))
@@ -21,11 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.runtime import PodConfig
+from reconciler.runtime.env import ConfigError, PodFacts, base_environment, container_env
 from reconciler.runtime.expand import expand
 
-
-class ConfigError(Exception):
-    """The container cannot be created from its spec (``CreateContainerConfigError``)."""
+__all__ = [
+    "ConfigError",
+    "ContainerConfig",
+    "container_config",
+    "env_key",
+    "find_executable",
+    "image_parts",
+    "pod_variables",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +87,6 @@ def pod_variables(
     return variables
 
 
-def _field_ref(path: str, *, variables: Mapping[str, str], labels: Mapping[str, str]) -> str:
-    simple = {
-        "metadata.name": "POD_NAME",
-        "metadata.namespace": "POD_NAMESPACE",
-        "status.podIP": "POD_IP",
-        "status.hostIP": "POD_IP",
-    }
-    if path in simple:
-        return variables[simple[path]]
-    if path.startswith("metadata.labels['") and path.endswith("']"):
-        return labels.get(path[len("metadata.labels['") : -2], "")
-    raise ConfigError(f"unsupported fieldRef {path!r}")
-
-
 def container_config(
     container: Mapping[str, Any],
     *,
@@ -99,8 +94,15 @@ def container_config(
     labels: Mapping[str, str],
     base_dir: Path,
     base_env: Mapping[str, str] | None = None,
+    config: PodConfig | None = None,
+    template: Mapping[str, Any] | None = None,
 ) -> ContainerConfig:
-    """Argv, env and working dir of one container; ConfigError when it cannot be built."""
+    """Argv, env and working dir of one container; ConfigError when it cannot be built.
+
+    ``base_env`` replaces the minimal base (tests); ``config`` is the pod's ``PodSpec.config``
+    and ``template`` its pod template (annotations and other containers, for ``fieldRef`` and
+    ``resourceFieldRef``).
+    """
     name = container.get("name", "?")
     command = [str(part) for part in container.get("command") or []]
     if not command:
@@ -108,24 +110,22 @@ def container_config(
             f"container {name!r} has no command: the local runtime runs `command` (+ `args`), "
             "there is no image entrypoint to fall back to"
         )
-    known = dict(variables)
-    env = dict(os.environ if base_env is None else base_env)
-    env.update(variables)
-    for item in container.get("env") or []:
-        if not isinstance(item, Mapping) or not item.get("name"):
-            continue
-        key = str(item["name"])
-        if "valueFrom" in item:
-            source = item["valueFrom"] or {}
-            field = source.get("fieldRef") if isinstance(source, Mapping) else None
-            if not isinstance(field, Mapping):
-                kinds = ", ".join(sorted(source)) if isinstance(source, Mapping) else "valueFrom"
-                raise ConfigError(f"env {key}: {kinds} is not available on the local runtime")
-            value = _field_ref(str(field.get("fieldPath", "")), variables=known, labels=labels)
-        else:
-            value = expand(str(item.get("value", "")), known)
-        env[key] = value
-        known[key] = value
+    metadata = (template or {}).get("metadata") or {}
+    pod_spec = (template or {}).get("spec") or {}
+    pod_name = variables.get("POD_NAME", "")
+    facts = PodFacts(
+        name=pod_name,
+        namespace=variables.get("POD_NAMESPACE", ""),
+        labels=labels,
+        annotations={str(k): str(v) for k, v in (metadata.get("annotations") or {}).items()},
+        pod_ip=variables.get("POD_IP", "127.0.0.1"),
+        host_ip=variables.get("POD_IP", "127.0.0.1"),
+        service_account=str(pod_spec.get("serviceAccountName") or "default"),
+        containers=[c for c in pod_spec.get("containers") or [container] if isinstance(c, Mapping)],
+    )
+    base = base_environment(pod_name) if base_env is None else base_env
+    known = container_env(container, pod=facts, config=config or PodConfig(), variables=variables)
+    env = {**base, **known}
     python_dir = os.path.dirname(sys.executable)
     env["PATH"] = os.pathsep.join(
         part for part in (python_dir, env.get("PATH", os.defpath)) if part

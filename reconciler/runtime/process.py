@@ -244,6 +244,8 @@ class ProcessRuntime:
                     variables=pod.variables(container, self._bind_host),
                     labels=pod.spec.labels,
                     base_dir=pod.spec.base_dir,
+                    config=pod.spec.config,
+                    template=pod.spec.template,
                 )
             except ConfigError as exc:
                 container.set_waiting("CreateContainerConfigError", str(exc))

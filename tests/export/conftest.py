@@ -75,7 +75,7 @@ def _validator(kind: str) -> jsonschema.protocols.Validator:
         properties["kind"] = {"const": "Rollout"}
         schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
     else:
-        api = {"Deployment": "apps-v1", "Service": "v1"}[kind]
+        api = {"Deployment": "apps-v1", "Service": "v1", "ConfigMap": "v1", "Secret": "v1"}[kind]
         schema = json.loads((_schema_dir() / f"{kind.lower()}-{api}.json").read_text())
     return jsonschema.Draft202012Validator(schema, registry=_registry())
 

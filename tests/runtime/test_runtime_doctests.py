@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "reconciler.runtime.config",
     "reconciler.runtime.container",
+    "reconciler.runtime.env",
     "reconciler.runtime.expand",
     "reconciler.runtime.ports",
     "reconciler.runtime.process",

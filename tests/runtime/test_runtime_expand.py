@@ -57,8 +57,8 @@ def test_env_key_for_named_ports() -> None:
     assert env_key("metrics-http") == "PORT_METRICS_HTTP"
 
 
-def test_field_refs_and_unsupported_sources(tmp_path: Path) -> None:
-    """fieldRef to the pod's name works; secrets cannot be resolved on a local runtime."""
+def test_field_refs_and_missing_secrets(tmp_path: Path) -> None:
+    """fieldRef to the pod's name works; a Secret the pod has not got is the kubelet's error."""
     variables = {"POD_NAME": "web-1", "POD_NAMESPACE": "default", "POD_IP": "127.0.0.1"}
     spec = {
         "name": "app",
@@ -70,7 +70,7 @@ def test_field_refs_and_unsupported_sources(tmp_path: Path) -> None:
     secret = {
         "name": "app",
         "command": ["run"],
-        "env": [{"name": "S", "valueFrom": {"secretKeyRef": {}}}],
+        "env": [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}],
     }
-    with pytest.raises(ConfigError, match="secretKeyRef is not available"):
+    with pytest.raises(ConfigError, match=r'^secret "db" not found$'):
         container_config(secret, variables=variables, labels={}, base_dir=tmp_path, base_env={})

@@ -130,5 +130,5 @@ def test_schema_command() -> None:
     deployment_schema = json.loads(run("schema", "deploy").stdout)
     assert deployment_schema["properties"]["kind"] == {"const": "Deployment"}
     combined = json.loads(run("schema").stdout)
-    assert set(combined["$defs"]) == {"deployment", "service"}
+    assert set(combined["$defs"]) == {"deployment", "service", "configmap", "secret"}
     assert run("schema", "pod").returncode == 2
