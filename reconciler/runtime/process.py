@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import structlog
 
-from reconciler.runtime import PodSpec, PodStatus
+from reconciler.runtime import PodConfig, PodSpec, PodStatus
 from reconciler.runtime.config import (
     ConfigError,
     ContainerConfig,
@@ -41,6 +42,8 @@ from reconciler.runtime.config import (
     find_executable,
 )
 from reconciler.runtime.container import Container, Pod, ProbeSet
+from reconciler.runtime.isolation.pending import PendingPods
+from reconciler.runtime.isolation.pods import Isolation, PodIsolation
 from reconciler.runtime.layout import (
     container_file,
     make_private_dir,
@@ -100,6 +103,7 @@ class ProcessRuntime:
         bind_host: str = "127.0.0.1",
         log_max_bytes: int = DEFAULT_MAX_BYTES,
         log_max_files: int = DEFAULT_MAX_FILES,
+        isolation: Isolation | None = None,
     ) -> None:
         self._state_dir = Path(state_dir)
         self._backoff_initial = backoff_initial
@@ -115,6 +119,10 @@ class ProcessRuntime:
         self._subscribers: list[Callback] = []
         self._finishing: set[asyncio.Task[None]] = set()
         self._daemon = {"pid": os.getpid(), "start_time": process_start_time(os.getpid())}
+        # volumes, cgroups and the one-node scheduler (reconciler.runtime.isolation)
+        self._isolation = isolation or Isolation(self._state_dir)
+        self._isolated: dict[str, PodIsolation] = {}
+        self._pending = PendingPods(self._isolation, launch=self._launch, notify=self._notify)
 
     # -- the Runtime protocol ---------------------------------------------------------------
 
@@ -124,6 +132,7 @@ class ProcessRuntime:
         if killed:
             log.warning("leftovers_killed", pids=killed)
         make_private_dir(self._state_dir / "runtime")
+        self._isolation.start()
 
     async def start_pod(self, spec: PodSpec) -> None:
         if spec.name in self._pods:
@@ -151,11 +160,25 @@ class ProcessRuntime:
         make_private_dir(logs_dir)
         self._pods[spec.name] = pod
         log.info("pod_started", pod=spec.name, namespace=spec.namespace, ports=dict(pod.ports))
-        self._notify(pod)
+        self._pending.place(pod)  # launched now, or Pending until its requests fit
+
+    def _launch(self, pod: Pod) -> None:
+        self._isolated[pod.spec.name] = self._isolation.prepare(pod.spec, pod.runtime_dir)
         for container in pod.containers:
             container.task = asyncio.create_task(
-                self._supervise(pod, container), name=f"pod/{spec.name}/{container.name}"
+                self._supervise(pod, container), name=f"pod/{pod.spec.name}/{container.name}"
             )
+
+    async def update_pod_config(self, name: str, config: PodConfig) -> list[str]:
+        """Rewrite the pod's configMap and secret volumes in place (the kubelet's atomic
+        ``..data`` swap); the names of the volumes that changed."""
+        isolated = self._isolated.get(name)
+        if isolated is None:
+            return []
+        changed = await asyncio.to_thread(isolated.update_config, config)
+        if changed:
+            log.info("volumes_updated", pod=name, volumes=changed)
+        return changed
 
     async def stop_pod(self, name: str) -> None:
         pod = self._pods.get(name)
@@ -210,6 +233,10 @@ class ProcessRuntime:
             *(c.task for c in pod.containers if c.task is not None), return_exceptions=True
         )
         self._ports.release({p for p in pod.ports.values()})
+        isolated = self._isolated.pop(pod.spec.name, None)
+        if isolated is not None:
+            await asyncio.to_thread(isolated.teardown)
+        self._isolation.release(pod.spec.name)
         shutil.rmtree(pod.runtime_dir, ignore_errors=True)
         shutil.rmtree(pod.logs_dir, ignore_errors=True)
         del self._pods[pod.spec.name]
@@ -217,6 +244,7 @@ class ProcessRuntime:
         log.info("pod_stopped", pod=pod.spec.name, namespace=pod.spec.namespace)
         self._notify(pod)
         pod.gone.set()
+        self._pending.retry()
 
     async def _sleep_unless_stopping(self, pod: Pod, seconds: float) -> bool:
         """Sleep; True if the pod started stopping meanwhile."""
@@ -250,6 +278,13 @@ class ProcessRuntime:
                 self._notify(pod)
                 await pod.stopping.wait()
                 return
+            isolated = self._isolated[pod.spec.name]
+            if isolated.error:
+                container.set_waiting("CreateContainerConfigError", isolated.error)
+                self._notify(pod)
+                await pod.stopping.wait()
+                return
+            config = dataclasses.replace(config, env={**config.env, **isolated.env(container.name)})
             program = find_executable(config.argv[0], path=config.env["PATH"], cwd=config.cwd)
             problem = ""
             reason = "ErrImagePull"
@@ -310,10 +345,12 @@ class ProcessRuntime:
             )
         writer = LogWriter(current, max_bytes=self._log_max_bytes, max_files=self._log_max_files)
         read_fd, write_fd = os.pipe()
+        isolated = self._isolated[pod.spec.name]
         try:
+            argv = isolated.command(container.name, [program, *config.argv[1:]], cwd=config.cwd)
+            isolated.started(container.name)
             process = await asyncio.create_subprocess_exec(
-                program,
-                *config.argv[1:],
+                *argv,
                 env=dict(config.env),
                 cwd=config.cwd,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -391,11 +428,12 @@ class ProcessRuntime:
             record_path.unlink()
         signal_number = -returncode if returncode < 0 else None
         exit_code = 128 + signal_number if signal_number else returncode
-        container.set_terminated(
-            exit_code=exit_code,
-            signal_number=signal_number,
-            reason="Completed" if exit_code == 0 else "Error",
+        reason, message = self._isolated[pod.spec.name].exited(container.name) or (
+            "Completed" if exit_code == 0 else "Error",
+            "",
         )
+        container.set_terminated(exit_code=exit_code, signal_number=signal_number, reason=reason)
+        container.message = message
         pod.update_ready()
         log.info(
             "container_exited", pod=pod.spec.name, container=container.name, exit_code=exit_code
