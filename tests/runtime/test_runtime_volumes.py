@@ -322,3 +322,58 @@ def test_nothing_is_left_on_the_host_after_the_pod(state_dir: Path, tmp_path: Pa
     assert mounts_under(state_dir) == []
     assert not (state_dir / "volumes").exists()
     assert not os.path.exists("/opt/nowhere")
+
+
+def test_exec_enters_the_containers_mounts(state_dir: Path, tmp_path: Path) -> None:
+    """exec (a separate process, as the CLI is) sees the volume and runs a script from it."""
+    import subprocess
+    import sys
+
+    config = PodConfig(
+        config_maps={"tools": {"hello.sh": b"#!/bin/sh\necho hello from $POD_NAME\n"}}
+    )
+    spec = isolated_pod(
+        "web-9",
+        container(
+            "app",
+            **py("import time; time.sleep(60)"),
+            volumeMounts=[{"name": "tools", "mountPath": "/opt/tools"}],
+        ),
+        base_dir=tmp_path,
+        volumes=[{"name": "tools", "configMap": {"name": "tools", "defaultMode": 0o755}}],
+        config=config,
+    )
+    run = (
+        "import sys; from pathlib import Path; from reconciler.runtime.exec import exec_in_pod; "
+        "sys.exit(exec_in_pod(Path(sys.argv[1]), 'default', 'web-9', None, sys.argv[2:], "
+        "tty=False))"
+    )
+
+    def exec_(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", run, str(state_dir), *argv],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    async def scenario(rt: ProcessRuntime) -> list[subprocess.CompletedProcess[str]]:
+        import asyncio
+
+        await rt.start_pod(spec)
+        await wait_until(
+            lambda: (p := pod_of(rt, "web-9")) and p.containers[0].state is ContainerState.RUNNING
+        )
+        results = [
+            await asyncio.to_thread(exec_, "/opt/tools/hello.sh"),
+            await asyncio.to_thread(exec_, "sh", "-c", "ls /opt/tools"),
+        ]
+        await rt.stop_pod("web-9")
+        await rt.wait_gone("web-9")
+        return results
+
+    script, listing = run_with_runtime(state_dir, scenario)
+    assert (script.returncode, script.stdout) == (0, "hello from web-9\n"), script.stderr
+    assert listing.stdout == "hello.sh\n"
+    assert not os.path.exists("/opt/tools")

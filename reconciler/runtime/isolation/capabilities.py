@@ -2,7 +2,7 @@
 
 Two questions: can the daemon create cgroups with the memory and cpu controllers (v1 or v2),
 and can it unshare a mount namespace (root, ``CAP_SYS_ADMIN``)? The answer is logged, saved as
-``runtime/isolation.json`` in the state directory (``describe`` reads it while the daemon is
+``isolation.json`` in the state directory (``describe`` reads it while the daemon is
 stopped) and turned into the warnings ``validate`` and ``describe`` print next to every field
 the host cannot honour, so a limit is never silently ignored.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from reconciler.runtime.isolation import cgroups
 from reconciler.runtime.isolation import syscalls as sc
-from reconciler.runtime.layout import runtime_root, write_private_json
+from reconciler.runtime.layout import write_private_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +72,13 @@ def detect() -> Capabilities:
 
 
 def save(state_dir: Path, capabilities: Capabilities) -> None:
-    write_private_json(runtime_root(state_dir) / "isolation.json", capabilities.as_dict())
+    write_private_json(state_dir / "isolation.json", capabilities.as_dict())
 
 
 def saved(state_dir: Path) -> Mapping[str, Any] | None:
     """What the last daemon of ``state_dir`` found, or None if none ever ran."""
     try:
-        value = json.loads((runtime_root(state_dir) / "isolation.json").read_text())
+        value = json.loads((state_dir / "isolation.json").read_text())
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
