@@ -22,6 +22,7 @@ from reconciler.cli.common import common_options, open_store
 from reconciler.cli.get import object_or_fail
 from reconciler.cli.history import describe_pod_template
 from reconciler.cli.views import deployment_object, pods_of
+from reconciler.cli.volumes_view import host_warnings, mount_lines, pod_volumes, resource_lines
 from reconciler.errors import NotFoundError
 from reconciler.log import redact_env
 from reconciler.objects import Kind, ObjectRef, parse_kind
@@ -335,6 +336,7 @@ def _pod_container(spec: Mapping[str, Any], pod: PodStatus, index: int) -> str:
             )
         out += f"    Ready:\t{'True' if status.ready else 'False'}\n"
         out += f"    Restart Count:\t{status.restart_count}\n"
+    out += resource_lines(spec)
     env = redact_env(spec.get("env")) or []
     out += "    Environment:" + ("\n" if env else "\t<none>\n")
     for item in env:
@@ -342,6 +344,7 @@ def _pod_container(spec: Mapping[str, Any], pod: PodStatus, index: int) -> str:
             out += f"      {item.get('name')}:\t<set from {sorted(item['valueFrom'])[0]}>\n"
         else:
             out += f"      {item.get('name')}:\t{item.get('value', '')}\n"
+    out += mount_lines(spec)
     return out
 
 
@@ -374,9 +377,11 @@ def describe_pod(store: Store, ref: ObjectRef, *, now: float) -> str:
         ("Initialized", True),
         ("Ready", pod.ready),
         ("ContainersReady", containers_ready),
-        ("PodScheduled", True),
+        ("PodScheduled", not pod.unschedulable),
     ):
         out += f"  {kind} \t{'True' if value else 'False'} \n"
+    out += pod_volumes(template.get("spec") or {})
+    out += host_warnings(template, store.path.parent)
     out += _events(store.list_events(ObjectRef(Kind.POD, ref.namespace, pod.name)), now)
     return _render(out)
 
