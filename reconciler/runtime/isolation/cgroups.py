@@ -264,7 +264,7 @@ def _make_levels(top: Path, leaf: Path, *, v2: bool) -> None:
 
 def _enable_controllers(directory: Path) -> None:
     control = directory / "cgroup.subtree_control"
-    enabled = control.read_text().split()
+    enabled = control.read_text().split() if control.exists() else []
     wanted = [c for c in ("memory", "cpu") if c not in enabled]
     if wanted:
         control.write_text(" ".join(f"+{c}" for c in wanted))
