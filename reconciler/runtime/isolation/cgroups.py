@@ -290,6 +290,22 @@ def _walk_bottom_up(path: Path) -> Iterator[Path]:
     yield path
 
 
+def kill_tree(path: Path, *, timeout: float = 5.0) -> None:
+    """SIGKILL every process in a cgroup and its children until none is left (or timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids: set[int] = set()
+        for directory in _walk_bottom_up(path):
+            with contextlib.suppress(OSError, ValueError):
+                pids.update(int(p) for p in (directory / "cgroup.procs").read_text().split())
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+
+
 def remove_tree(path: Path) -> bool:
     """rmdir a cgroup and its children, bottom up (cgroup files cannot be unlinked); False if
     a process still holds one."""
@@ -308,6 +324,7 @@ __all__ = [
     "cpu_shares",
     "cpu_weight",
     "detect",
+    "kill_tree",
     "own_cgroup",
     "remove_tree",
     "state_id",

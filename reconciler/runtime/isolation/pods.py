@@ -79,7 +79,8 @@ class Isolation:
         """Detect and report what the host allows; clean what a crashed daemon left."""
         found = self.capabilities
         caps.save(self.state_dir, found)
-        log.info(
+        level = log.info if found.cgroups and found.mount_namespace else log.warning
+        level(
             "isolation_detected",
             cgroups=found.cgroup_version or "none",
             cgroup_problem=found.cgroup_problem or None,
@@ -110,10 +111,12 @@ class Isolation:
         if hierarchy is None:
             return
         for top in hierarchy.top(self.state_dir):
-            for namespace in top.iterdir() if top.is_dir() else []:
-                for pod in namespace.iterdir() if namespace.is_dir() else []:
+            for namespace in _subdirs(top):
+                for pod in _subdirs(namespace):
                     if not (runtime / namespace.name / pod.name).exists():
-                        cgroups.remove_tree(pod)
+                        cgroups.kill_tree(pod)  # what escaped the process groups, too
+                        if not cgroups.remove_tree(pod):
+                            log.warning("cgroup_left_over", cgroup=str(pod))
                 with contextlib.suppress(OSError):
                     namespace.rmdir()
             with contextlib.suppress(OSError):
@@ -144,6 +147,14 @@ class Isolation:
         pod = PodIsolation(self, spec, runtime_dir)
         pod.setup()
         return pod
+
+
+def _subdirs(path: Path) -> list[Path]:
+    """The child cgroups of ``path`` (a cgroup directory also holds its control files)."""
+    try:
+        return [p for p in path.iterdir() if p.is_dir()]
+    except OSError:
+        return []
 
 
 class PodIsolation:
