@@ -286,6 +286,10 @@ class ProcessRuntime:
                 return
             config = dataclasses.replace(config, env={**config.env, **isolated.env(container.name)})
             program = find_executable(config.argv[0], path=config.env["PATH"], cwd=config.cwd)
+            if program is None and isolated.exists_inside(
+                container.name, config.argv[0], executable=True
+            ):
+                program = config.argv[0]  # a script from a volume, at its mountPath
             problem = ""
             reason = "ErrImagePull"
             if program is None:
@@ -293,7 +297,9 @@ class ProcessRuntime:
                     f'failed to pull image "{container.image}": exec: "{config.argv[0]}": '
                     "executable file not found in $PATH"
                 )
-            elif not config.cwd.is_dir():
+            elif not config.cwd.is_dir() and not isolated.exists_inside(
+                container.name, str(config.cwd)
+            ):
                 reason = "CreateContainerError"
                 problem = f'working directory "{config.cwd}" does not exist'
             if problem:
@@ -352,7 +358,8 @@ class ProcessRuntime:
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 env=dict(config.env),
-                cwd=config.cwd,
+                # a workingDir inside a volume exists only once the wrapper has mounted it
+                cwd=config.cwd if config.cwd.is_dir() else "/",
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,

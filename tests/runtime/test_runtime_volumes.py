@@ -377,3 +377,35 @@ def test_exec_enters_the_containers_mounts(state_dir: Path, tmp_path: Path) -> N
     assert (script.returncode, script.stdout) == (0, "hello from web-9\n"), script.stderr
     assert listing.stdout == "hello.sh\n"
     assert not os.path.exists("/opt/tools")
+
+
+def test_a_script_from_a_config_map_runs_as_the_command_in_its_working_dir(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    """command /opt/app/run.sh (mode 0755) and workingDir /opt/app exist only in the container."""
+    out = tmp_path / "out.txt"
+    config = PodConfig(
+        config_maps={"app": {"run.sh": f"#!/bin/sh\npwd > {out}\nexec sleep 60\n".encode()}}
+    )
+    spec = isolated_pod(
+        "web-10",
+        container(
+            "app",
+            command=["/opt/app/run.sh"],
+            workingDir="/opt/app",
+            volumeMounts=[{"name": "app", "mountPath": "/opt/app"}],
+        ),
+        base_dir=tmp_path,
+        volumes=[{"name": "app", "configMap": {"name": "app", "defaultMode": 0o755}}],
+        config=config,
+    )
+
+    async def scenario(rt: ProcessRuntime) -> None:
+        await rt.start_pod(spec)
+        await wait_until(out.exists, timeout=10)
+        await rt.stop_pod("web-10")
+        await rt.wait_gone("web-10")
+
+    run_with_runtime(state_dir, scenario)
+    assert out.read_text() == "/opt/app\n"
+    assert not os.path.exists("/opt/app")

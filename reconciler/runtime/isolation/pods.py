@@ -218,6 +218,24 @@ class PodIsolation:
                 out[caps.volume_env_name(volume.name)] = os.fspath(volume.path)
         return out
 
+    def exists_inside(self, container: str, path: str, *, executable: bool = False) -> bool:
+        """Does ``path`` exist in the container's view because one of its volumes is mounted
+        there (a script from a ConfigMap as the command, a workingDir in a volume)? The host
+        does not see it, so the runtime's checks ask here before failing."""
+        if not path.startswith("/") or not self._isolation.capabilities.mount_namespace:
+            return False
+        try:
+            mounts = container_mounts(self._containers.get(container) or {}, self.volumes)
+        except MountPathError:
+            return False
+        for mount in sorted(mounts, key=lambda m: -len(m.target)):
+            if path == mount.target or path.startswith(mount.target.rstrip("/") + "/"):
+                inside = Path(mount.source, path[len(mount.target) :].lstrip("/"))
+                if executable:
+                    return inside.is_file() and os.access(inside, os.X_OK)
+                return inside.exists()
+        return False
+
     def command(self, container: str, argv: list[str], *, cwd: Path) -> list[str]:
         """``argv``, behind the exec wrapper when the container has mounts or a cgroup."""
         spec = self._containers.get(container) or {}
