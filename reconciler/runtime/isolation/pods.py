@@ -41,6 +41,7 @@ from reconciler.runtime.isolation.volumes import (
     HostVolume,
     VolumeError,
     container_mounts,
+    existing_volumes,
     pod_volumes_dir,
     prepare_volumes,
     remove_volumes,
@@ -124,6 +125,15 @@ class Isolation:
 
     # -- scheduling ---------------------------------------------------------------------------
 
+    def adopt(self, spec: PodSpec, runtime_dir: Path) -> PodIsolation:
+        """A pod that outlived its daemon: its requests count again and its volumes and cgroups
+        are found where they are; nothing is created, written or mounted a second time."""
+        with contextlib.suppress(QuantityError):
+            self._placed[spec.name] = pod_requests(spec.template)
+        pod = PodIsolation(self, spec, runtime_dir)
+        pod.attach()
+        return pod
+
     def admit(self, spec: PodSpec) -> str:
         """Place the pod if its requests fit what is left; else the FailedScheduling message."""
         try:
@@ -185,19 +195,9 @@ class PodIsolation:
                 pod=self.spec.name,
                 can_mount=found.mount_namespace,
             )
-            hierarchy = found.cgroups
-            for name, container in self._containers.items():
-                limits = container_limits(container)
-                if hierarchy is None or not (limits.any or limits.cpu_request_millis):
-                    continue
-                leaves = hierarchy.leaves(
-                    self._isolation.state_dir, self.spec.namespace, self.spec.name, name
-                )
-                group = cgroups.ContainerCgroup(
-                    hierarchy, leaves, hierarchy.top(self._isolation.state_dir)
-                )
+            for name, group in self._groups().items():
                 self.cgroups[name] = group
-                group.create(limits)
+                group.create(container_limits(self._containers[name]))
         except VolumeError as exc:
             self.error = str(exc)
         except (OSError, QuantityError, ReconcilerError) as exc:
@@ -205,6 +205,35 @@ class PodIsolation:
         if self.error:
             log.warning("pod_isolation_failed", pod=self.spec.name, error=self.error)
             self.teardown()
+
+    def _groups(self) -> dict[str, cgroups.ContainerCgroup]:
+        """A cgroup per container that has limits or a cpu request (none without cgroups)."""
+        hierarchy = self._isolation.capabilities.cgroups
+        out: dict[str, cgroups.ContainerCgroup] = {}
+        if hierarchy is None:
+            return out
+        state_dir = self._isolation.state_dir
+        for name, container in self._containers.items():
+            limits = container_limits(container)
+            if limits.any or limits.cpu_request_millis:
+                leaves = hierarchy.leaves(state_dir, self.spec.namespace, self.spec.name, name)
+                out[name] = cgroups.ContainerCgroup(hierarchy, leaves, hierarchy.top(state_dir))
+        return out
+
+    def attach(self) -> None:
+        """Find the volumes and cgroups ``setup`` made (for ``Isolation.adopt``)."""
+        try:
+            self.volumes = existing_volumes(
+                self._volume_specs,
+                state_dir=self._isolation.state_dir,
+                namespace=self.spec.namespace,
+                pod=self.spec.name,
+            )
+            self.cgroups = self._groups()
+        except (QuantityError, ReconcilerError) as exc:
+            self.error = f"failed to find the pod's volumes and cgroups: {exc}"
+        # an OOM kill before the adoption was already reported by the previous daemon
+        self._oom_baseline = {name: group.oom_kills() for name, group in self.cgroups.items()}
 
     def env(self, container: str) -> dict[str, str]:
         """Where no mount namespace exists, each mounted volume's host path, by name."""

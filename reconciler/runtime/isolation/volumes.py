@@ -230,6 +230,31 @@ def prepare_volumes(
     return out
 
 
+def existing_volumes(
+    volumes: list[Mapping[str, Any]], *, state_dir: Path, namespace: str, pod: str
+) -> dict[str, HostVolume]:
+    """The pod's volumes as ``prepare_volumes`` left them, without touching anything (a pod
+    adopted by a new daemon: its files and tmpfs mounts are still in place)."""
+    pod_dir = pod_volumes_dir(state_dir, namespace, pod)
+    out: dict[str, HostVolume] = {}
+    for volume in volumes:
+        name = str(volume.get("name", ""))
+        kind = source_kind(volume)
+        source = volume.get(kind) or {}
+        if kind in ("configMap", "secret"):
+            out[name] = HostVolume(name, kind, pod_dir / name, read_only=True)
+        elif kind == "emptyDir":
+            path = pod_dir / name
+            out[name] = HostVolume(name, kind, path, tmpfs=os.path.ismount(path))
+        elif kind == "persistentVolumeClaim":
+            path = claim_dir(state_dir, namespace, str(source.get("claimName", "")))
+            out[name] = HostVolume(name, kind, path, read_only=bool(source.get("readOnly")))
+        elif kind == "hostPath":
+            path = Path(str(source.get("path", "")))
+            out[name] = HostVolume(name, kind, path, is_file=path.exists() and not path.is_dir())
+    return out
+
+
 def update_config_volumes(
     volumes: list[Mapping[str, Any]], host: Mapping[str, HostVolume], config: PodConfig
 ) -> list[str]:
@@ -307,6 +332,7 @@ __all__ = [
     "claim_dir",
     "config_files",
     "container_mounts",
+    "existing_volumes",
     "pod_volumes_dir",
     "prepare_volumes",
     "remove_volumes",
