@@ -1,11 +1,13 @@
-"""The exec wrapper: ``python -m reconciler.runtime.isolation.enter SPEC -- ARGV...``.
+"""The exec wrapper: ``python -I -S .../isolation/enter.py SPEC -- ARGV...``.
 
 The runtime (or any supervisor) starts this in place of the container's command; it joins the
 container's cgroups, unshares a mount namespace, makes every mount private, puts the volumes at
 their mountPaths (``mounts.plan_mounts``), changes to the working directory and ``exec``s
 ARGV. Everything it does is undone by the kernel when the last process of the namespace exits:
-nothing is mounted on the host. Only the standard library and this package are imported, so it
-starts in a few tens of milliseconds.
+nothing is mounted on the host. The runtime runs it as a file without ``site`` (``-I -S``), so
+it imports only the standard library and its two siblings (``mounts``, ``syscalls``) and starts
+in about as long as a bare interpreter does; ``python -m reconciler.runtime.isolation.enter``
+works too.
 
 SPEC is a JSON file the runtime wrote: ``{"cgroups": [procs files], "mounts": [Mount fields],
 "stage": dir, "cwd": dir, "error_file": path}``. On failure the reason goes to stderr (the
@@ -18,18 +20,40 @@ import contextlib
 import json
 import os
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from reconciler.runtime.isolation import syscalls as sc
-from reconciler.runtime.isolation.mounts import Bind, MakePath, Mount, Shadow, Step, plan_mounts
+if TYPE_CHECKING:
+    from typing import Any
+
+if __package__:
+    from reconciler.runtime.isolation import syscalls as sc
+    from reconciler.runtime.isolation.mounts import (
+        Bind,
+        MakePath,
+        Mount,
+        Shadow,
+        Step,
+        plan_mounts,
+    )
+else:  # run as a file (``python -I -S .../enter.py``): its siblings, and no site or package
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves it out
+    import syscalls as sc  # type: ignore[import-not-found,no-redef]
+    from mounts import (  # type: ignore[import-not-found,no-redef]
+        Bind,
+        MakePath,
+        Mount,
+        Shadow,
+        Step,
+        plan_mounts,
+    )
 
 START_ERROR = 128
 
 
 def join_cgroups(procs_files: list[str]) -> None:
     for procs in procs_files:
-        Path(procs).write_text(str(os.getpid()))
+        with open(procs, "w") as handle:
+            handle.write(str(os.getpid()))
 
 
 def _shadow(path: str, stage: str) -> None:
@@ -114,7 +138,8 @@ def main(argv: list[str]) -> int:
     spec_path, command = argv[0], argv[2:]
     spec: dict[str, Any] = {}
     try:
-        spec = json.loads(Path(spec_path).read_text())
+        with open(spec_path) as handle:
+            spec = json.load(handle)
         enter(spec)
         os.execv(command[0], command)
     except OSError as exc:
@@ -124,8 +149,8 @@ def main(argv: list[str]) -> int:
         print(f"reconciler: {message}", file=sys.stderr, flush=True)
         error_file = spec.get("error_file")
         if error_file:
-            with contextlib.suppress(OSError):
-                Path(str(error_file)).write_text(message)
+            with contextlib.suppress(OSError), open(str(error_file), "w") as handle:
+                handle.write(message)
     return START_ERROR
 
 

@@ -9,8 +9,8 @@
     PodIsolation.teardown()        cgroups and volumes gone (a claim's directory stays)
 
 The runtime's spawn path only ever sees an argv and an env: ``command`` returns
-``[python, -I, -m, reconciler.runtime.isolation.enter, SPEC, --, *argv]``, so it composes with
-any supervisor that starts the container's process.
+``[python, -I, -S, .../isolation/enter.py, SPEC, --, *argv]``, so it composes with any
+supervisor that starts the container's process.
 """
 
 from __future__ import annotations
@@ -52,7 +52,16 @@ from reconciler.runtime.layout import container_file, make_private_dir, write_pr
 
 log = structlog.get_logger(component="isolation")
 
-WRAPPER = ("-I", "-m", "reconciler.runtime.isolation.enter")
+# the exec wrapper run as a file, without site: a bare interpreter's start-up, nothing more
+WRAPPER = ("-I", "-S", os.fspath(Path(__file__).with_name("enter.py")))
+SHELL = "/bin/sh"
+# $1 the error file, then cgroup.procs files up to "--", then the command; $$ is the shell's
+# pid, which the exec keeps
+JOIN_CGROUPS = (
+    'error=$1; shift; while [ "$1" != "--" ]; do '
+    'echo $$ 2>/dev/null > "$1" || { echo "failed to create containerd task: cannot join '
+    'cgroup $1" | tee "$error" >&2; exit 128; }; shift; done; shift; exec "$@"'
+)
 
 
 class Isolation:
@@ -277,14 +286,18 @@ class PodIsolation:
         group = self.cgroups.get(container)
         if not mounts and group is None:
             return argv
+        procs = [os.fspath(leaf / "cgroup.procs") for leaf in group.leaves] if group else []
+        if not mounts and os.access(SHELL, os.X_OK):
+            # limits only: a shell joins the cgroups and execs, in a millisecond instead of an
+            # interpreter's start
+            error = os.fspath(self._error_file(container))
+            return [SHELL, "-c", JOIN_CGROUPS, "join", error, *procs, "--", *argv]
         stage = make_private_dir(container_file(self.runtime_dir, container, ".mnt"))
         spec_file = container_file(self.runtime_dir, container, ".isolation.json")
         write_private_json(
             spec_file,
             {
-                "cgroups": [os.fspath(leaf / "cgroup.procs") for leaf in group.leaves]
-                if group
-                else [],
+                "cgroups": procs,
                 "mounts": [
                     {
                         "source": m.source,

@@ -8,9 +8,7 @@ which path and why (``EPERM``, ``ENOENT``) instead of a bare -1.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
-import platform
 
 CLONE_NEWNS = 0x00020000
 
@@ -28,7 +26,9 @@ MNT_DETACH = 2
 # pivot_root has no glibc wrapper: the raw system call number per architecture
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# the interpreter's own symbols include libc's; ctypes.util.find_library would run ldconfig
+# (tens of milliseconds on every container start)
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _check(result: int, what: str) -> None:
@@ -63,9 +63,10 @@ def umount(target: str, flags: int = 0) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    number = _SYS_PIVOT_ROOT.get(platform.machine())
+    machine = os.uname().machine
+    number = _SYS_PIVOT_ROOT.get(machine)
     if number is None:
-        raise OSError(38, f"pivot_root: unknown system call number on {platform.machine()}")
+        raise OSError(38, f"pivot_root: unknown system call number on {machine}")
     _check(
         _libc.syscall(ctypes.c_long(number), os.fsencode(new_root), os.fsencode(put_old)),
         f"pivot_root {new_root}",
