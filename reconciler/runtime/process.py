@@ -407,8 +407,13 @@ class ProcessRuntime:
         log.info("container_started", pod=pod.spec.name, container=container.name, pid=process.pid)
         pod.update_ready()
         self._notify(pod)
+        isolated = self._isolated[pod.spec.name]
         target = ProbeTarget(
-            host=self._bind_host, ports=dict(pod.ports), env=dict(config.env), cwd=str(config.cwd)
+            host=self._bind_host,
+            ports=dict(pod.ports),
+            env=dict(config.env),
+            cwd=str(config.cwd),
+            enter=isolated.enter_command(container.name, process.pid, cwd=config.cwd),
         )
         probes = ProbeSet(container, target, on_change=lambda: self._on_probe_change(pod))
         probes.start()
@@ -463,7 +468,9 @@ class ProcessRuntime:
     ) -> None:
         """preStop, SIGTERM to the group, SIGKILL when the grace period is over."""
         deadline = pod.stop_deadline if pod.terminating else time.monotonic() + pod.grace_period
-        await _pre_stop(container, config=config, deadline=deadline, exited=exited)
+        isolated = self._isolated[pod.spec.name]
+        enter = isolated.enter_command(container.name, process.pid, cwd=config.cwd)
+        await _pre_stop(container, config=config, deadline=deadline, exited=exited, enter=enter)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGTERM)
         remaining = deadline - time.monotonic()
@@ -477,7 +484,12 @@ class ProcessRuntime:
 
 
 async def _pre_stop(
-    container: Container, *, config: ContainerConfig, deadline: float, exited: asyncio.Future[int]
+    container: Container,
+    *,
+    config: ContainerConfig,
+    deadline: float,
+    exited: asyncio.Future[int],
+    enter: tuple[str, ...] = (),
 ) -> None:
     """Run ``lifecycle.preStop`` (``exec`` or ``sleep``) within the grace period."""
     hook = (container.spec.get("lifecycle") or {}).get("preStop") or {}
@@ -495,9 +507,10 @@ async def _pre_stop(
         return
     try:
         hook_process = await asyncio.create_subprocess_exec(
+            *enter,  # into the container's mount namespace, when it has one
             *[str(part) for part in command],
             env=dict(config.env),
-            cwd=config.cwd,
+            cwd="/" if enter else config.cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,

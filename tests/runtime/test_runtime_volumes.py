@@ -409,3 +409,44 @@ def test_a_script_from_a_config_map_runs_as_the_command_in_its_working_dir(
     run_with_runtime(state_dir, scenario)
     assert out.read_text() == "/opt/app\n"
     assert not os.path.exists("/opt/app")
+
+
+def test_exec_probes_and_pre_stop_run_in_the_containers_mounts(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    """A readiness probe reads a file that only exists at the mountPath; preStop writes through
+    a mountPath into a hostPath the host then holds."""
+    out = tmp_path / "out"
+    out.mkdir()
+    spec = isolated_pod(
+        "web-11",
+        container(
+            "app",
+            **py("import time; time.sleep(60)"),
+            volumeMounts=[
+                {"name": "cfg", "mountPath": "/etc/probe-cfg"},
+                {"name": "out", "mountPath": "/srv/probe-out"},
+            ],
+            readinessProbe={
+                "exec": {"command": ["cat", "/etc/probe-cfg/ready"]},
+                "periodSeconds": 0.1,
+            },
+            lifecycle={"preStop": {"exec": {"command": ["sh", "-c", "pwd > /srv/probe-out/bye"]}}},
+            workingDir="/etc/probe-cfg",
+        ),
+        base_dir=tmp_path,
+        volumes=[
+            {"name": "cfg", "configMap": {"name": "c"}},
+            {"name": "out", "hostPath": {"path": str(out)}},
+        ],
+        config=PodConfig(config_maps={"c": {"ready": b"yes"}}),
+    )
+
+    async def scenario(rt: ProcessRuntime) -> None:
+        await rt.start_pod(spec)
+        await wait_until(lambda: (p := pod_of(rt, "web-11")) and p.ready, timeout=10)
+        await rt.stop_pod("web-11")
+        await rt.wait_gone("web-11")
+
+    run_with_runtime(state_dir, scenario)
+    assert (out / "bye").read_text() == "/etc/probe-cfg\n"

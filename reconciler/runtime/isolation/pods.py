@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,6 +56,13 @@ log = structlog.get_logger(component="isolation")
 # the exec wrapper run as a file, without site: a bare interpreter's start-up, nothing more
 WRAPPER = ("-I", "-S", os.fspath(Path(__file__).with_name("enter.py")))
 SHELL = "/bin/sh"
+# without util-linux's nsenter: argv[1] the namespace file, argv[2] the directory, then the command
+SETNS_AND_EXEC = (
+    "import ctypes, os, sys\n"
+    "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+    "if ctypes.CDLL(None, use_errno=True).setns(fd, 0x20000) != 0: sys.exit(126)\n"
+    "os.chdir(sys.argv[2]); os.execvp(sys.argv[3], sys.argv[3:])\n"
+)
 # $1 the error file, then cgroup.procs files up to "--", then the command; $$ is the shell's
 # pid, which the exec keeps
 JOIN_CGROUPS = (
@@ -273,6 +281,20 @@ class PodIsolation:
                     return inside.is_file() and os.access(inside, os.X_OK)
                 return inside.exists()
         return False
+
+    def enter_command(self, container: str, pid: int, *, cwd: Path) -> tuple[str, ...]:
+        """The prefix that runs a command (an exec probe, preStop) in the container's mount
+        namespace and working directory; empty when the container has no mounts."""
+        spec = self._containers.get(container) or {}
+        if not self._isolation.capabilities.mount_namespace or not spec.get("volumeMounts"):
+            return ()
+        namespace = f"/proc/{pid}/ns/mnt"
+        nsenter = shutil.which("nsenter")
+        if nsenter:
+            # (nsenter's --wd opens the directory before entering: a mountPath is not there)
+            chdir = 'cd "$0" && exec "$@"'
+            return (nsenter, f"--mount={namespace}", "--", SHELL, "-c", chdir, os.fspath(cwd))
+        return (sys.executable, "-I", "-S", "-c", SETNS_AND_EXEC, namespace, os.fspath(cwd))
 
     def command(self, container: str, argv: list[str], *, cwd: Path) -> list[str]:
         """``argv``, behind the exec wrapper when the container has mounts or a cgroup."""
