@@ -82,6 +82,8 @@ def test_a_memory_limit_oom_kills_and_describe_shows_it_as_kubectl(
     assert "    Limits:\n      memory:  50Mi\n    Requests:\n      memory:  50Mi\n" in page.stdout
     listing = daemon.cli("get", "pods")
     assert listing.stdout.splitlines()[1].split()[3] == "1"  # RESTARTS
+    status = daemon.get_json("pod", name)["status"]["containerStatuses"][0]
+    assert status["lastState"] == {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
     assert cgroup_dirs(daemon.state) != []
     assert daemon.stop() == 0
     assert cgroup_dirs(daemon.state) == []
@@ -181,5 +183,14 @@ def test_an_oversized_request_stays_pending_with_failed_scheduling(
     listing = daemon.get_json("pods")
     pod = listing["items"][0] if "items" in listing else listing
     assert pod["status"]["phase"] == "Pending"
+    assert pod["status"]["conditions"] == [
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 nodes "
+            "are available: 1 No preemption victims found for incoming pod.",
+        }
+    ]
     assert json.dumps(pod).count("ContainerCreating") == 0
     assert daemon.cli("get", "pods").stdout.splitlines()[1].split()[2] == "Pending"
