@@ -50,7 +50,10 @@ def parse_quantity(value: object) -> Fraction:
     if suffix in _DECIMAL:
         return number * Fraction(10) ** _DECIMAL[suffix]
     if match["exponent"]:
-        return number * Fraction(10) ** int(match["exponent"])
+        exponent = int(match["exponent"])
+        if abs(exponent) > 30:  # past int64 either way; never compute 10**999999999
+            raise QuantityError(f"invalid quantity {value!r}: the exponent is out of range")
+        return number * Fraction(10) ** exponent
     return number
 
 
