@@ -6,8 +6,10 @@ mount over. So, inside the container's private mount namespace, the nearest exis
 (``/etc``) is *shadowed*: a fresh tmpfs takes its place, every original entry is bind-mounted
 back into it (recursively, so its submounts come along; symlinks are recreated), and the missing
 directories are created in the tmpfs. The container sees ``/etc`` as before plus ``/etc/config``;
-the host sees nothing at all. A parent of ``/`` itself becomes the namespace's new root
-(``pivot_root``), so ``exec`` (``setns``) lands in the same view.
+the host sees nothing at all. When the parent is ``/`` itself, the shadow becomes the
+namespace's new root (``pivot_root``), so ``exec`` (``setns``) lands in the same view. The one
+difference the container can notice: a *new* entry it creates directly in a shadowed directory
+lives in the tmpfs (existing entries are the host's, bind-mounted, and writes to them reach it).
 
 The plan is pure (the filesystem is asked through ``exists``), so it is tested without mounting:
 
