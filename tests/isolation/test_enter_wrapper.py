@@ -59,3 +59,30 @@ def test_usage_is_explained(tmp_path: Path) -> None:
     """Without ``SPEC -- ARGV`` it says how it is called (exit 2)."""
     result = subprocess.run([*WRAPPER, "x"], capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_the_setns_fallback_enters_a_namespace_and_directory(tmp_path: Path) -> None:
+    """Without util-linux's nsenter: the one-liner joins the given mount namespace (here the
+    caller's own), changes directory and execs the command."""
+    from reconciler.runtime.isolation.pods import SETNS_AND_EXEC
+
+    ok, why = can_unshare_mounts()
+    if not ok:
+        pytest.skip(why)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            SETNS_AND_EXEC,
+            "/proc/self/ns/mnt",
+            str(tmp_path),
+            "pwd",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, f"{tmp_path}\n"), result.stderr

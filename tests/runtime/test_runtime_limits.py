@@ -176,3 +176,40 @@ def test_a_request_larger_than_the_host_is_unschedulable(state_dir: Path, tmp_pa
     assert pod.unschedulable.startswith(  # type: ignore[attr-defined]
         "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory. preemption:"
     )
+
+
+@pytest.mark.usefixtures("_needs_isolation")
+def test_two_daemons_pods_of_one_name_never_share_a_cgroup(tmp_path: Path) -> None:
+    """Two state directories, one pod name: two cgroup trees; stopping one leaves the other."""
+    import asyncio
+
+    states = [tmp_path / "a", tmp_path / "b"]
+    for state in states:
+        state.mkdir(mode=0o700)
+    spec = isolated_pod(
+        "web-1",
+        container("app", **py(SLEEP), resources={"limits": {"memory": "64Mi"}}),
+        base_dir=tmp_path,
+    )
+
+    async def main() -> tuple[int, int]:
+        first, second = ProcessRuntime(states[0]), ProcessRuntime(states[1])
+        for rt in (first, second):
+            await rt.start()
+            await rt.start_pod(spec)
+        for rt in (first, second):
+            await wait_until(
+                lambda rt=rt: (
+                    (p := pod_of(rt, "web-1")) and p.containers[0].state is ContainerState.RUNNING
+                )
+            )
+        both = len(cgroup_dirs(states[0])) + len(cgroup_dirs(states[1]))
+        await first.close()
+        left = len(cgroup_dirs(states[1]))
+        await second.close()
+        return both, left
+
+    both, left = asyncio.run(main())
+    assert cgroups.state_id(states[0]) != cgroups.state_id(states[1])
+    assert both >= 2 and left >= 1
+    assert cgroup_dirs(states[0]) == [] and cgroup_dirs(states[1]) == []
