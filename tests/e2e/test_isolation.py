@@ -175,7 +175,9 @@ def test_an_oversized_request_stays_pending_with_failed_scheduling(
         what="the FailedScheduling event",
     )
     assert "Status:         Pending\n" in page
-    assert "  PodScheduled      False \n" in page
+    assert "Node:           <none>\n" in page
+    assert "Conditions:\n  Type           Status\n  PodScheduled   False \n" in page
+    assert "State:" not in page  # no container exists yet
     assert (
         "default-scheduler  0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 "
         "nodes are available: 1 No preemption victims found for incoming pod." in page
