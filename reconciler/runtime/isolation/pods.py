@@ -116,8 +116,8 @@ class Isolation:
         runtime = self.state_dir / "runtime"
         stale = [
             pod
-            for namespace in (volumes.iterdir() if volumes.is_dir() else [])
-            for pod in namespace.iterdir()
+            for namespace in _subdirs(volumes)
+            for pod in _subdirs(namespace)
             if not (runtime / namespace.name / pod.name).exists()
         ]
         if stale:
@@ -177,7 +177,7 @@ class Isolation:
 
 
 def _subdirs(path: Path) -> list[Path]:
-    """The child cgroups of ``path`` (a cgroup directory also holds its control files)."""
+    """The subdirectories of ``path`` (a cgroup directory also holds its control files)."""
     try:
         return [p for p in path.iterdir() if p.is_dir()]
     except OSError:
