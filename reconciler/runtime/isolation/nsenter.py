@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from reconciler.errors import ReconcilerError
 from reconciler.runtime.isolation import syscalls as sc
 from reconciler.runtime.layout import read_json
 from reconciler.runtime.records import process_alive
@@ -32,6 +33,11 @@ def join_mount_namespace(record_path: Path) -> bool:
         return False
     try:
         sc.setns(fd, sc.CLONE_NEWNS)
+    except OSError as exc:
+        raise ReconcilerError(
+            f"error: cannot enter the container's mount namespace ({exc.strerror}): "
+            "run exec as the user the daemon runs as (root)"
+        ) from None
     finally:
         os.close(fd)
     return True
