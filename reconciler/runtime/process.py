@@ -235,7 +235,7 @@ class ProcessRuntime:
         self._ports.release({p for p in pod.ports.values()})
         isolated = self._isolated.pop(pod.spec.name, None)
         if isolated is not None:
-            await asyncio.to_thread(isolated.teardown)
+            await isolated.close()
         self._isolation.release(pod.spec.name)
         shutil.rmtree(pod.runtime_dir, ignore_errors=True)
         shutil.rmtree(pod.logs_dir, ignore_errors=True)

@@ -15,6 +15,7 @@ supervisor that starts the container's process.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -364,6 +365,14 @@ class PodIsolation:
 
     def update_config(self, config: PodConfig) -> list[str]:
         return update_config_volumes(self._volume_specs, self.volumes, config)
+
+    async def close(self) -> None:
+        """``teardown`` off the event loop when there is anything to undo (killing what is left
+        in a cgroup may wait); inline for the common pod without volumes or limits."""
+        if self.cgroups or self.volumes:
+            await asyncio.to_thread(self.teardown)
+        else:
+            self.teardown()
 
     def teardown(self) -> None:
         """Everything of the pod's but a claim's directory and a hostPath; never raises."""
