@@ -118,6 +118,7 @@ class Daemon:
         self._pending_intents: list[IntentRow] = []
         self._seen_intents: set[int] = set()
         self._store_fault: tuple[str, float] | None = None  # (error, since) of a failed sync
+        self._schedule_attempts: dict[str, int] = {}  # pod -> FailedScheduling attempts recorded
         self.synced = asyncio.Event()
 
     # -- life cycle -------------------------------------------------------------------------
@@ -324,6 +325,7 @@ class Daemon:
 
     def _pod_changed(self, pod: PodStatus) -> None:
         self.services.pod_changed(pod)
+        self._record_scheduling(pod)
         self._pods_dirty = True
         owner = self._rs_owner.get(pod.owner)
         if owner is None:
@@ -333,6 +335,25 @@ class Daemon:
                 self._rs_owner[pod.owner] = owner
         if owner is not None:
             self.enqueue(owner)
+
+    def _record_scheduling(self, pod: PodStatus) -> None:
+        """One FailedScheduling event per attempt the runtime's scheduler made for the pod."""
+        if pod.gone:
+            self._schedule_attempts.pop(pod.name, None)
+            return
+        if not pod.unschedulable or pod.terminating:
+            return
+        if self._schedule_attempts.get(pod.name) == pod.schedule_attempts:
+            return
+        self._schedule_attempts[pod.name] = pod.schedule_attempts
+        self.store.add_event(
+            ObjectRef(Kind.POD, pod.namespace, pod.name),
+            type="Warning",
+            reason="FailedScheduling",
+            message=pod.unschedulable,
+            now=self.clock.now(),
+            source="default-scheduler",
+        )
 
     @staticmethod
     async def _every(interval: float, step: Callable[[], Awaitable[None]]) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import Severity
+from reconciler.podrules import check_pod_template
 from reconciler.schema import Finding, Path
 from reconciler.units import is_percent, parse_duration
 
@@ -484,6 +485,7 @@ def check_deployment(obj: Mapping[str, Any]) -> list[Finding]:
             )
         )
     findings.extend(_pod(spec))
+    findings.extend(check_pod_template(spec))  # volumes, mounts, resources (podrules)
     return findings
 
 

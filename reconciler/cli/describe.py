@@ -25,6 +25,7 @@ from reconciler.cli.drift_view import describe_drift, drifted_cells
 from reconciler.cli.get import object_or_fail
 from reconciler.cli.history import describe_pod_template, env_from_lines, value_from_text
 from reconciler.cli.views import deployment_object, pods_of
+from reconciler.cli.volumes_view import host_warnings, mount_lines, pod_volumes, resource_lines
 from reconciler.drift import store_drift
 from reconciler.errors import NotFoundError
 from reconciler.log import redact_env
@@ -310,7 +311,7 @@ def _pod_container(spec: Mapping[str, Any], pod: PodStatus, index: int) -> str:
     for title, key in (("Command", "command"), ("Args", "args")):
         if spec.get(key):
             out += f"    {title}:\n" + "".join(f"      {word}\n" for word in spec[key])
-    if status is not None:
+    if status is not None and not pod.unschedulable:
         if status.state == ContainerState.RUNNING:
             out += _container_state("State", "Running", [("Started", rfc1123z(status.started_at))])
         elif status.state == ContainerState.TERMINATED:
@@ -342,6 +343,7 @@ def _pod_container(spec: Mapping[str, Any], pod: PodStatus, index: int) -> str:
             )
         out += f"    Ready:\t{'True' if status.ready else 'False'}\n"
         out += f"    Restart Count:\t{status.restart_count}\n"
+    out += resource_lines(spec)
     out += env_from_lines(spec.get("envFrom") or [])
     env = redact_env(spec.get("env")) or []
     out += "    Environment:" + ("\n" if env else "\t<none>\n")
@@ -351,6 +353,7 @@ def _pod_container(spec: Mapping[str, Any], pod: PodStatus, index: int) -> str:
             out += f"      {item.get('name')}:\t{text}\n"
         else:
             out += f"      {item.get('name')}:\t{item.get('value', '')}\n"
+    out += mount_lines(spec)
     return out
 
 
@@ -367,25 +370,30 @@ def describe_pod(store: Store, ref: ObjectRef, *, now: float) -> str:
     status_line = "Terminating" if pod.terminating else str(pod.phase)
     out = f"Name:\t{pod.name}\n"
     out += f"Namespace:\t{pod.namespace}\n"
-    out += f"Node:\tlocalhost/{pod.ip}\n"
+    # a pod the scheduler has not placed has no node, no IP and no container statuses yet
+    placed = not pod.unschedulable
+    out += f"Node:\t{f'localhost/{pod.ip}' if placed else '<none>'}\n"
     out += f"Start Time:\t{rfc1123z(pod.created_at)}\n"
     out += _labels("Labels", pod.labels)
     out += "Annotations:\t<none>\n"
     out += f"Status:\t{status_line}\n"
-    out += f"IP:\t{pod.ip or ''}\n"
+    out += f"IP:\t{(pod.ip or '') if placed else ''}\n"
     if pod.owner:
         out += f"Controlled By:\tReplicaSet/{pod.owner}\n"
     out += "Containers:\n"
     out += "".join(_pod_container(spec, pod, i) for i, spec in enumerate(specs))
     containers_ready = bool(pod.containers) and all(c.ready for c in pod.containers)
     out += "Conditions:\n  Type\tStatus\n"
-    for kind, value in (
+    conditions = (
         ("Initialized", True),
         ("Ready", pod.ready),
         ("ContainersReady", containers_ready),
         ("PodScheduled", True),
-    ):
+    )
+    for kind, value in conditions if placed else (("PodScheduled", False),):
         out += f"  {kind} \t{'True' if value else 'False'} \n"
+    out += pod_volumes(template.get("spec") or {})
+    out += host_warnings(template, store.path.parent)
     out += _events(store.list_events(ObjectRef(Kind.POD, ref.namespace, pod.name)), now)
     return _render(out)
 

@@ -26,6 +26,7 @@ import yaml
 
 from reconciler.changecause import CHANGE_CAUSE_ANNOTATION
 from reconciler.cli.common import common_options, open_store
+from reconciler.cli.volumes_view import volume_lines
 from reconciler.errors import ReconcilerError
 from reconciler.folder import ObjectNotFound, kubectl_errors
 from reconciler.log import redact_env
@@ -224,9 +225,7 @@ def describe_pod_template(template: Mapping[str, Any]) -> str:
     else:
         out += "  Volumes:\n"
         for volume in volumes:
-            kinds = [k for k in volume if k != "name"]
-            out += f"   {volume.get('name')}:\n"
-            out += f"    Type:\t{kinds[0] if kinds else '<unknown>'}\n"
+            out += f"   {volume.get('name')}:\n" + volume_lines(volume)
     if spec.get("priorityClassName"):
         out += f"  Priority Class Name:\t{spec['priorityClassName']}\n"
     out += _labels("  Node-Selectors", spec.get("nodeSelector"))

@@ -121,8 +121,34 @@ def pod_object(pod: PodStatus) -> dict[str, Any]:
                             if v not in (None, "")
                         }
                     },
+                    **(
+                        {
+                            "lastState": {
+                                "terminated": {
+                                    "reason": c.last_reason,
+                                    "exitCode": c.last_exit_code,
+                                }
+                            }
+                        }
+                        if c.last_exit_code is not None and c.restart_count
+                        else {}
+                    ),
                 }
                 for c in pod.containers
             ],
+            **(
+                {
+                    "conditions": [
+                        {
+                            "type": "PodScheduled",
+                            "status": "False",
+                            "reason": "Unschedulable",
+                            "message": pod.unschedulable,
+                        }
+                    ]
+                }
+                if pod.unschedulable
+                else {}
+            ),
         },
     }

@@ -96,6 +96,10 @@ class PodStatus:
     # True only in the last notification about a pod: its processes are gone and it has left
     # ``pods()``
     gone: bool = False
+    # the one-node scheduler's FailedScheduling message while the pod waits for room (Pending),
+    # and how many times it was tried
+    unschedulable: str = ""
+    schedule_attempts: int = 0
 
     @property
     def restarts(self) -> int:

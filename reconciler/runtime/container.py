@@ -128,6 +128,8 @@ class Pod:
     ready_since: float | None = None
     stop_deadline: float = 0.0
     gone_at: float | None = None
+    unschedulable: str = ""  # FailedScheduling's message while no room is left for it
+    schedule_attempts: int = 0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     gone: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -201,6 +203,8 @@ class Pod:
             ip=pod_ip,
             ports=dict(self.ports),
             gone=self.gone_at is not None,
+            unschedulable=self.unschedulable,
+            schedule_attempts=self.schedule_attempts,
         )
 
 

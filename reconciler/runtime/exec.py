@@ -1,9 +1,10 @@
 """``exec``: run a command in a pod's environment, with or without a pseudo-terminal.
 
-A local "container" has no namespaces to enter, so exec means: the same environment (``PORT``,
-``POD_NAME``, the container's ``env``...) and working directory the container was started
-with. The runtime saves both (0600) when it starts the container, so this works from the CLI
-process without talking to the daemon. With ``tty`` the command gets a pseudo-terminal and the
+A local "container" shares the host's other namespaces, so exec means: the same environment
+(``PORT``, ``POD_NAME``, the container's ``env``...) and working directory the container was
+started with, inside its mount namespace when it has volumes (``isolation.nsenter``). The
+runtime saves both (0600) when it starts the container, so this works from the CLI process
+without talking to the daemon. With ``tty`` the command gets a pseudo-terminal and the
 caller's terminal is put in raw mode while it runs, as ``kubectl exec -it`` does.
 """
 
@@ -20,6 +21,7 @@ import tty as tty_mode
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
+from reconciler.runtime.isolation.nsenter import join_mount_namespace
 from reconciler.runtime.layout import container_file, pod_runtime_dir, read_json
 from reconciler.runtime.logs import resolve_container
 
@@ -58,7 +60,11 @@ def exec_in_pod(
     """
     if not argv:
         raise ReconcilerError("error: you must specify at least one command for the container")
-    _, env, cwd = exec_environment(state_dir, namespace, pod, container)
+    name, env, cwd = exec_environment(state_dir, namespace, pod, container)
+    # the container's mounts (its volumes at their mountPath) before anything is looked up
+    join_mount_namespace(
+        container_file(pod_runtime_dir(state_dir, namespace, pod), name, ".proc.json")
+    )
     failure = _start_failure(argv[0], env=env, cwd=cwd)
     if failure is not None:
         # what the container runtime writes on the exec's stderr stream; kubectl then reports

@@ -97,6 +97,8 @@ class ProbeTarget:
     ports: Mapping[str, int]
     env: Mapping[str, str]
     cwd: str
+    # what puts an exec probe in the container's mount namespace (empty: it has none)
+    enter: tuple[str, ...] = ()
 
 
 def resolve_port(port: int | str, ports: Mapping[str, int]) -> int | None:
@@ -182,9 +184,10 @@ async def _check_exec(probe: Probe, target: ProbeTarget) -> bool:
         return False
     try:
         process = await asyncio.create_subprocess_exec(
+            *target.enter,
             *probe.command,
             env=dict(target.env),
-            cwd=target.cwd,
+            cwd="/" if target.enter else target.cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import structlog
 
-from reconciler.runtime import PodSpec, PodStatus
+from reconciler.runtime import PodConfig, PodSpec, PodStatus
 from reconciler.runtime.config import (
     ConfigError,
     ContainerConfig,
@@ -41,6 +42,8 @@ from reconciler.runtime.config import (
     find_executable,
 )
 from reconciler.runtime.container import Container, Pod, ProbeSet
+from reconciler.runtime.isolation.pending import PendingPods
+from reconciler.runtime.isolation.pods import Isolation, PodIsolation
 from reconciler.runtime.layout import (
     container_file,
     make_private_dir,
@@ -100,6 +103,7 @@ class ProcessRuntime:
         bind_host: str = "127.0.0.1",
         log_max_bytes: int = DEFAULT_MAX_BYTES,
         log_max_files: int = DEFAULT_MAX_FILES,
+        isolation: Isolation | None = None,
     ) -> None:
         self._state_dir = Path(state_dir)
         self._backoff_initial = backoff_initial
@@ -115,6 +119,10 @@ class ProcessRuntime:
         self._subscribers: list[Callback] = []
         self._finishing: set[asyncio.Task[None]] = set()
         self._daemon = {"pid": os.getpid(), "start_time": process_start_time(os.getpid())}
+        # volumes, cgroups and the one-node scheduler (reconciler.runtime.isolation)
+        self._isolation = isolation or Isolation(self._state_dir)
+        self._isolated: dict[str, PodIsolation] = {}
+        self._pending = PendingPods(self._isolation, launch=self._launch, notify=self._notify)
 
     # -- the Runtime protocol ---------------------------------------------------------------
 
@@ -124,6 +132,7 @@ class ProcessRuntime:
         if killed:
             log.warning("leftovers_killed", pids=killed)
         make_private_dir(self._state_dir / "runtime")
+        self._isolation.start()
 
     async def start_pod(self, spec: PodSpec) -> None:
         if spec.name in self._pods:
@@ -151,11 +160,25 @@ class ProcessRuntime:
         make_private_dir(logs_dir)
         self._pods[spec.name] = pod
         log.info("pod_started", pod=spec.name, namespace=spec.namespace, ports=dict(pod.ports))
-        self._notify(pod)
+        self._pending.place(pod)  # launched now, or Pending until its requests fit
+
+    def _launch(self, pod: Pod) -> None:
+        self._isolated[pod.spec.name] = self._isolation.prepare(pod.spec, pod.runtime_dir)
         for container in pod.containers:
             container.task = asyncio.create_task(
-                self._supervise(pod, container), name=f"pod/{spec.name}/{container.name}"
+                self._supervise(pod, container), name=f"pod/{pod.spec.name}/{container.name}"
             )
+
+    async def update_pod_config(self, name: str, config: PodConfig) -> list[str]:
+        """Rewrite the pod's configMap and secret volumes in place (the kubelet's atomic
+        ``..data`` swap); the names of the volumes that changed."""
+        isolated = self._isolated.get(name)
+        if isolated is None:
+            return []
+        changed = await asyncio.to_thread(isolated.update_config, config)
+        if changed:
+            log.info("volumes_updated", pod=name, volumes=changed)
+        return changed
 
     async def stop_pod(self, name: str) -> None:
         pod = self._pods.get(name)
@@ -210,6 +233,10 @@ class ProcessRuntime:
             *(c.task for c in pod.containers if c.task is not None), return_exceptions=True
         )
         self._ports.release({p for p in pod.ports.values()})
+        isolated = self._isolated.pop(pod.spec.name, None)
+        if isolated is not None:
+            await isolated.close()
+        self._isolation.release(pod.spec.name)
         shutil.rmtree(pod.runtime_dir, ignore_errors=True)
         shutil.rmtree(pod.logs_dir, ignore_errors=True)
         del self._pods[pod.spec.name]
@@ -217,6 +244,7 @@ class ProcessRuntime:
         log.info("pod_stopped", pod=pod.spec.name, namespace=pod.spec.namespace)
         self._notify(pod)
         pod.gone.set()
+        self._pending.retry()
 
     async def _sleep_unless_stopping(self, pod: Pod, seconds: float) -> bool:
         """Sleep; True if the pod started stopping meanwhile."""
@@ -252,7 +280,18 @@ class ProcessRuntime:
                 self._notify(pod)
                 await pod.stopping.wait()
                 return
+            isolated = self._isolated[pod.spec.name]
+            if isolated.error:
+                container.set_waiting("CreateContainerConfigError", isolated.error)
+                self._notify(pod)
+                await pod.stopping.wait()
+                return
+            config = dataclasses.replace(config, env={**config.env, **isolated.env(container.name)})
             program = find_executable(config.argv[0], path=config.env["PATH"], cwd=config.cwd)
+            if program is None and isolated.exists_inside(
+                container.name, config.argv[0], executable=True
+            ):
+                program = config.argv[0]  # a script from a volume, at its mountPath
             problem = ""
             reason = "ErrImagePull"
             if program is None:
@@ -260,7 +299,9 @@ class ProcessRuntime:
                     f'failed to pull image "{container.image}": exec: "{config.argv[0]}": '
                     "executable file not found in $PATH"
                 )
-            elif not config.cwd.is_dir():
+            elif not config.cwd.is_dir() and not isolated.exists_inside(
+                container.name, str(config.cwd)
+            ):
                 reason = "CreateContainerError"
                 problem = f'working directory "{config.cwd}" does not exist'
             if problem:
@@ -312,12 +353,15 @@ class ProcessRuntime:
             )
         writer = LogWriter(current, max_bytes=self._log_max_bytes, max_files=self._log_max_files)
         read_fd, write_fd = os.pipe()
+        isolated = self._isolated[pod.spec.name]
         try:
+            argv = isolated.command(container.name, [program, *config.argv[1:]], cwd=config.cwd)
+            isolated.started(container.name)
             process = await asyncio.create_subprocess_exec(
-                program,
-                *config.argv[1:],
+                *argv,
                 env=dict(config.env),
-                cwd=config.cwd,
+                # a workingDir inside a volume exists only once the wrapper has mounted it
+                cwd=config.cwd if config.cwd.is_dir() else "/",
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,
@@ -365,8 +409,13 @@ class ProcessRuntime:
         log.info("container_started", pod=pod.spec.name, container=container.name, pid=process.pid)
         pod.update_ready()
         self._notify(pod)
+        isolated = self._isolated[pod.spec.name]
         target = ProbeTarget(
-            host=self._bind_host, ports=dict(pod.ports), env=dict(config.env), cwd=str(config.cwd)
+            host=self._bind_host,
+            ports=dict(pod.ports),
+            env=dict(config.env),
+            cwd=str(config.cwd),
+            enter=isolated.enter_command(container.name, process.pid, cwd=config.cwd),
         )
         probes = ProbeSet(container, target, on_change=lambda: self._on_probe_change(pod))
         probes.start()
@@ -393,11 +442,12 @@ class ProcessRuntime:
             record_path.unlink()
         signal_number = -returncode if returncode < 0 else None
         exit_code = 128 + signal_number if signal_number else returncode
-        container.set_terminated(
-            exit_code=exit_code,
-            signal_number=signal_number,
-            reason="Completed" if exit_code == 0 else "Error",
+        reason, message = self._isolated[pod.spec.name].exited(container.name) or (
+            "Completed" if exit_code == 0 else "Error",
+            "",
         )
+        container.set_terminated(exit_code=exit_code, signal_number=signal_number, reason=reason)
+        container.message = message
         pod.update_ready()
         log.info(
             "container_exited", pod=pod.spec.name, container=container.name, exit_code=exit_code
@@ -420,7 +470,9 @@ class ProcessRuntime:
     ) -> None:
         """preStop, SIGTERM to the group, SIGKILL when the grace period is over."""
         deadline = pod.stop_deadline if pod.terminating else time.monotonic() + pod.grace_period
-        await _pre_stop(container, config=config, deadline=deadline, exited=exited)
+        isolated = self._isolated[pod.spec.name]
+        enter = isolated.enter_command(container.name, process.pid, cwd=config.cwd)
+        await _pre_stop(container, config=config, deadline=deadline, exited=exited, enter=enter)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGTERM)
         remaining = deadline - time.monotonic()
@@ -434,7 +486,12 @@ class ProcessRuntime:
 
 
 async def _pre_stop(
-    container: Container, *, config: ContainerConfig, deadline: float, exited: asyncio.Future[int]
+    container: Container,
+    *,
+    config: ContainerConfig,
+    deadline: float,
+    exited: asyncio.Future[int],
+    enter: tuple[str, ...] = (),
 ) -> None:
     """Run ``lifecycle.preStop`` (``exec`` or ``sleep``) within the grace period."""
     hook = (container.spec.get("lifecycle") or {}).get("preStop") or {}
@@ -452,9 +509,10 @@ async def _pre_stop(
         return
     try:
         hook_process = await asyncio.create_subprocess_exec(
+            *enter,  # into the container's mount namespace, when it has one
             *[str(part) for part in command],
             env=dict(config.env),
-            cwd=config.cwd,
+            cwd="/" if enter else config.cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,

@@ -143,6 +143,8 @@ def pod_to_dict(pod: PodStatus) -> dict[str, Any]:
         "terminating": pod.terminating,
         "ip": pod.ip,
         "ports": dict(pod.ports),
+        "unschedulable": pod.unschedulable,
+        "schedule_attempts": pod.schedule_attempts,
     }
 
 
@@ -161,4 +163,6 @@ def pod_from_dict(data: Mapping[str, Any]) -> PodStatus:
         terminating=bool(data.get("terminating", False)),
         ip=data.get("ip", "127.0.0.1"),
         ports={str(k): int(v) for k, v in (data.get("ports") or {}).items()},
+        unschedulable=str(data.get("unschedulable", "")),
+        schedule_attempts=int(data.get("schedule_attempts", 0)),
     )

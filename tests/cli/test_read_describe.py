@@ -225,12 +225,14 @@ def test_describe_pod_shows_container_states(
         "    Environment:\n"
         "      MODE:       fast\n"
         "      API_TOKEN:  <redacted>\n"
+        "    Mounts:       <none>\n"
         "Conditions:\n"
         "  Type              Status\n"
         "  Initialized       True \n"
         "  Ready             False \n"
         "  ContainersReady   False \n"
         "  PodScheduled      True \n"
+        "Volumes:            <none>\n"
         "Events:             <none>\n"
     )
 

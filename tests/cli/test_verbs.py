@@ -245,7 +245,7 @@ def test_apply_with_a_namespace(
     other = tmp_path / "other.yaml"
     other.write_text(source.read_text().replace("{name: db}", "{name: db2, namespace: ops}"))
     assert run(folder, "apply", "-n", "team", "-f", str(other)) == 1
-    assert "does not match the namespace \"team\"" in capsys.readouterr().err
+    assert 'does not match the namespace "team"' in capsys.readouterr().err
 
 
 def test_apply_refuses_invalid_input_and_writes_nothing(

@@ -1,0 +1,23 @@
+"""The worked examples in the isolation package's docstrings stay true."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "reconciler.runtime.isolation.capabilities",
+    "reconciler.runtime.isolation.cgroups",
+    "reconciler.runtime.isolation.mounts",
+    "reconciler.runtime.isolation.quantity",
+    "reconciler.runtime.isolation.schedule",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    """Every >>> example in the module's docstrings gives the output it shows."""
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0 and result.attempted > 0
