@@ -23,7 +23,9 @@ def canary(
         name, image=image, replicas=replicas, strategy=CANARY_50, env=env_token(token)
     )
     if annotations:
-        text = text.replace(f"  name: {name}\n", f"  name: {name}\n  annotations:\n{annotations}", 1)
+        text = text.replace(
+            f"  name: {name}\n", f"  name: {name}\n  annotations:\n{annotations}", 1
+        )
     return text + service_yaml(name, port, app=name)
 
 

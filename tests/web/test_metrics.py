@@ -94,30 +94,47 @@ def test_metrics_match_the_store_during_a_canary(
     # the canary: paused at 50%, traffic split through the proxy, counted per revision
     write(folder, "cn", canary("cn", "demo:2", token=token, port=port))
     wait_for(
-        lambda: rollout(daemon, "cn").get("phase") == "Paused"
-        and rollout(daemon, "cn").get("actualWeight") == 50,
+        lambda: (
+            rollout(daemon, "cn").get("phase") == "Paused"
+            and rollout(daemon, "cn").get("actualWeight") == 50
+        ),
         what="paused at 50%",
     )
     versions = [fetch_version(port) for _ in range(40)]
     assert set(versions) == {"1", "2"}
     samples = wait_for(
-        lambda: (s := scrape(daemon))
-        and sum(matching(s, "reconciler_service_connections_total", service="cn").values()) >= 40
-        and s,
+        lambda: (
+            (s := scrape(daemon))
+            and sum(matching(s, "reconciler_service_connections_total", service="cn").values())
+            >= 40
+            and s
+        ),
         what="connections counted",
     )
     info = matching(samples, "rollout_info", namespace="default", name="cn")
     assert [dict(k)["phase"] for k in info] == ["Paused"]
-    assert value(samples, "reconciler_rollout_canary_weight", namespace="default", name="cn",
-                 kind="actual") == 50
+    assert (
+        value(
+            samples,
+            "reconciler_rollout_canary_weight",
+            namespace="default",
+            name="cn",
+            kind="actual",
+        )
+        == 50
+    )
     by_revision = {
         dict(k)["revision"]: v
         for k, v in matching(samples, "reconciler_service_connections_total", service="cn").items()
     }
     assert by_revision == {"1": versions.count("1"), "2": versions.count("2")}
     sent = matching(samples, "reconciler_service_bytes_sent_total", service="cn", revision="2")
-    assert list(sent.values())[0] > 0
+    assert next(iter(sent.values())) > 0
     status = daemon.status("cn")
-    assert value(samples, "kube_deployment_status_replicas_updated", namespace="default",
-                 deployment="cn") == status["updatedReplicas"]
+    assert (
+        value(
+            samples, "kube_deployment_status_replicas_updated", namespace="default", deployment="cn"
+        )
+        == status["updatedReplicas"]
+    )
     assert matching(samples, "rollout_events_total", name="cn", reason="RolloutPaused")
