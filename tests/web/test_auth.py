@@ -171,7 +171,7 @@ def test_token_file_is_private_and_kept(tmp_path: Path) -> None:
     ],
 )
 def test_parse_http(text: str, expected: tuple[str, int, bool] | None) -> None:
-    """--http takes ADDR:PORT, [v6]:PORT or off; loopback-ness decides whether reads need a token."""
+    """--http takes ADDR:PORT, [v6]:PORT or off; loopback decides whether reads need a token."""
     address = parse_http(text)
     if expected is None:
         assert address is None
