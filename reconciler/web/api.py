@@ -39,7 +39,7 @@ from reconciler.web import views
 from reconciler.web.actions import Action, run_action
 from reconciler.web.auth import bearer_matches, host_is_loopback, same_origin
 from reconciler.web.events import Hub, sse_message
-from reconciler.web.metrics import Live, render_metrics
+from reconciler.web.metrics import Live, Metrics
 from reconciler.web.observer import Observer, event_json
 
 __all__ = ["ApiContext", "build_app"]
@@ -71,6 +71,7 @@ class ApiContext:
     observer: Observer
     hub: Hub
     live: Live
+    metrics: Metrics
     proxy_stats: Callable[[], Mapping[str, Any]]
     analysis_failures: Callable[[ObjectRef, str], int]
     ready: Callable[[], bool]
@@ -174,9 +175,7 @@ def build_app(ctx: ApiContext) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         stats = ctx.proxy_stats()
         body = await obs.read(
-            lambda s: render_metrics(
-                s, stats=stats, live=ctx.live, analysis_failures=ctx.analysis_failures
-            )
+            lambda s: ctx.metrics.render(s, stats=stats, analysis_failures=ctx.analysis_failures)
         )
         return web.Response(
             body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
@@ -262,16 +261,19 @@ def build_app(ctx: ApiContext) -> web.Application:
         response.headers.update(_SECURITY_HEADERS)
         await response.prepare(request)
         async with ctx.hub.subscribe() as subscriber:
-            await response.write(sse_message("hello", {"now": time.time()}))
-            while True:
-                try:
-                    message = await asyncio.wait_for(subscriber.queue.get(), 15)
-                except TimeoutError:
-                    await response.write(b": keep-alive\n\n")
-                    continue
-                await response.write(message)
-                if subscriber.overflowed and subscriber.queue.empty():
-                    break
+            try:
+                await response.write(sse_message("hello", {"now": time.time()}))
+                while True:
+                    try:
+                        message = await asyncio.wait_for(subscriber.queue.get(), 15)
+                    except TimeoutError:
+                        await response.write(b": keep-alive\n\n")
+                        continue
+                    await response.write(message)
+                    if subscriber.overflowed and subscriber.queue.empty():
+                        break
+            except ConnectionError:
+                pass  # the page went away
         return response
 
     async def act(request: web.Request) -> web.Response:

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
-
-from prometheus_client.core import Metric
-from prometheus_client.samples import Sample
+from typing import Any, NamedTuple
 
 from reconciler.cli.rollout_tree import rollout_status_word
 from reconciler.engine.fenceposts import resolve_fenceposts
@@ -22,6 +19,7 @@ from reconciler.objects import ObjectRef
 
 __all__ = [
     "Family",
+    "HistogramFamily",
     "counter",
     "deployment_families",
     "gauge",
@@ -49,19 +47,88 @@ _DEPLOYMENT_REASONS = frozenset(
 )
 
 
-class Family(Metric):
-    """One family whose samples carry a fixed list of label names (cheaper than the
-    ``*MetricFamily`` helpers, which rebuild the label dict from keyword checks)."""
+def _escape(value: str) -> str:
+    """A label value as the text format writes it (backslash, quote and newline escaped).
+
+    >>> _escape('a"b\\c')
+    'a\\"b\\\\c'
+    """
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return value
+
+
+def _number(value: float) -> str:
+    """Go's formatting of the special values, Python's shortest repr of the others."""
+    value = float(value)
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
+
+
+class Prefix(NamedTuple):
+    """The first labels of many samples, escaped and joined once (a pod's namespace, name and
+    uid are the same in its fifteen series)."""
+
+    text: str
+    size: int
+
+
+def prefix(names: Sequence[str], values: Sequence[str]) -> Prefix:
+    text = ",".join(f'{k}="{_escape(v)}"' for k, v in zip(names, values, strict=True))
+    return Prefix(text, len(names))
+
+
+_COMMON = {0.0: "0.0", 1.0: "1.0"}
+
+
+class Family:
+    """One metric family with a fixed list of label names, written straight to the text
+    format (0.0.4). prometheus-client's ``generate_latest`` re-validates every label name of
+    every sample (about 15 us a sample: 300 ms for the 20,000 samples of 300 deployments x 2
+    pods); here the names are fixed identifiers checked once, values are escaped once per
+    object (``Prefix``), and a sample costs one string format."""
+
+    __slots__ = ("doc", "label_names", "name", "rows", "sample", "type")
 
     def __init__(self, name: str, doc: str, typ: str, labels: Sequence[str], sample: str):
-        super().__init__(name, doc, typ)
+        self.name = name
+        self.doc = doc
+        self.type = typ
         self.label_names = tuple(labels)
         self.sample = sample
+        self.rows: list[tuple[str, float]] = []
 
     def add(self, values: Sequence[str], value: float) -> None:
-        self.samples.append(
-            Sample(self.sample, dict(zip(self.label_names, values, strict=True)), float(value))
+        self.rows.append((prefix(self.label_names, values).text, value))
+
+    def add_at(self, at: Prefix, extra: Sequence[str], value: float) -> None:
+        """A sample whose first labels are ``at`` and the rest ``extra``."""
+        if extra:
+            names = self.label_names[at.size :]
+            more = ",".join(f'{k}="{_escape(v)}"' for k, v in zip(names, extra, strict=True))
+            self.rows.append((f"{at.text},{more}", value))
+        else:
+            self.rows.append((at.text, value))
+
+    def header(self) -> str:
+        doc = self.doc.replace("\\", "\\\\").replace("\n", "\\n")
+        return f"# HELP {self.sample} {doc}\n# TYPE {self.sample} {self.type}\n"
+
+    def lines(self) -> str:
+        sample, common = self.sample, _COMMON
+        return "".join(
+            f"{sample}{{{text}}} {common.get(value) or _number(value)}\n"
+            if text
+            else f"{sample} {common.get(value) or _number(value)}\n"
+            for text, value in self.rows
         )
+
+    def render(self, out: list[str]) -> None:
+        out.append(self.header())
+        out.append(self.lines())
 
 
 def gauge(name: str, doc: str, labels: Sequence[str]) -> Family:
@@ -70,11 +137,37 @@ def gauge(name: str, doc: str, labels: Sequence[str]) -> Family:
 
 def counter(name: str, doc: str, labels: Sequence[str]) -> Family:
     """A counter named as Prometheus' text format wants it (``x_total``); Argo's counters
-    without the suffix (``notification_send_success``) keep their exact name as untyped, the
-    only way prometheus-client writes a counter sample without ``_total``."""
+    without the suffix (``notification_send_success``) keep their exact name as untyped, as
+    prometheus-client does for a counter without ``_total``."""
     if name.endswith("_total"):
         return Family(name.removesuffix("_total"), doc, "counter", labels, name)
-    return Family(name, doc, "unknown", labels, name)
+    return Family(name, doc, "untyped", labels, name)
+
+
+class HistogramFamily:
+    """A histogram per (namespace, name): ``_bucket{le}``, ``_count`` and ``_sum``."""
+
+    __slots__ = ("bounds", "doc", "name", "rows")
+
+    def __init__(self, name: str, doc: str, bounds: Sequence[float]) -> None:
+        self.name = name
+        self.doc = doc
+        self.bounds = tuple(bounds)
+        self.rows: list[tuple[tuple[str, str], list[int], int, float]] = []
+
+    def add(self, key: tuple[str, str], buckets: list[int], count: int, total: float) -> None:
+        self.rows.append((key, buckets, count, total))
+
+    def render(self, out: list[str]) -> None:
+        name = self.name
+        out.append(f"# HELP {name} {self.doc}\n# TYPE {name} histogram\n")
+        for (namespace, object_name), buckets, count, total in self.rows:
+            labels = f'namespace="{_escape(namespace)}",name="{_escape(object_name)}"'
+            for bound, n in zip(self.bounds, buckets, strict=True):
+                out.append(f'{name}_bucket{{{labels},le="{bound}"}} {float(n)!r}\n')
+            out.append(f'{name}_bucket{{{labels},le="+Inf"}} {float(count)!r}\n')
+            out.append(f"{name}_count{{{labels}}} {float(count)!r}\n")
+            out.append(f"{name}_sum{{{labels}}} {float(total)!r}\n")
 
 
 def _pod_uid(namespace: str, name: str, created_at: float) -> str:
@@ -86,7 +179,7 @@ def deployment_families(
     deployments: Sequence[Any],
     rows_of: Mapping[tuple[str, str], list[Any]],
     analysis_failures: Callable[[ObjectRef, str], int] | None,
-) -> Iterator[Metric]:
+) -> Iterator[Family]:
     """kube-state-metrics' Deployment families and Argo Rollouts' rollout_info ones."""
     labels = ("namespace", "deployment")
     f = {
@@ -227,7 +320,7 @@ def deployment_families(
     yield analysis
 
 
-def replicaset_families(replicasets: Sequence[Any]) -> Iterator[Metric]:
+def replicaset_families(replicasets: Sequence[Any]) -> Iterator[Family]:
     """kube-state-metrics' ReplicaSet families."""
     labels = ("namespace", "replicaset")
     f = {
@@ -261,7 +354,7 @@ def replicaset_families(replicasets: Sequence[Any]) -> Iterator[Metric]:
     yield owner
 
 
-def pod_families(pods: Sequence[Any]) -> Iterator[Metric]:
+def pod_families(pods: Sequence[Any]) -> Iterator[Family]:
     """kube-state-metrics' pod and container families."""
     base = ("namespace", "pod", "uid")
     per_container = (*base, "container")
@@ -326,37 +419,40 @@ def pod_families(pods: Sequence[Any]) -> Iterator[Metric]:
     )
     for record in pods:
         status = record.status
-        key = [
-            record.namespace,
-            record.name,
-            _pod_uid(record.namespace, record.name, record.created_at),
-        ]
+        key = prefix(
+            base,
+            (
+                record.namespace,
+                record.name,
+                _pod_uid(record.namespace, record.name, record.created_at),
+            ),
+        )
         ip = str(status.get("ip", "127.0.0.1"))
-        info.add([*key, ip, ip, "localhost", "ReplicaSet", record.owner, "", "true"], 1)
-        owner.add([*key, "ReplicaSet", record.owner, "true"], 1.0)
-        created.add(key, int(record.created_at))
+        info.add_at(key, (ip, ip, "localhost", "ReplicaSet", record.owner, "", "true"), 1.0)
+        owner.add_at(key, ("ReplicaSet", record.owner, "true"), 1.0)
+        created.add_at(key, (), int(record.created_at))
         current = str(status.get("phase", "Pending"))
         for name in _POD_PHASES:
-            phase.add([*key, name], 1.0 if current == name else 0.0)
+            phase.add_at(key, (name,), 1.0 if current == name else 0.0)
         is_ready = bool(status.get("ready"))
         for value in _CONDITION_STATUSES:
-            ready.add([*key, value], 1.0 if (value == "true") == is_ready else 0.0)
+            ready.add_at(key, (value,), 1.0 if (value == "true") == is_ready else 0.0)
         for c in status.get("containers") or []:
-            ckey = [*key, str(c.get("name", ""))]
+            ckey = Prefix(f'{key.text},container="{_escape(str(c.get("name", "")))}"', 4)
             image = str(c.get("image", ""))
-            container_info.add([*ckey, image, image, "", ""], 1.0)
-            restarts.add(ckey, int(c.get("restart_count", 0)))
+            container_info.add_at(ckey, (image, image, "", ""), 1.0)
+            restarts.add_at(ckey, (), int(c.get("restart_count", 0)))
             state = str(c.get("state", "Waiting")).lower()
-            states["ready"].add(ckey, 1.0 if c.get("ready") else 0.0)
+            states["ready"].add_at(ckey, (), 1.0 if c.get("ready") else 0.0)
             for name in ("running", "waiting", "terminated"):
-                states[name].add(ckey, 1.0 if state == name else 0.0)
+                states[name].add_at(ckey, (), 1.0 if state == name else 0.0)
             reason = str(c.get("reason", ""))
             if state == "waiting" and reason:
-                waiting.add([*ckey, reason], 1.0)
+                waiting.add_at(ckey, (reason,), 1.0)
             if state == "terminated" and reason:
-                terminated.add([*ckey, reason], 1.0)
+                terminated.add_at(ckey, (reason,), 1.0)
             if c.get("last_reason"):
-                last.add([*ckey, str(c["last_reason"])], 1.0)
+                last.add_at(ckey, (str(c["last_reason"]),), 1.0)
     yield from (info, owner, created, phase, ready, container_info, restarts)
     yield from states.values()
     yield from (waiting, terminated, last)

@@ -30,7 +30,7 @@ from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
 from reconciler.store import EventRow, Store
 from reconciler.web.events import Hub
-from reconciler.web.metrics import Live
+from reconciler.web.metrics import Live, Metrics
 from reconciler.web.transitions import Notice, Tracked, Transition, next_transitions, tracked_from
 from reconciler.web.webhooks import Notifier
 
@@ -63,6 +63,7 @@ class Observer:
         hub: Hub,
         notifier: Notifier | None,
         live: Live,
+        metrics: Metrics | None = None,
         poll_interval: float = 0.2,
         push_delay: float = 0.12,
     ) -> None:
@@ -71,6 +72,7 @@ class Observer:
         self.hub = hub
         self.notifier = notifier
         self.live = live
+        self.metrics = metrics
         self.poll_interval = poll_interval
         self.push_delay = push_delay
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-reader")
@@ -130,6 +132,8 @@ class Observer:
     def on_pass(self, ref: ObjectRef, result: PassResult, seconds: float) -> None:
         """The daemon's hook: called on its loop after each pass; must stay cheap."""
         self.live.reconciled(ref, seconds)
+        if self.metrics is not None:
+            self.metrics.invalidate(ref)
         self._changed(ref)
         if result.plan is None:
             self._tracked.pop(ref, None)
@@ -213,6 +217,8 @@ class Observer:
                 continue
             self._counts[key] = event.count
             fresh.append(event)
+            if event.ref.kind is Kind.DEPLOYMENT and self.metrics is not None:
+                self.metrics.invalidate(event.ref)  # e.g. InvalidManifest: a status, no pass
             if event.ref.kind is Kind.DEPLOYMENT:
                 self.live.event(event.ref, type=event.type, reason=event.reason, count=delta)
             invalid = event.reason == "InvalidManifest" and event.ref.kind is Kind.DEPLOYMENT

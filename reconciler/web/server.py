@@ -35,7 +35,7 @@ from reconciler.proxy import ListenerStats, Proxy
 from reconciler.web.api import ApiContext, build_app
 from reconciler.web.auth import ADDRESS_FILE, HttpAddress, load_or_create_token, parse_http
 from reconciler.web.events import Hub
-from reconciler.web.metrics import Live
+from reconciler.web.metrics import Live, Metrics
 from reconciler.web.observer import Observer
 from reconciler.web.views import deployment_documents, traffic_by_deployment
 from reconciler.web.webhooks import Notifier
@@ -91,6 +91,7 @@ class Web:
         self.state_dir = state_dir
         self.manifests = manifests
         self.live = Live()
+        self.metrics = Metrics(self.live)
         self.hub = Hub()
         self.notifier = Notifier(webhooks, self.live) if webhooks else None
         self.token = load_or_create_token(state_dir) if self.address else ""
@@ -123,6 +124,7 @@ class Web:
             hub=self.hub,
             notifier=self.notifier,
             live=self.live,
+            metrics=self.metrics,
         )
         observer.on_changed = self._push_changed
         await observer.start()
@@ -137,6 +139,7 @@ class Web:
             observer=observer,
             hub=self.hub,
             live=self.live,
+            metrics=self.metrics,
             proxy_stats=lambda: proxy_stats(daemon.proxy),
             analysis_failures=daemon.analysis.failures,
             ready=daemon.synced.is_set,

@@ -16,7 +16,7 @@ from reconciler.store import Store
 from reconciler.web.api import ApiContext, build_app
 from reconciler.web.auth import load_or_create_token, parse_http
 from reconciler.web.events import Hub
-from reconciler.web.metrics import Live
+from reconciler.web.metrics import Live, Metrics
 from reconciler.web.observer import Observer
 
 TOKEN = "s3cret-token-for-the-tests-0123456789"
@@ -40,6 +40,7 @@ def serve(tmp_path: Path, check: Check, *, loopback: bool) -> None:
             observer=observer,
             hub=observer.hub,
             live=observer.live,
+            metrics=Metrics(observer.live),
             proxy_stats=dict,
             analysis_failures=lambda ref, h: 0,
             ready=lambda: True,
