@@ -48,10 +48,10 @@ _DEPLOYMENT_REASONS = frozenset(
 
 
 def _escape(value: str) -> str:
-    """A label value as the text format writes it (backslash, quote and newline escaped).
+    r"""A label value as the text format writes it (backslash, quote and newline escaped).
 
-    >>> _escape('a"b\\c')
-    'a\\"b\\\\c'
+    >>> print(_escape('a"b\\c'))
+    a\"b\\c
     """
     if "\\" in value or '"' in value or "\n" in value:
         return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
