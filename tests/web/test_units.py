@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import json
+import re
+import tempfile
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.engine.model import EventRecord
+from reconciler.store import Store
 from reconciler.web.kube_metrics import counter, gauge
+from reconciler.web.metrics import Live, Metrics
 from reconciler.web.transitions import Tracked, next_transitions
 
 
@@ -117,3 +124,29 @@ def test_writer_output_parses_as_prometheus_text() -> None:
     assert sample.labels == {"a": 'q"uote', "b": "back\\slash\nline"}
     assert parsed["y"].type == "counter" and parsed["y"].samples[0].value == 3.0
     assert parsed["notification_send_success"].samples[0].name == "notification_send_success"
+
+
+def test_grafana_dashboard_uses_only_served_metrics() -> None:
+    """Every metric the Grafana dashboard queries is one /metrics serves (its HELP/TYPE lines)."""
+    text = (resources.files("reconciler.web") / "grafana-dashboard.json").read_text()
+    dashboard = json.loads(text)
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    exprs += [
+        v["query"]["query"]
+        for v in dashboard["templating"]["list"]
+        if "query" in v and isinstance(v["query"], dict)
+    ]
+    used = {
+        re.sub(r"_(bucket|count|sum)$", "", name)
+        for expr in exprs
+        for name in re.findall(
+            r"\b((?:kube|rollout|reconciler|notification|process)_[a-z_]+)", expr
+        )
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Path(tmp))
+        body = Metrics(Live()).render(store, stats={}).decode()
+        store.close()
+    served = set(re.findall(r"^# TYPE (\S+)", body, re.MULTILINE))
+    assert len(used) > 15
+    assert used - served == set()
