@@ -114,6 +114,26 @@ def test_dashboard_follows_rollouts_live_and_promotes(
         daemon.http_token()
     )
     assert chrome.execute_script("return window.__noReload") is True  # live, never reloaded
+    # the history: a diff between the two revisions
+    until(
+        chrome,
+        lambda: (
+            chrome.execute_script(
+                "return document.querySelectorAll('[data-history] input[name=from]').length"
+            )
+            == 2
+        ),
+        what="two revisions in the history",
+    )
+    click(chrome, "#diff-button")
+    diff = until(
+        chrome,
+        lambda: chrome.execute_script(
+            "const el = document.querySelector('[data-diff]'); return el && el.innerText"
+        ),
+        what="the diff",
+    )
+    assert "-    image: demo:1" in diff and "+    image: demo:2" in diff, diff
     chrome.save_screenshot(str(tmp_path / "3-promoted.png"))
 
     # readable on a phone: one column, nothing wider than the screen

@@ -15,6 +15,7 @@ const state = {
   selected: null,            // "ns/name"
   history: null,             // {key, revisions}
   diff: null,                // {key, from, to, text}
+  pick: null,                // {key, from, to}: the revisions chosen for a diff
   token: localStorage.getItem(TOKEN_KEY) || "",
   clockSkew: 0,              // server time - browser time, seconds
   stats: { events: 0, lastEventAt: 0, renders: 0, firstRenderMs: null, firstRenderAt: null },
@@ -240,8 +241,9 @@ function historyHtml(key) {
   const h = state.history;
   if (!h || h.key !== key) return `<div class="card"><h2>History</h2><div class="empty">loading…</div></div>`;
   const revs = h.revisions.slice().reverse();
-  const from = state.diff && state.diff.key === key ? state.diff.from : (revs[1] || {}).revision;
-  const to = state.diff && state.diff.key === key ? state.diff.to : (revs[0] || {}).revision;
+  const pick = state.pick && state.pick.key === key ? state.pick : {};
+  const from = pick.from ?? (revs[1] || {}).revision;
+  const to = pick.to ?? (revs[0] || {}).revision;
   const rows = revs.map((r) => `<label><input type="radio" name="from" value="${r.revision}"
       ${r.revision === from ? "checked" : ""} aria-label="from ${r.revision}">
     <input type="radio" name="to" value="${r.revision}" ${r.revision === to ? "checked" : ""}
@@ -358,8 +360,10 @@ function apply(event, data) {
     let historyStale = false;
     for (const d of data) {
       const key = keyOf(d);
-      const before = state.deps.get(key);
-      if (before && before.tree.length !== d.tree.length) historyStale = true;
+      const h = state.history;
+      if (key === state.selected && (!h || h.key !== key || h.revisions.length !== d.tree.length)) {
+        historyStale = true;  // a revision was added (or the history never loaded)
+      }
       state.deps.set(key, d);
       delete state.traffic[key];
     }
@@ -478,6 +482,12 @@ document.addEventListener("DOMContentLoaded", () => {
       const to = document.querySelector("input[name=to]:checked");
       if (from && to) loadDiff(state.selected, Number(from.value), Number(to.value));
     }
+  });
+  $("detail").addEventListener("change", (e) => {
+    if (e.target.name !== "from" && e.target.name !== "to") return;
+    const pick = state.pick && state.pick.key === state.selected ? state.pick : { key: state.selected };
+    pick[e.target.name] = Number(e.target.value);
+    state.pick = pick;
   });
   window.addEventListener("hashchange", route);
   setInterval(() => { if (state.selected) renderDetail(); renderEvents(); }, 10000);
