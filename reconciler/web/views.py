@@ -292,9 +292,16 @@ def _world(store: Store, only: set[ObjectRef] | None) -> _World:
         for rs in store.list_all_replicasets():
             ref = ObjectRef(Kind.DEPLOYMENT, rs.namespace, rs.deployment)
             rows.setdefault(ref, []).append(rs)
-    else:
+        records = store.list_pods()
+    else:  # a few deployments changed: their pods only (by ReplicaSet, an indexed read)
         rows = {d.ref: store.list_replicasets(d.ref) for d in deployments}
-    pods = [pod_from_dict(r.status) for r in store.list_pods()]
+        records = [
+            p
+            for ref, own in rows.items()
+            for rs in own
+            for p in store.list_pods(ref.namespace, owner=rs.name)
+        ]
+    pods = [pod_from_dict(r.status) for r in records]
     return _World(deployments, rows, pods, index)
 
 

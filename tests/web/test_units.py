@@ -150,3 +150,18 @@ def test_grafana_dashboard_uses_only_served_metrics() -> None:
     served = set(re.findall(r"^# TYPE (\S+)", body, re.MULTILINE))
     assert len(used) > 15
     assert used - served == set()
+
+
+def test_webhook_urls_are_checked() -> None:
+    """--webhook takes http(s) URLs only (an error at start); a bad annotation is ignored."""
+    from reconciler.errors import ReconcilerError
+    from reconciler.web.webhooks import WEBHOOK_ANNOTATION, Notifier
+
+    with pytest.raises(ReconcilerError, match="is not http or https"):
+        Notifier(["file:///etc/passwd"], Live())
+    notifier = Notifier(["http://127.0.0.1:9/a"], Live())
+    assert notifier.targets({WEBHOOK_ANNOTATION: "gopher://x"}) == ["http://127.0.0.1:9/a"]
+    assert notifier.targets({WEBHOOK_ANNOTATION: "https://hooks.example/b"}) == [
+        "http://127.0.0.1:9/a",
+        "https://hooks.example/b",
+    ]
