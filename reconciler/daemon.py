@@ -29,7 +29,7 @@ from reconciler.analysis import CanaryAnalysis
 from reconciler.brokenfile import mark_invalid, mark_valid
 from reconciler.cli.liveness import HEARTBEAT_SECONDS, OBSERVED_META
 from reconciler.clock import Clock, SystemClock
-from reconciler.engine.executor import Executor
+from reconciler.engine.executor import Executor, PassResult
 from reconciler.errors import Problem
 from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
@@ -120,6 +120,9 @@ class Daemon:
         self._store_fault: tuple[str, float] | None = None  # (error, since) of a failed sync
         self._schedule_attempts: dict[str, int] = {}  # pod -> FailedScheduling attempts recorded
         self.synced = asyncio.Event()
+        # called after every pass with its result and duration (the web server: metrics, live
+        # pages, webhooks); must be quick, and its failures never reach the engine
+        self.pass_observers: list[Callable[[ObjectRef, PassResult, float], None]] = []
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -440,6 +443,7 @@ class Daemon:
     async def _pass(self, ref: ObjectRef, intents: list[IntentRow] | None = None) -> None:
         if intents is None:
             intents = [i for i in self._pending_intents if i.ref == ref]
+        started = asyncio.get_running_loop().time()
         result = await self.executor.reconcile(ref, intents)
         for row in self.store.list_replicasets(ref):
             self._rs_owner[row.name] = ref
@@ -456,6 +460,12 @@ class Daemon:
             self.enqueue(ref)  # level-triggered: look again at once, the world changed
         elif result.requeue_after is not None:
             self.enqueue(ref, delay=max(result.requeue_after, 0.01))
+        elapsed = asyncio.get_running_loop().time() - started
+        for observe in self.pass_observers:
+            try:
+                observe(ref, result, elapsed)
+            except Exception:
+                log.exception("pass_observer_failed", deployment=ref.key)
 
     # -- intents ----------------------------------------------------------------------------
 

@@ -101,6 +101,8 @@ class Daemon:
                     os.fspath(self.state),
                     "--log-format",
                     "json",
+                    "--http",
+                    "off",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -49,6 +49,20 @@ def register(commands: Any, rollout: Any) -> None:
         help="first CrashLoopBackOff/ImagePullBackOff delay, seconds (doubles to --backoff-max)",
     )
     parser.add_argument("--backoff-max", type=float, default=300.0)
+    parser.add_argument(
+        "--http",
+        default="127.0.0.1:18070",
+        metavar="ADDR:PORT|off",
+        help="serve /metrics, the API and the dashboard here (default 127.0.0.1:18070; port 0 "
+        "picks a free one, written to <state dir>/http-address; off disables)",
+    )
+    parser.add_argument(
+        "--webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="POST JSON for every rollout transition to URL (repeatable)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -69,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
                 resync=args.resync,
                 backoff_initial=args.backoff_initial,
                 backoff_max=args.backoff_max,
+                http=args.http,
+                webhooks=list(args.webhook),
             )
         )
         _finish_threads(loop)
@@ -102,16 +118,23 @@ async def _serve(
     resync: float,
     backoff_initial: float,
     backoff_max: float,
+    http: str = "off",
+    webhooks: list[str] | None = None,
 ) -> int:
     from reconciler.daemon import Daemon, DaemonOptions, ForcedStop, install_signal_handlers
     from reconciler.proxy.server import TcpProxy
     from reconciler.runtime.process import ProcessRuntime
     from reconciler.runtime.records import clean_leftovers
     from reconciler.store import Store
+    from reconciler.web import Web
 
     store = Store.open(state)
     try:
         store.lock_daemon()
+        web = Web(
+            http=http, webhooks=webhooks or [], state_dir=state, manifests=manifests.resolve()
+        )
+        web.open()  # a taken port is an error now, before any pod starts
         runtime = ProcessRuntime(
             state, backoff_initial=backoff_initial, backoff_max=backoff_max, bind_host="127.0.0.1"
         )
@@ -126,6 +149,7 @@ async def _serve(
         stop = asyncio.Event()
         remove = install_signal_handlers(stop)
         try:
+            await web.attach(daemon)
             await daemon.run(stop)
         except ForcedStop:
             killed = clean_leftovers(state)  # every pod process group this daemon recorded
@@ -133,6 +157,7 @@ async def _serve(
             return 1
         finally:
             remove()
+            await web.close()
     finally:
         store.close()
     return 0

@@ -48,6 +48,8 @@ class GroupStats:
     total: int = 0  # connections forwarded to one of the group's endpoints
     active: int = 0  # of those, still open
     failed: int = 0  # connect attempts to the group's endpoints that failed
+    bytes_in: int = 0  # bytes received from clients (and relayed to the group's endpoints)
+    bytes_out: int = 0  # bytes received from the group's endpoints (and relayed to clients)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,5 +78,11 @@ class Proxy(Protocol):
 
     def connection_failures(self, service: str, group: str) -> int:
         """Connections to ``group``'s endpoints that failed since the listener started."""
+
+    def listeners(self) -> list[ListenerSpec]:
+        """The specs of the ports that are listening (``/metrics``, the dashboard)."""
+
+    def stats(self, service: str, port_name: str) -> ListenerStats:
+        """One listening port's counters per backend group (``/metrics``, the dashboard)."""
 
     async def close(self) -> None: ...

@@ -84,6 +84,8 @@ class _Counters:
     total: int = 0
     active: int = 0
     failed: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
 
 
 class _Listener:
@@ -272,7 +274,16 @@ class TcpProxy:
         groups = []
         for name in names:
             c = port.counters.get(name, _Counters())
-            groups.append(GroupStats(name, total=c.total, active=c.active, failed=c.failed))
+            groups.append(
+                GroupStats(
+                    name,
+                    total=c.total,
+                    active=c.active,
+                    failed=c.failed,
+                    bytes_in=c.bytes_in,
+                    bytes_out=c.bytes_out,
+                )
+            )
         return ListenerStats(service, port_name, groups=tuple(groups), refused=port.refused)
 
     async def close(self) -> None:
@@ -522,8 +533,8 @@ class _Splice:
             backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass  # a socket that already failed: its first read says so
-        self.upstream = _Flow(self, loop, client, backend, buffer)
-        self.downstream = _Flow(self, loop, backend, client, buffer)
+        self.upstream = _Flow(self, loop, client, backend, buffer, upstream=True)
+        self.downstream = _Flow(self, loop, backend, client, buffer, upstream=False)
 
     def other_ended(self, flow: _Flow) -> bool:
         """Whether the flow opposite ``flow`` has ended too (so the splice is done)."""
@@ -581,6 +592,7 @@ class _Flow:
         "splice",
         "target",
         "target_fd",
+        "upstream",
     )
 
     def __init__(
@@ -590,8 +602,11 @@ class _Flow:
         source: socket.socket,
         target: socket.socket,
         buffer: memoryview,
+        *,
+        upstream: bool,
     ) -> None:
         self.splice = splice
+        self.upstream = upstream  # client -> backend (counts bytes_in), else bytes_out
         self.loop = loop
         self.source = source
         self.target = target
@@ -616,6 +631,12 @@ class _Flow:
         if not size:
             self.end_of_input()
             return
+        counters = self.splice.counters
+        if counters is not None:
+            if self.upstream:
+                counters.bytes_in += size
+            else:
+                counters.bytes_out += size
         try:
             sent = self.target.send(buffer[:size])
         except (BlockingIOError, InterruptedError):

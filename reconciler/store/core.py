@@ -543,10 +543,18 @@ class Store:
                 )
 
     def list_events(
-        self, ref: ObjectRef | None = None, namespace: str | None = None
+        self,
+        ref: ObjectRef | None = None,
+        namespace: str | None = None,
+        *,
+        since: float | None = None,
     ) -> list[EventRow]:
-        """Events, oldest first (kubectl describe's order)."""
-        where, params = [], []
+        """Events, oldest first (kubectl describe's order); ``since``: last seen at or after."""
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("last_seen >= ?")
+            params.append(since)
         if ref is not None:
             where.append("kind = ? AND namespace = ? AND name = ?")
             params += [str(ref.kind), ref.namespace, ref.name]

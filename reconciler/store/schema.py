@@ -10,6 +10,7 @@ crash mid-migration leaves the previous version intact.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -137,9 +138,17 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _touch_private(path: Path) -> None:
-    """Create ``path`` 0600 if missing, and make it 0600 if it is not."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
+    """Create ``path`` 0600 if missing, and make it 0600 if it is not.
+
+    An existing database is never opened here: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, including those of a connection already open in the
+    process (the daemon's, when its web server opens a reader). Another process then believes
+    it is the last connection, checkpoints and removes the WAL, and the daemon's later writes
+    go to a WAL nobody else reads.
+    """
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
 

@@ -124,6 +124,8 @@ class DaemonProcess:
                     "0.5",
                     "--backoff-max",
                     "2",
+                    # many daemons run at once: no dashboard port unless the test asks for one
+                    *(() if any(a.startswith("--http") for a in self.args) else ("--http", "off")),
                     *self.args,
                 ],
                 stdout=log,
@@ -144,6 +146,16 @@ class DaemonProcess:
         )
         assert self.proc.poll() is None, self.log.read_text()[-3000:]
         return self
+
+    def http_url(self) -> str:
+        """Where the daemon's HTTP server listens (started with ``--http 127.0.0.1:0``)."""
+        path = self.state / "http-address"
+        return wait_for(
+            lambda: path.exists() and path.read_text().strip(), timeout=10, what="http-address"
+        )
+
+    def http_token(self) -> str:
+        return (self.state / "http-token").read_text().strip()
 
     def stop(self, timeout: float = 30) -> int:
         if self.proc is None or self.proc.poll() is not None:

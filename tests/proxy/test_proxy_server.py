@@ -60,7 +60,12 @@ def test_forwards_both_ways_including_a_large_stream() -> None:
             writer.close()
             await writer.wait_closed()
             await eventually(lambda: proxy.stats(SERVICE, "http").groups[0].active == 0)
-            assert proxy.stats(SERVICE, "http").groups == (GroupStats("web", total=1),)
+            greeting = len(name) + 1  # the backend's name line, sent before the echo
+            assert proxy.stats(SERVICE, "http").groups == (
+                GroupStats(
+                    "web", total=1, bytes_in=len(payload), bytes_out=greeting + len(payload)
+                ),
+            )
         await proxy.close()
 
     run(scenario())
