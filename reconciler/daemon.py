@@ -130,6 +130,9 @@ class Daemon:
         for obj in self.store.list_objects(Kind.SERVICE):
             if not self.services.is_bound(obj.ref):
                 await self.services.bind(obj.ref, obj)
+        # Every Service is bound with the backends of every pod the runtime knows: a data plane
+        # that outlived the previous daemon switches from its backends to these in one step.
+        await self.proxy.configured()
         for obj in self.store.list_objects(Kind.DEPLOYMENT):
             self.enqueue(obj.ref)
         self._forget_orphans()

@@ -77,4 +77,12 @@ class Proxy(Protocol):
     def connection_failures(self, service: str, group: str) -> int:
         """Connections to ``group``'s endpoints that failed since the listener started."""
 
-    async def close(self) -> None: ...
+    async def configured(self) -> None:
+        """The daemon has sent its whole configuration: every Service it knows at start is
+        ensured and has its backends. A data plane that outlived the previous daemon keeps that
+        daemon's backends until this call, then switches to the new ones in one step and drops
+        the listeners the new daemon did not ask for."""
+
+    async def close(self) -> None:
+        """The daemon is stopping. In process: stop listening and cut connections; a data-plane
+        client only disconnects, and the data plane keeps serving."""
