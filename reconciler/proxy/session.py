@@ -190,12 +190,17 @@ class DataPlane:
         except (ValueError, ConnectionError) as exc:
             log.warning("control_session_failed", role=session.role, error=str(exc))
         finally:
-            if self._owner is session:
-                self._owner = None
-                if self._sync is not None:
-                    log.warning("sync_abandoned", staged=len(self._sync.staged))
-                    self._sync = None
+            self.forget(session)
             writer.close()
+
+    def forget(self, session: Session) -> None:
+        """A control connection ended. If it was the daemon's in the middle of a sync (the
+        daemon was killed), the sync is dropped: what was served before it stays."""
+        if self._owner is session:
+            self._owner = None
+            if self._sync is not None:
+                log.warning("sync_abandoned", staged=len(self._sync.staged))
+                self._sync = None
 
     @staticmethod
     def _answer(session: Session, message: dict[str, Any], outcome: Any) -> None:
