@@ -124,6 +124,9 @@ class Daemon:
         self.store.set_meta("bind", self.options.bind)  # `get services` shows it as CLUSTER-IP
         self.store.replace_pods([])  # pods of a previous daemon are gone (the runtime killed them)
         self.runtime.subscribe(self._on_pod_change)
+        # Until a deployment's first pass says how its Services split traffic, they keep what
+        # the data plane serves (the previous daemon's split), minus pods no longer Ready.
+        self.services.await_routes(o.ref for o in self.store.list_objects(Kind.DEPLOYMENT))
         await self._on_folder_change()
         # Services the store already had are unchanged for the sync, so it does not bind them:
         # after a restart (or a crash) each needs its listener again.

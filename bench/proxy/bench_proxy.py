@@ -3,8 +3,9 @@
 Side by side in one run, all on loopback, 1 KiB HTTP responses:
 
 - throughput and p50/p99 with ``wrk`` (keep-alive, and a new connection per request), direct to
-  one backend vs. through ``TcpProxy`` vs.
-  HAProxy (tcp mode, roundrobin, one thread), optionally vs. a streams-based forwarder;
+  one backend vs. through ``TcpProxy`` in a process of its own vs. ``TcpProxy`` in the
+  data-plane process the daemon configures over its control socket (``--no-dataplane`` skips
+  it) vs. HAProxy (tcp mode, roundrobin, one thread), optionally vs. a streams-based forwarder;
 - latency at a fixed 1,000 requests/s from a paced asyncio client (new connection per request),
   and the p99 the proxy adds over going direct;
 - canary accuracy: ``setWeight: 20`` over 5,000 connections, and ``sessionAffinity: ClientIP``
@@ -380,8 +381,12 @@ def report(rounds: list[dict[str, Round]], args: argparse.Namespace) -> None:
             system = _median([c[1] for c in samples])
             print(f"  {label}: {user:.0f} + {system:.0f} = {user + system:.0f} µs")
     print()
-    for ours in (TCPPROXY,):
-        for other in (direct, HAPROXY):
+    for ours in (TCPPROXY, DATAPLANE):
+        if ours not in labels:
+            continue
+        for other in (direct, HAPROXY, TCPPROXY):
+            if other == ours:
+                continue
             if other not in labels:
                 continue
             keep = [r[ours].keep.requests_per_s / r[other].keep.requests_per_s for r in rounds]
@@ -393,6 +398,7 @@ def report(rounds: list[dict[str, Round]], args: argparse.Namespace) -> None:
 
 
 TCPPROXY = "TcpProxy (Service)"
+DATAPLANE = "TcpProxy in the data plane"
 HAPROXY = "HAProxy 1 thread, tcp"
 STREAMS = "streams forwarder"
 
@@ -408,6 +414,9 @@ def main() -> int:
     )
     parser.add_argument("--streams", action="store_true", help="add the streams forwarder")
     parser.add_argument("--no-canary", action="store_true", help="skip the canary accuracy")
+    parser.add_argument(
+        "--no-dataplane", action="store_true", help="skip TcpProxy in the data-plane process"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("skipped: wrk is not installed (apt-get install wrk)")
@@ -430,12 +439,16 @@ def main() -> int:
 
         def proxy(kind: str, label: str) -> int:
             words, pids[label] = stack.enter_context(child([*serve, kind, *backend_ports]))
+            if len(words) > 1:  # the process that forwards is not the child itself
+                pids[label] = int(words[1])
             return int(words[0])
 
         ports = {
             "direct to one backend": int(backend_ports[0]),
             TCPPROXY: proxy("tcpproxy", TCPPROXY),
         }
+        if not args.no_dataplane:
+            ports[DATAPLANE] = proxy("dataplane", DATAPLANE)
         if shutil.which("haproxy") is None:
             print("skipped HAProxy: haproxy not installed (apt-get install haproxy)")
         else:

@@ -74,6 +74,10 @@ class Proxy(Protocol):
     def set_backends(self, service: str, port_name: str, groups: tuple[BackendGroup, ...]) -> None:
         """Replace the backends of one listener atomically."""
 
+    def backends(self, service: str, port_name: str) -> tuple[BackendGroup, ...]:
+        """What the port forwards to now; after a daemon restart, what the data plane kept
+        serving from the previous daemon until this one sets its own."""
+
     def connection_failures(self, service: str, group: str) -> int:
         """Connections to ``group``'s endpoints that failed since the listener started."""
 

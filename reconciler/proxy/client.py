@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import reconciler
 from reconciler.errors import NotFoundError
 from reconciler.log import get_logger
 from reconciler.proxy import BackendGroup, GroupStats, ListenerError, ListenerSpec, ListenerStats
@@ -67,6 +68,8 @@ _Key = tuple[str, str]
 _REQUEST_TIMEOUT = 15.0
 _START_TIMEOUT = 30.0
 _RECOVER_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+_CRASH_WINDOW = 60.0  # seconds: more losses than _CRASHES_TOLERATED in it and restarts slow down
+_CRASHES_TOLERATED = 5
 
 
 class _Lost(Exception):
@@ -93,6 +96,7 @@ class DataPlaneClient:
         self._connected = asyncio.Event()
         self._syncing = False
         self._closing = False
+        self._losses: list[float] = []  # loop times the data plane was lost
 
     # -- start: keep, replace or start the data plane ---------------------------------------
 
@@ -107,6 +111,7 @@ class DataPlaneClient:
         }
         await self._request({"op": "sync", "phase": "begin"})
         self._syncing = True
+        self._connected.set()
 
     async def _attach(self) -> dict[str, Any]:
         """Connect to a verified data plane of our build, replacing or starting one; returns
@@ -169,8 +174,14 @@ class DataPlaneClient:
     async def _launch(self, *, take_over: bool) -> None:
         args = [self.python, "-m", "reconciler.proxy.dataplane", "--state-dir"]
         args += [os.fspath(self.state), "--detach", *(["--take-over"] if take_over else [])]
+        # The same code as this daemon: the package's own directory first on the path, and not
+        # the working directory (``-m`` would put it first, and it may hold another checkout).
+        here = os.fspath(Path(reconciler.__file__).parent.parent)
+        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
         proc = await asyncio.create_subprocess_exec(
             *args,
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": path},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -195,7 +206,6 @@ class DataPlaneClient:
             reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(address), 5.0)
         self._writer = writer
         self._reading = asyncio.get_running_loop().create_task(self._read(reader, writer))
-        self._connected.set()
         hello = await self._request(
             {"op": "hello", "protocol": PROTOCOL, "role": "daemon", "pid": os.getpid()}
         )
@@ -244,7 +254,8 @@ class DataPlaneClient:
             self._connected.clear()
             self._writer = None
             self._fail_waiting()
-            if not self._closing:
+            running = self._recovering is not None and not self._recovering.done()
+            if not self._closing and not running:  # a running recovery tries again itself
                 self._recovering = asyncio.get_running_loop().create_task(self._recover())
 
     def _fail_waiting(self) -> None:
@@ -271,7 +282,12 @@ class DataPlaneClient:
         the whole configuration. Services were unreachable in between; the log says so."""
         lost = self.pid
         log.error("dataplane_lost", pid=lost, running=is_running(self.state))
-        for attempt, delay in enumerate((*_RECOVER_DELAYS, *[10.0] * 1000)):
+        now = asyncio.get_running_loop().time()
+        self._losses = [t for t in self._losses if now - t < _CRASH_WINDOW] + [now]
+        delays = _RECOVER_DELAYS if len(self._losses) <= _CRASHES_TOLERATED else ()
+        if not delays:
+            log.error("dataplane_crash_looping", losses=len(self._losses), window=_CRASH_WINDOW)
+        for attempt, delay in enumerate((*delays, *[10.0] * 100_000)):
             await asyncio.sleep(delay)
             try:
                 await self._attach()
@@ -280,6 +296,7 @@ class DataPlaneClient:
                 log.error("dataplane_restart_failed", attempt=attempt + 1, error=str(exc))
                 await self._disconnect()
                 continue
+            self._connected.set()  # only now: a listener ensured meanwhile is in the sync
             log.warning("dataplane_restarted", pid=self.pid, previous_pid=lost)
             return
 
@@ -348,6 +365,10 @@ class DataPlaneClient:
                 "groups": groups_to_wire(groups),
             }
         )
+
+    def backends(self, service: str, port_name: str) -> tuple[BackendGroup, ...]:
+        key = (service, port_name)
+        return self._groups[key] if key in self._groups else self.inherited.get(key, ())
 
     def connection_failures(self, service: str, group: str) -> int:
         return sum(
