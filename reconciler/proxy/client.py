@@ -103,8 +103,16 @@ class DataPlaneClient:
     async def start(self) -> None:
         """Connect to the state directory's data plane (starting or replacing it as needed) and
         open a sync: what it serves stays as it is until ``configured``."""
-        dataplane_dir(self.state).mkdir(mode=0o700, parents=True, exist_ok=True)
-        hello = await self._attach()
+        try:
+            dataplane_dir(self.state).mkdir(mode=0o700, parents=True, exist_ok=True)
+            hello = await self._attach()
+        except (OSError, _Lost, TimeoutError) as exc:
+            await self._disconnect()
+            reason = str(exc) or type(exc).__name__
+            raise DataPlaneError(
+                f"error: cannot start the data plane of {self.state}: {reason} "
+                f"(see {log_path(self.state)})"
+            ) from exc
         self.inherited = {
             (p["spec"]["service"], p["spec"]["port_name"]): groups_from_wire(p["groups"])
             for p in hello["ports"]

@@ -36,7 +36,7 @@ from reconciler.proxy.control import (
     spec_to_wire,
     status_path,
 )
-from reconciler.proxy.dataplane import is_running, stop_dataplane
+from reconciler.proxy.dataplane import DataPlaneError, is_running, stop_dataplane
 
 WEB = "default/web"
 
@@ -434,3 +434,16 @@ def test_upgrade_hands_the_listening_sockets_over_without_refusing_a_connection(
             await client.close()
 
     run(scenario())
+
+
+def test_a_data_plane_that_cannot_start_is_a_clear_error(state: Path) -> None:
+    """``dataplane`` taken by a file: the daemon gets one error line naming it, no traceback."""
+    (state / "dataplane").write_text("not a directory")
+
+    async def scenario() -> None:
+        client = DataPlaneClient(state)
+        with pytest.raises(DataPlaneError, match=r"cannot start the data plane of .*File exists"):
+            await client.start()
+
+    run(scenario())
+    (state / "dataplane").unlink()
