@@ -56,6 +56,7 @@ log = get_logger(component="dataplane")
 
 STATS_INTERVAL = 0.2  # seconds between counter pushes to the daemon (only when they changed)
 _HANDOVER_TIMEOUT = 15.0
+_PUSH_BACKLOG = 1 << 20  # bytes unread by the daemon before counter pushes pause
 
 _Key = tuple[str, str]
 
@@ -74,6 +75,11 @@ class Session:
     def send(self, message: dict[str, Any]) -> None:
         if self.writer is not None and not self.writer.is_closing():
             self.writer.write(encode(message))
+
+    def backlogged(self) -> bool:
+        """The peer has not read what it was sent (a stuck daemon): stop pushing to it."""
+        writer = self.writer
+        return writer is not None and writer.transport.get_write_buffer_size() > _PUSH_BACKLOG
 
 
 @dataclass(slots=True)
@@ -317,7 +323,7 @@ class DataPlane:
     async def _push_stats(self) -> None:
         while True:
             await asyncio.sleep(STATS_INTERVAL)
-            if self._owner is None:
+            if self._owner is None or self._owner.backlogged():
                 continue
             snapshot = self._stats()
             if snapshot != self._last_stats:
