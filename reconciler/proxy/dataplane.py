@@ -51,7 +51,7 @@ from reconciler.proxy.control import (
     socket_path,
     status_path,
 )
-from reconciler.proxy.server import TcpProxy
+from reconciler.proxy.handover import HandoverProxy, take_sockets
 from reconciler.proxy.session import DataPlane
 
 __all__ = ["DataPlaneError", "is_running", "main", "stop_dataplane"]
@@ -139,10 +139,8 @@ def _listen_control(state: Path) -> socket.socket:
 
 async def serve(state: Path, *, take_over: bool, ready: int | None) -> int:
     """Run until stopped; ``ready`` (a pipe) gets one byte once the control socket serves."""
-    from reconciler.proxy.handover import take_sockets
-
     structlog.contextvars.bind_contextvars(dataplane_pid=os.getpid())  # two share the log
-    proxy = TcpProxy()
+    proxy = HandoverProxy()
     plane: DataPlane
     if take_over and is_running(state):
         taken = await asyncio.to_thread(take_sockets, state)

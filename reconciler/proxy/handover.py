@@ -21,6 +21,7 @@ the ``flock`` is held throughout and no third data plane can start in between.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from reconciler.errors import ReconcilerError
 from reconciler.proxy import BackendGroup, ListenerSpec, ListenerStats
+from reconciler.proxy.balancer import Balancer
 from reconciler.proxy.control import (
     HANDOVER_PROTOCOL,
     bindable,
@@ -40,14 +42,57 @@ from reconciler.proxy.control import (
     spec_from_wire,
     stats_from_wire,
 )
+from reconciler.proxy.server import TcpProxy, _Listener, _Port
 
-__all__ = ["Predecessor", "Taken", "TakenPort", "take_sockets"]
+__all__ = ["HandoverProxy", "Predecessor", "Taken", "TakenPort", "take_sockets"]
 
 DRAIN = 30.0  # seconds the predecessor gives its open connections after the hand-over
 
 
 class HandoverError(ReconcilerError):
     """The running data plane did not hand its sockets over."""
+
+
+class HandoverProxy(TcpProxy):
+    """A ``TcpProxy`` whose listening sockets can be handed to, and taken from, another
+    process: what the data plane runs."""
+
+    async def adopt_listener(self, spec: ListenerSpec, sockets: list[socket.socket]) -> None:
+        """Serve ``spec`` on sockets that are already bound and listening (handed over by a
+        predecessor process with SCM_RIGHTS): nothing is re-bound, so nothing is refused."""
+        key = (spec.service, spec.port_name)
+        port = self._ports.get(key)
+        if port is None:
+            port = self._ports[key] = _Port(spec.service, spec.port_name, Balancer())
+        if port.listener is not None:
+            port.listener.close()
+        loop = self._loop = asyncio.get_running_loop()
+        for sock in sockets:
+            sock.setblocking(False)
+            loop.add_reader(sock.fileno(), self._accept, port, sock)
+        port.listener = _Listener(loop, sockets)
+        port.balancer = Balancer(
+            port.balancer.groups, affinity_timeout=spec.affinity_timeout, previous=port.balancer
+        )
+        port.spec = spec
+
+    def listening_sockets(self, service: str, port_name: str) -> list[socket.socket]:
+        """The bound sockets of one listener (to hand to a successor), else an empty list."""
+        port = self._ports.get((service, port_name))
+        return list(port.listener.sockets) if port is not None and port.listener else []
+
+    def restore_counters(self, stats: ListenerStats) -> None:
+        """Carry a predecessor's totals and failures over (its open connections stay its own),
+        so ``connection_failures`` does not drop to zero when the data plane is replaced."""
+        key = (stats.service, stats.port_name)
+        port = self._ports.get(key)
+        if port is None:
+            port = self._ports[key] = _Port(stats.service, stats.port_name, Balancer())
+        port.refused += stats.refused
+        for group in stats.groups:
+            counter = port.counter(group.name)
+            counter.total += group.total
+            counter.failed += group.failed
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,47 +229,10 @@ class TcpProxy:
             port.listener.close()
             _log.info("listener_stopped", service=service, port_name=port_name)
 
-    async def adopt_listener(self, spec: ListenerSpec, sockets: list[socket.socket]) -> None:
-        """Serve ``spec`` on sockets that are already bound and listening (handed over by a
-        predecessor process with SCM_RIGHTS): nothing is re-bound, so nothing is refused."""
-        key = (spec.service, spec.port_name)
-        port = self._ports.get(key)
-        if port is None:
-            port = self._ports[key] = _Port(spec.service, spec.port_name, Balancer())
-        if port.listener is not None:
-            port.listener.close()
-        loop = self._loop = asyncio.get_running_loop()
-        for sock in sockets:
-            sock.setblocking(False)
-            loop.add_reader(sock.fileno(), self._accept, port, sock)
-        port.listener = _Listener(loop, sockets)
-        port.balancer = Balancer(
-            port.balancer.groups, affinity_timeout=spec.affinity_timeout, previous=port.balancer
-        )
-        port.spec = spec
-
-    def listening_sockets(self, service: str, port_name: str) -> list[socket.socket]:
-        """The bound sockets of one listener (to hand to a successor), else an empty list."""
-        port = self._ports.get((service, port_name))
-        return list(port.listener.sockets) if port is not None and port.listener else []
-
     def backends(self, service: str, port_name: str) -> tuple[BackendGroup, ...]:
         """The port's current backend groups (empty for a port never given any)."""
         port = self._ports.get((service, port_name))
         return port.balancer.groups if port is not None else ()
-
-    def restore_counters(self, stats: ListenerStats) -> None:
-        """Carry a predecessor's totals and failures over (its open connections stay its own),
-        so ``connection_failures`` does not drop to zero when the data plane is replaced."""
-        key = (stats.service, stats.port_name)
-        port = self._ports.get(key)
-        if port is None:
-            port = self._ports[key] = _Port(stats.service, stats.port_name, Balancer())
-        port.refused += stats.refused
-        for group in stats.groups:
-            counter = port.counter(group.name)
-            counter.total += group.total
-            counter.failed += group.failed
 
     def open_connections(self) -> int:
         """Connections relaying or connecting to a backend right now (a drain waits for 0)."""

@@ -47,7 +47,7 @@ from reconciler.proxy.control import (
     stats_to_wire,
     status_path,
 )
-from reconciler.proxy.server import TcpProxy
+from reconciler.proxy.handover import HandoverProxy
 
 if TYPE_CHECKING:
     from reconciler.proxy.handover import Predecessor, Taken
@@ -93,7 +93,7 @@ class DataPlane:
     """The proxy, its control socket, and the rules above."""
 
     def __init__(
-        self, state: Path, proxy: TcpProxy, *, lock_fd: int, control: socket.socket | None
+        self, state: Path, proxy: HandoverProxy, *, lock_fd: int, control: socket.socket | None
     ) -> None:
         self.state = state
         self.proxy = proxy

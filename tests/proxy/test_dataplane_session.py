@@ -21,7 +21,7 @@ from reconciler.proxy.control import (
     stats_from_wire,
     stats_to_wire,
 )
-from reconciler.proxy.server import TcpProxy
+from reconciler.proxy.handover import HandoverProxy
 from reconciler.proxy.session import BadRequest, DataPlane, Session
 
 WEB = "default/web"
@@ -29,7 +29,7 @@ WEB = "default/web"
 
 def plane(tmp_path: Path) -> DataPlane:
     lock_fd = os.open(tmp_path / "lock", os.O_RDWR | os.O_CREAT, 0o600)  # closed by _stop only
-    return DataPlane(tmp_path, TcpProxy(), lock_fd=lock_fd, control=None)
+    return DataPlane(tmp_path, HandoverProxy(), lock_fd=lock_fd, control=None)
 
 
 def ensure(port: int = 0, *, service: str = WEB, name: str = "http") -> dict[str, object]:
