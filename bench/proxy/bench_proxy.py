@@ -67,7 +67,12 @@ def _ready_line(proc: subprocess.Popen[str], timeout: float = 10.0) -> list[str]
 def child(args: list[str]) -> Iterator[tuple[list[str], int]]:
     """Start a child that prints ``READY ...``; yield the words after READY and its pid."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    # Every child in its own session: with the kernel's autogroup scheduling (the default on
+    # most distributions) each session shares the CPU as one group, and the data plane runs in
+    # its own session by design; so must every other target, or the comparison is not fair.
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT, start_new_session=True
+    )
     try:
         yield _ready_line(proc), proc.pid
     finally:
@@ -119,7 +124,9 @@ backend pods
 """
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as file:
         file.write(config)
-    proc = subprocess.Popen(["haproxy", "-f", file.name, "-db"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["haproxy", "-f", file.name, "-db"], stdout=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         wait_listening(port)
         yield [str(port)], proc.pid
