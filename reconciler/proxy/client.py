@@ -66,6 +66,7 @@ log = get_logger(component="dataplane_client")
 
 _Key = tuple[str, str]
 _REQUEST_TIMEOUT = 15.0
+_HELLO_TIMEOUT = 5.0  # a data plane that does not answer hello in this time is hung: replaced
 _START_TIMEOUT = 30.0
 _RECOVER_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 _CRASH_WINDOW = 60.0  # seconds: more losses than _CRASHES_TOLERATED in it and restarts slow down
@@ -214,9 +215,14 @@ class DataPlaneClient:
             reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(address), 5.0)
         self._writer = writer
         self._reading = asyncio.get_running_loop().create_task(self._read(reader, writer))
-        hello = await self._request(
-            {"op": "hello", "protocol": PROTOCOL, "role": "daemon", "pid": os.getpid()}
-        )
+        try:
+            hello = await self._request(
+                {"op": "hello", "protocol": PROTOCOL, "role": "daemon", "pid": os.getpid()},
+                timeout=_HELLO_TIMEOUT,
+            )
+        except BaseException:
+            await self._disconnect()  # so its end is not taken for a crash to recover from
+            raise
         status = Status.load(self.state)
         if (
             status is None
@@ -276,14 +282,16 @@ class DataPlaneClient:
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(encode(message))
 
-    async def _request(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def _request(
+        self, message: dict[str, Any], *, timeout: float = _REQUEST_TIMEOUT
+    ) -> dict[str, Any]:
         if self._writer is None:
             raise _Lost("not connected to the data plane")
         self._next_id += 1
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[self._next_id] = future
         self._send({**message, "id": self._next_id})
-        return await asyncio.wait_for(future, _REQUEST_TIMEOUT)
+        return await asyncio.wait_for(future, timeout)
 
     async def _recover(self) -> None:
         """The data plane went away (it crashed, or was killed): start it again and send it

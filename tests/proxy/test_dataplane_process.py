@@ -447,3 +447,26 @@ def test_a_data_plane_that_cannot_start_is_a_clear_error(state: Path) -> None:
 
     run(scenario())
     (state / "dataplane").unlink()
+
+
+def test_a_hung_data_plane_is_killed_and_replaced(state: Path) -> None:
+    """A data plane that holds the state but does not answer (stopped): the next daemon says
+    so, kills it (verified by pid and start time) and starts a new one."""
+
+    async def scenario() -> None:
+        client = DataPlaneClient(state)
+        await client.start()
+        hung = client.pid
+        assert hung is not None
+        await client.close()
+        os.kill(hung, signal.SIGSTOP)
+        with structlog.testing.capture_logs() as logs:
+            again = DataPlaneClient(state)
+            await again.start()
+        assert again.pid not in (None, hung)
+        await eventually(lambda: gone(hung))
+        unresponsive = next(e for e in logs if e["event"] == "dataplane_unresponsive")
+        assert unresponsive["pid"] == hung
+        await again.close()
+
+    run(scenario())
