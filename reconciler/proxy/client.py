@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -38,13 +37,13 @@ import reconciler
 from reconciler.errors import NotFoundError
 from reconciler.log import get_logger
 from reconciler.proxy import BackendGroup, GroupStats, ListenerError, ListenerSpec, ListenerStats
+from reconciler.proxy.channel import Channel
 from reconciler.proxy.control import (
     PROTOCOL,
     Status,
     bindable,
     build_id,
     dataplane_dir,
-    encode,
     groups_from_wire,
     groups_to_wire,
     log_path,
@@ -66,6 +65,7 @@ log = get_logger(component="dataplane_client")
 
 _Key = tuple[str, str]
 _REQUEST_TIMEOUT = 15.0
+_BARRIER_TIMEOUT = 1.0  # longest a removal of endpoints blocks the daemon (then: logged)
 _HELLO_TIMEOUT = 5.0  # a data plane that does not answer hello in this time is hung: replaced
 _START_TIMEOUT = 30.0
 _RECOVER_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -89,8 +89,8 @@ class DataPlaneClient:
         self._groups: dict[_Key, tuple[BackendGroup, ...]] = {}
         self._addresses: dict[_Key, tuple[str, int]] = {}
         self._stats: dict[_Key, ListenerStats] = {}
-        self._writer: asyncio.StreamWriter | None = None
-        self._reading: asyncio.Task[None] | None = None
+        self._channel: Channel | None = None
+        self._slow_warned = False
         self._recovering: asyncio.Task[None] | None = None
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._next_id = 0
@@ -212,9 +212,9 @@ class DataPlaneClient:
     async def _connect(self) -> dict[str, Any]:
         """Open the control connection and say hello; verify whom we talk to."""
         with bindable(socket_path(self.state)) as address:
-            reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(address), 5.0)
-        self._writer = writer
-        self._reading = asyncio.get_running_loop().create_task(self._read(reader, writer))
+            self._channel = await Channel.connect(
+                address, timeout=5.0, on_message=self._received, on_closed=self._closed
+            )
         try:
             hello = await self._request(
                 {"op": "hello", "protocol": PROTOCOL, "role": "daemon", "pid": os.getpid()},
@@ -239,38 +239,36 @@ class DataPlaneClient:
 
     async def _disconnect(self) -> None:
         self._connected.clear()
-        if self._reading is not None:
-            self._reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reading
-            self._reading = None
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close("disconnected")  # ours: ``_closed`` sees it is no longer current
         self._fail_waiting()
 
     # -- the connection ---------------------------------------------------------------------
 
-    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while line := await reader.readline():
-                message = json.loads(line)
-                future = self._waiting.pop(message.get("id", -1), None)
-                if future is not None and not future.done():
-                    future.set_result(message)
-                elif message.get("event") == "stats":
-                    self._stats = {
-                        (s.service, s.port_name): s for s in map(stats_from_wire, message["ports"])
-                    }
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("dataplane_connection_failed", error=str(exc))
-        if self._writer is writer:  # not a disconnect of our own
-            self._connected.clear()
-            self._writer = None
-            self._fail_waiting()
-            running = self._recovering is not None and not self._recovering.done()
-            if not self._closing and not running:  # a running recovery tries again itself
-                self._recovering = asyncio.get_running_loop().create_task(self._recover())
+    def _received(self, message: dict[str, Any]) -> None:
+        future = self._waiting.pop(message.get("id", -1), None)
+        if future is not None:
+            if not future.done():
+                future.set_result(message)
+        elif message.get("event") == "stats":
+            try:
+                ports = [stats_from_wire(p) for p in message["ports"]]
+            except (KeyError, ValueError, TypeError) as exc:
+                log.warning("dataplane_bad_stats", error=repr(exc))
+                return
+            self._stats = {(s.service, s.port_name): s for s in ports}
+
+    def _closed(self, channel: Channel, why: str) -> None:
+        if channel is not self._channel:
+            return  # a disconnect of our own
+        log.warning("dataplane_connection_closed", why=why)
+        self._channel = None
+        self._connected.clear()
+        self._fail_waiting()
+        running = self._recovering is not None and not self._recovering.done()
+        if not self._closing and not running:  # a running recovery tries again itself
+            self._recovering = asyncio.get_running_loop().create_task(self._recover())
 
     def _fail_waiting(self) -> None:
         for future in self._waiting.values():
@@ -279,19 +277,31 @@ class DataPlaneClient:
         self._waiting.clear()
 
     def _send(self, message: dict[str, Any]) -> None:
-        if self._writer is not None and not self._writer.is_closing():
-            self._writer.write(encode(message))
+        if self._channel is not None:
+            self._channel.send(message)
 
     async def _request(
         self, message: dict[str, Any], *, timeout: float = _REQUEST_TIMEOUT
     ) -> dict[str, Any]:
-        if self._writer is None:
+        if self._channel is None:
             raise _Lost("not connected to the data plane")
         self._next_id += 1
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[self._next_id] = future
         self._send({**message, "id": self._next_id})
         return await asyncio.wait_for(future, timeout)
+
+    def _barrier(self, message: dict[str, Any]) -> None:
+        """Send and wait (blocking, bounded) until the data plane has carried it out."""
+        channel = self._channel
+        if channel is None:
+            return
+        self._next_id += 1
+        if channel.barrier({**message, "id": self._next_id}, timeout=_BARRIER_TIMEOUT):
+            return
+        if not channel.closed and not self._slow_warned:
+            self._slow_warned = True
+            log.warning("dataplane_slow", waited=_BARRIER_TIMEOUT, op=message["op"])
 
     async def _recover(self) -> None:
         """The data plane went away (it crashed, or was killed): start it again and send it
@@ -363,24 +373,36 @@ class DataPlaneClient:
         self._groups.pop(key, None)
         self._addresses.pop(key, None)
         self._stats.pop(key, None)
-        if self._writer is not None:
+        if self._channel is not None:
             with contextlib.suppress(_Lost, TimeoutError):
                 await self._request({"op": "remove", "service": service, "port_name": port_name})
 
     def set_backends(self, service: str, port_name: str, groups: tuple[BackendGroup, ...]) -> None:
+        """Unchanged: nothing is sent. An endpoint removed (a pod leaving, about to be
+        signalled): returns once the data plane has applied it. Otherwise only written."""
         key = (service, port_name)
+        before = self.backends(service, port_name)
+        if key in self._groups and groups == before:
+            return
         self._groups[key] = groups
-        self._send_backends(key, groups)
+        removed = {e for g in before for e in g.endpoints} - {
+            e for g in groups for e in g.endpoints
+        }
+        self._send_backends(key, groups, confirm=bool(removed))
 
-    def _send_backends(self, key: _Key, groups: tuple[BackendGroup, ...]) -> None:
-        self._send(
-            {
-                "op": "backends",
-                "service": key[0],
-                "port_name": key[1],
-                "groups": groups_to_wire(groups),
-            }
-        )
+    def _send_backends(
+        self, key: _Key, groups: tuple[BackendGroup, ...], *, confirm: bool = False
+    ) -> None:
+        message = {
+            "op": "backends",
+            "service": key[0],
+            "port_name": key[1],
+            "groups": groups_to_wire(groups),
+        }
+        if confirm:
+            self._barrier(message)
+        else:
+            self._send(message)
 
     def backends(self, service: str, port_name: str) -> tuple[BackendGroup, ...]:
         key = (service, port_name)
@@ -420,7 +442,7 @@ class DataPlaneClient:
         if not self._syncing:
             return
         self._syncing = False
-        if self._writer is not None:
+        if self._channel is not None:
             with contextlib.suppress(_Lost, TimeoutError):
                 await self._request({"op": "sync", "phase": "end"})
 
@@ -431,7 +453,6 @@ class DataPlaneClient:
             self._recovering.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._recovering
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                await self._writer.drain()
+        if self._channel is not None:
+            self._channel.flush(timeout=1.0)
         await self._disconnect()

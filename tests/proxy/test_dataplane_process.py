@@ -56,8 +56,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def backend() -> Iterator[Endpoint]:
-    """A thread that answers every connection with ``hi`` and closes it."""
+def backend(reply: bytes = b"hi\n", name: str = "pod-a") -> Iterator[Endpoint]:
+    """A thread that answers every connection with ``reply`` and closes it."""
     server = socket.create_server(("127.0.0.1", 0), backlog=512)
     stop = threading.Event()
 
@@ -69,12 +69,12 @@ def backend() -> Iterator[Endpoint]:
             except TimeoutError:
                 continue
             with conn:
-                conn.sendall(b"hi\n")
+                conn.sendall(reply)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield Endpoint("pod-a", "127.0.0.1", server.getsockname()[1])
+        yield Endpoint(name, "127.0.0.1", server.getsockname()[1])
     finally:
         stop.set()
         thread.join(5)
@@ -468,5 +468,37 @@ def test_a_hung_data_plane_is_killed_and_replaced(state: Path) -> None:
         unresponsive = next(e for e in logs if e["event"] == "dataplane_unresponsive")
         assert unresponsive["pid"] == hung
         await again.close()
+
+    run(scenario())
+
+
+def test_set_backends_returns_once_a_removal_is_applied_and_never_waits_otherwise(
+    state: Path,
+) -> None:
+    """A pod leaves the endpoints before it is signalled: ``set_backends`` that removes an
+    endpoint returns only once the data plane has applied it (here: after it was resumed from
+    SIGSTOP), and the next connection avoids the pod; one that only adds returns at once."""
+
+    async def scenario() -> None:
+        with backend(b"a", "pod-a") as a, backend(b"b", "pod-b") as b:
+            client = DataPlaneClient(state)
+            await client.start()
+            await client.ensure_listener(ListenerSpec(WEB, "http", "127.0.0.1", 0))
+            await client.configured()
+            port = client.address(WEB, "http")[1]
+            plane = client.pid
+            assert plane is not None
+
+            os.kill(plane, signal.SIGSTOP)
+            started = time.monotonic()
+            client.set_backends(WEB, "http", (BackendGroup("all", 1, (a, b)),))  # adds only
+            assert time.monotonic() - started < 0.2
+            threading.Timer(0.5, os.kill, (plane, signal.SIGCONT)).start()
+            started = time.monotonic()
+            client.set_backends(WEB, "http", (BackendGroup("all", 1, (b,)),))  # removes pod-a
+            waited = time.monotonic() - started
+            assert 0.4 < waited < 1.0, waited
+            assert {answer(port) for _ in range(6)} == {b"b"}
+            await client.close()
 
     run(scenario())
