@@ -90,7 +90,7 @@ class DataPlaneClient:
         self._addresses: dict[_Key, tuple[str, int]] = {}
         self._stats: dict[_Key, ListenerStats] = {}
         self._channel: Channel | None = None
-        self._slow_warned = False
+        self._unanswered = False  # a removal went unconfirmed: the data plane is slow
         self._recovering: asyncio.Task[None] | None = None
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._next_id = 0
@@ -247,6 +247,7 @@ class DataPlaneClient:
     # -- the connection ---------------------------------------------------------------------
 
     def _received(self, message: dict[str, Any]) -> None:
+        self._unanswered = False
         future = self._waiting.pop(message.get("id", -1), None)
         if future is not None:
             if not future.done():
@@ -296,11 +297,14 @@ class DataPlaneClient:
         channel = self._channel
         if channel is None:
             return
+        if self._unanswered:  # it did not answer the last one: do not stall the daemon again
+            channel.send(message)
+            return
         self._next_id += 1
         if channel.barrier({**message, "id": self._next_id}, timeout=_BARRIER_TIMEOUT):
             return
-        if not channel.closed and not self._slow_warned:
-            self._slow_warned = True
+        if not channel.closed:
+            self._unanswered = True  # until the data plane says anything again
             log.warning("dataplane_slow", waited=_BARRIER_TIMEOUT, op=message["op"])
 
     async def _recover(self) -> None:

@@ -502,3 +502,36 @@ def test_set_backends_returns_once_a_removal_is_applied_and_never_waits_otherwis
             await client.close()
 
     run(scenario())
+
+
+def test_a_stalled_data_plane_stalls_the_daemon_once_not_on_every_change(state: Path) -> None:
+    """Removals wait at most 1 s for a data plane that does not answer, and only the first:
+    later ones are only written until it answers again (the daemon never crawls)."""
+
+    async def scenario() -> None:
+        with backend(b"a", "pod-a") as a, backend(b"b", "pod-b") as b:
+            client = DataPlaneClient(state)
+            await client.start()
+            await client.ensure_listener(ListenerSpec(WEB, "http", "127.0.0.1", 0))
+            await client.configured()
+            plane = client.pid
+            assert plane is not None
+            both = (BackendGroup("all", 1, (a, b)),)
+            client.set_backends(WEB, "http", both)
+            os.kill(plane, signal.SIGSTOP)
+            try:
+                with structlog.testing.capture_logs() as logs:
+                    started = time.monotonic()
+                    client.set_backends(WEB, "http", (BackendGroup("all", 1, (b,)),))
+                    first = time.monotonic() - started
+                    client.set_backends(WEB, "http", both)
+                    started = time.monotonic()
+                    client.set_backends(WEB, "http", (BackendGroup("all", 1, (a,)),))
+                    second = time.monotonic() - started
+            finally:
+                os.kill(plane, signal.SIGCONT)
+            assert 0.9 < first < 2.0 and second < 0.2, (first, second)
+            assert [e["event"] for e in logs] == ["dataplane_slow"]
+            await client.close()
+
+    run(scenario())
