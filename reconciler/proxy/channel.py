@@ -4,11 +4,12 @@ Why not asyncio's streams: one thing must be synchronous. A pod leaves the endpo
 it is sent SIGTERM (that is what makes a rollout drop nothing), and the executor signals it
 right after ``set_backends`` returns. In process that order was free; with the listeners in
 another process, a removal must have reached the data plane before ``set_backends`` returns.
-So a change that removes an endpoint is sent with an ``id`` and the caller blocks on this
-socket (``select``, bounded) until the data plane answers; the loop is not running meanwhile,
-so nothing else reads or writes the socket. Additions and weight changes, which cannot hurt
-anyone by arriving a moment late, are only written. Everything goes down one socket, so the
-data plane sees every message in the order the daemon sent it.
+So a change that removes an endpoint (or changes the split: a canary step, a blue/green switch,
+which the store already shows) is sent with an ``id`` and the caller blocks on this socket
+(``select``, bounded) until the data plane answers; the loop is not running meanwhile, so
+nothing else reads or writes the socket. About 0.1–0.8 ms per change, on a busy machine. A pod
+only added (it became Ready), which hurts no one by arriving a moment late, is only written.
+Everything goes down one socket, so the data plane sees every message in the order sent.
 """
 
 from __future__ import annotations

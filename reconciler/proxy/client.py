@@ -383,16 +383,19 @@ class DataPlaneClient:
 
     def set_backends(self, service: str, port_name: str, groups: tuple[BackendGroup, ...]) -> None:
         """Unchanged: nothing is sent. An endpoint removed (a pod leaving, about to be
-        signalled): returns once the data plane has applied it. Otherwise only written."""
+        signalled) or a new split (a canary step, a blue/green switch): returns once the data
+        plane has applied it, as in process. A pod only added (it became Ready): written."""
         key = (service, port_name)
         before = self.backends(service, port_name)
         if key in self._groups and groups == before:
             return
         self._groups[key] = groups
-        removed = {e for g in before for e in g.endpoints} - {
-            e for g in groups for e in g.endpoints
-        }
-        self._send_backends(key, groups, confirm=bool(removed))
+        kept = {e for g in groups for e in g.endpoints}
+        split = bool(before) and [(g.name, g.weight) for g in before] != [
+            (g.name, g.weight) for g in groups
+        ]
+        removed = any(e not in kept for g in before for e in g.endpoints)
+        self._send_backends(key, groups, confirm=split or removed)
 
     def _send_backends(
         self, key: _Key, groups: tuple[BackendGroup, ...], *, confirm: bool = False

@@ -476,8 +476,9 @@ def test_set_backends_returns_once_a_removal_is_applied_and_never_waits_otherwis
     state: Path,
 ) -> None:
     """A pod leaves the endpoints before it is signalled: ``set_backends`` that removes an
-    endpoint returns only once the data plane has applied it (here: after it was resumed from
-    SIGSTOP), and the next connection avoids the pod; one that only adds returns at once."""
+    endpoint (or changes the split) returns only once the data plane has applied it (here:
+    after it was resumed from SIGSTOP), and the next connection avoids the pod; one that only
+    adds returns at once."""
 
     async def scenario() -> None:
         with backend(b"a", "pod-a") as a, backend(b"b", "pod-b") as b:
@@ -499,6 +500,14 @@ def test_set_backends_returns_once_a_removal_is_applied_and_never_waits_otherwis
             waited = time.monotonic() - started
             assert 0.4 < waited < 1.0, waited
             assert {answer(port) for _ in range(6)} == {b"b"}
+
+            # a new split (a canary step), nothing removed: confirmed too
+            os.kill(plane, signal.SIGSTOP)
+            threading.Timer(0.5, os.kill, (plane, signal.SIGCONT)).start()
+            started = time.monotonic()
+            split = (BackendGroup("stable", 80, (b,)), BackendGroup("canary", 20, (a,)))
+            client.set_backends(WEB, "http", split)
+            assert 0.4 < time.monotonic() - started < 1.0
             await client.close()
 
     run(scenario())
