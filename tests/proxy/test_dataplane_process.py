@@ -11,16 +11,23 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
-from proxy_backends import dead_endpoint, eventually, run
+from dataplane_helpers import (
+    WEB,
+    Load,
+    answer,
+    backend,
+    eventually_answers,
+    free_port,
+    gone,
+    serving,
+)
+from proxy_backends import eventually, run
 
 import reconciler
 from reconciler.proxy import BackendGroup, Endpoint, ListenerError, ListenerSpec
@@ -37,114 +44,6 @@ from reconciler.proxy.control import (
     status_path,
 )
 from reconciler.proxy.dataplane import DataPlaneError, is_running, stop_dataplane
-
-WEB = "default/web"
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "state"
-    path.mkdir(mode=0o700)
-    yield path
-    stop_dataplane(path, drain=1.0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def backend(reply: bytes = b"hi\n", name: str = "pod-a") -> Iterator[Endpoint]:
-    """A thread that answers every connection with ``reply`` and closes it."""
-    server = socket.create_server(("127.0.0.1", 0), backlog=512)
-    stop = threading.Event()
-
-    def serve() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(reply)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield Endpoint(name, "127.0.0.1", server.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(5)
-        server.close()
-
-
-def answer(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
-        return conn.recv(16)
-
-
-class Load:
-    """New connections in a loop from a thread; every one must be answered ``hi``."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.ok = 0
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = answer(self.port)
-                if data == b"hi\n":
-                    self.ok += 1
-                else:
-                    self.failures.append(f"answer {data!r}")
-            except OSError as exc:
-                self.failures.append(repr(exc))
-            time.sleep(0.002)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-
-async def serving(client: DataPlaneClient, endpoint: Endpoint, port: int = 0) -> int:
-    await client.ensure_listener(ListenerSpec(WEB, "http", "127.0.0.1", port))
-    client.set_backends(WEB, "http", (BackendGroup("all", 1, (endpoint,)),))
-    await client.configured()
-    number = client.address(WEB, "http")[1]
-    await asyncio.to_thread(lambda: _eventually_answers(number))
-    return number
-
-
-def _eventually_answers(port: int) -> None:
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            if answer(port) == b"hi\n":
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"port {port} does not answer")
-        time.sleep(0.02)
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
 
 
 def test_data_plane_outlives_its_daemon_and_is_adopted_with_its_listeners(state: Path) -> None:
@@ -257,38 +156,13 @@ def test_a_crashed_data_plane_is_restarted_with_the_whole_configuration(state: P
             assert old is not None
             os.kill(old, signal.SIGKILL)
             await eventually(lambda: client.pid not in (None, old), timeout=10)
-            await asyncio.to_thread(lambda: _eventually_answers(port))
+            await asyncio.to_thread(lambda: eventually_answers(port))
             await eventually(lambda: any(e["event"] == "dataplane_restarted" for e in logs))
             await client.close()
         lost = next(e for e in logs if e["event"] == "dataplane_lost")
         assert lost["pid"] == old and lost["log_level"] == "error"
         restarted = next(e for e in logs if e["event"] == "dataplane_restarted")
         assert restarted["previous_pid"] == old and restarted["pid"] == client.pid
-
-    run(scenario())
-
-
-def test_connection_failures_and_stats_reach_the_daemon(state: Path) -> None:
-    """Failed connects counted in the data plane show in ``connection_failures`` (canary
-    analysis) and ``stats`` (metrics) of the client within a moment."""
-
-    async def scenario() -> None:
-        with backend() as pod:
-            client = DataPlaneClient(state)
-            await client.start()
-            port = await serving(client, pod)
-            client.set_backends(
-                WEB,
-                "http",
-                (BackendGroup("stable", 1, (pod,)), BackendGroup("canary", 1, (dead_endpoint(),))),
-            )
-            await asyncio.sleep(0.1)  # the message is on its way; no answer to wait for
-            for _ in range(6):
-                assert await asyncio.to_thread(answer, port) == b"hi\n"  # retried on stable
-            await eventually(lambda: client.connection_failures(WEB, "canary") == 3)
-            stats = {g.name: g for g in client.stats(WEB, "http").groups}
-            assert stats["canary"].failed == 3 and stats["stable"].total >= 6
-            await client.close()
 
     run(scenario())
 
@@ -417,7 +291,7 @@ def test_upgrade_hands_the_listening_sockets_over_without_refusing_a_connection(
     async def scenario() -> None:
         with backend() as pod:
             port = await asyncio.to_thread(configure_by_hand, state, pod)
-            await asyncio.to_thread(lambda: _eventually_answers(port))
+            await asyncio.to_thread(lambda: eventually_answers(port))
             with structlog.testing.capture_logs() as logs, Load(port) as load:
                 await eventually(lambda: load.ok > 50)
                 client = DataPlaneClient(state)
@@ -468,79 +342,5 @@ def test_a_hung_data_plane_is_killed_and_replaced(state: Path) -> None:
         unresponsive = next(e for e in logs if e["event"] == "dataplane_unresponsive")
         assert unresponsive["pid"] == hung
         await again.close()
-
-    run(scenario())
-
-
-def test_set_backends_returns_once_a_removal_is_applied_and_never_waits_otherwise(
-    state: Path,
-) -> None:
-    """A pod leaves the endpoints before it is signalled: ``set_backends`` that removes an
-    endpoint (or changes the split) returns only once the data plane has applied it (here:
-    after it was resumed from SIGSTOP), and the next connection avoids the pod; one that only
-    adds returns at once."""
-
-    async def scenario() -> None:
-        with backend(b"a", "pod-a") as a, backend(b"b", "pod-b") as b:
-            client = DataPlaneClient(state)
-            await client.start()
-            await client.ensure_listener(ListenerSpec(WEB, "http", "127.0.0.1", 0))
-            await client.configured()
-            port = client.address(WEB, "http")[1]
-            plane = client.pid
-            assert plane is not None
-
-            os.kill(plane, signal.SIGSTOP)
-            started = time.monotonic()
-            client.set_backends(WEB, "http", (BackendGroup("all", 1, (a, b)),))  # adds only
-            assert time.monotonic() - started < 0.2
-            threading.Timer(0.5, os.kill, (plane, signal.SIGCONT)).start()
-            started = time.monotonic()
-            client.set_backends(WEB, "http", (BackendGroup("all", 1, (b,)),))  # removes pod-a
-            waited = time.monotonic() - started
-            assert 0.4 < waited < 1.0, waited
-            assert {answer(port) for _ in range(6)} == {b"b"}
-
-            # a new split (a canary step), nothing removed: confirmed too
-            os.kill(plane, signal.SIGSTOP)
-            threading.Timer(0.5, os.kill, (plane, signal.SIGCONT)).start()
-            started = time.monotonic()
-            split = (BackendGroup("stable", 80, (b,)), BackendGroup("canary", 20, (a,)))
-            client.set_backends(WEB, "http", split)
-            assert 0.4 < time.monotonic() - started < 1.0
-            await client.close()
-
-    run(scenario())
-
-
-def test_a_stalled_data_plane_stalls_the_daemon_once_not_on_every_change(state: Path) -> None:
-    """Removals wait at most 1 s for a data plane that does not answer, and only the first:
-    later ones are only written until it answers again (the daemon never crawls)."""
-
-    async def scenario() -> None:
-        with backend(b"a", "pod-a") as a, backend(b"b", "pod-b") as b:
-            client = DataPlaneClient(state)
-            await client.start()
-            await client.ensure_listener(ListenerSpec(WEB, "http", "127.0.0.1", 0))
-            await client.configured()
-            plane = client.pid
-            assert plane is not None
-            both = (BackendGroup("all", 1, (a, b)),)
-            client.set_backends(WEB, "http", both)
-            os.kill(plane, signal.SIGSTOP)
-            try:
-                with structlog.testing.capture_logs() as logs:
-                    started = time.monotonic()
-                    client.set_backends(WEB, "http", (BackendGroup("all", 1, (b,)),))
-                    first = time.monotonic() - started
-                    client.set_backends(WEB, "http", both)
-                    started = time.monotonic()
-                    client.set_backends(WEB, "http", (BackendGroup("all", 1, (a,)),))
-                    second = time.monotonic() - started
-            finally:
-                os.kill(plane, signal.SIGCONT)
-            assert 0.9 < first < 2.0 and second < 0.2, (first, second)
-            assert [e["event"] for e in logs] == ["dataplane_slow"]
-            await client.close()
 
     run(scenario())
