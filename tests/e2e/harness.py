@@ -164,8 +164,10 @@ class DaemonProcess:
     def down(self) -> None:
         """Stop everything the state directory runs: the daemon (SIGTERM), then the data plane
         that serves its Services (it outlives the daemon by design)."""
-        self.stop()
-        stop_dataplane(self.state, drain=2.0)
+        try:
+            self.stop()
+        finally:
+            stop_dataplane(self.state, drain=2.0)
 
     def dataplane_pid(self) -> int | None:
         """The pid of the live data plane of this state directory, else None."""
