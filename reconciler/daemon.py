@@ -132,12 +132,18 @@ class Daemon:
         await self._heartbeat()
         self.store.replace_pods([])  # pods of a previous daemon are gone (the runtime killed them)
         self.runtime.subscribe(self._on_pod_change)
+        # Until a deployment's first pass says how its Services split traffic, they keep what
+        # the data plane serves (the previous daemon's split), minus pods no longer Ready.
+        self.services.await_routes(o.ref for o in self.store.list_objects(Kind.DEPLOYMENT))
         await self._on_folder_change()
         # Services the store already had are unchanged for the sync, so it does not bind them:
         # after a restart (or a crash) each needs its listener again.
         for obj in self.store.list_objects(Kind.SERVICE):
             if not self.services.is_bound(obj.ref):
                 await self.services.bind(obj.ref, obj)
+        # Every Service is bound with the backends of every pod the runtime knows: a data plane
+        # that outlived the previous daemon switches from its backends to these in one step.
+        await self.proxy.configured()
         for obj in self.store.list_objects(Kind.DEPLOYMENT):
             self.enqueue(obj.ref)
         self._forget_orphans()

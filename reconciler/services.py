@@ -10,18 +10,24 @@ The router keeps what the proxy must know, and nothing else:
 
 ``refresh()`` recomputes every listener's backends from the runtime's pods (``endpoints.py``
 does the arithmetic) and hands them to the proxy, which swaps them atomically.
+
+After a restart the traffic groups are not known until each Deployment's first pass (a
+blue/green's active Service must not send new connections to the preview pods meanwhile, nor
+a canary's Service lose its weights). Until then (``await_routes``), a Service of a namespace
+with such a Deployment keeps the backends the proxy already serves (the data plane kept the
+previous daemon's), minus every endpoint whose pod is no longer Ready or is leaving.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from reconciler.endpoints import port_name, service_backends
 from reconciler.engine.model import TrafficGroup
 from reconciler.log import get_logger
 from reconciler.objects import ObjectRef
-from reconciler.proxy import ListenerSpec, Proxy
+from reconciler.proxy import BackendGroup, ListenerSpec, Proxy
 from reconciler.runtime import PodStatus, Runtime
 from reconciler.store import AppliedObject
 
@@ -66,6 +72,7 @@ class ServiceRouter:
         self._specs: dict[ObjectRef, dict[str, Any]] = {}  # defaulted, as bound
         self._routes: dict[ObjectRef, Routes] = {}  # deployment -> its plan's traffic
         self._leaving: set[str] = set()
+        self._awaiting: set[ObjectRef] = set()  # deployments without a pass since the start
 
     def is_bound(self, ref: ObjectRef) -> bool:
         return ref in self._listening
@@ -93,8 +100,13 @@ class ServiceRouter:
             self._specs[ref] = obj.spec
         self.refresh()
 
+    def await_routes(self, deployments: Iterable[ObjectRef]) -> None:
+        """At start: these deployments' traffic groups come with their first pass."""
+        self._awaiting.update(deployments)
+
     def route(self, deployment: ObjectRef, routes: Routes | None) -> None:
         """The traffic groups of a deployment's latest plan (``None``: it is gone)."""
+        self._awaiting.discard(deployment)
         if routes is None:
             self._routes.pop(deployment, None)
         else:
@@ -125,9 +137,23 @@ class ServiceRouter:
 
     def refresh(self) -> None:
         pods = [p for p in self.runtime.pods() if p.name not in self._leaving]
+        waiting = {d.namespace for d in self._awaiting}
         for ref, ports in self._listening.items():
             backends = service_backends(self._specs[ref], pods, self._groups_for(ref))
             key = f"{ref.namespace}/{ref.name}"
             for name, groups in backends.items():
-                if name in ports:
-                    self.proxy.set_backends(key, name, groups)
+                if name not in ports:
+                    continue
+                if ref.namespace in waiting:
+                    groups = self._kept(key, name, pods) or groups
+                self.proxy.set_backends(key, name, groups)
+
+    def _kept(self, key: str, port: str, pods: list[PodStatus]) -> tuple[BackendGroup, ...] | None:
+        """What the port serves now, without the endpoints of pods that stopped serving;
+        None if nothing of it is left (then the backends are computed as usual)."""
+        serving = {p.name for p in pods if p.ready and not p.terminating}
+        kept = tuple(
+            BackendGroup(g.name, g.weight, tuple(e for e in g.endpoints if e.pod in serving))
+            for g in self.proxy.backends(key, port)
+        )
+        return kept if any(g.endpoints for g in kept) else None

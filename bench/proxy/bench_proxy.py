@@ -3,8 +3,9 @@
 Side by side in one run, all on loopback, 1 KiB HTTP responses:
 
 - throughput and p50/p99 with ``wrk`` (keep-alive, and a new connection per request), direct to
-  one backend vs. through ``TcpProxy`` vs.
-  HAProxy (tcp mode, roundrobin, one thread), optionally vs. a streams-based forwarder;
+  one backend vs. through ``TcpProxy`` in a process of its own vs. ``TcpProxy`` in the
+  data-plane process the daemon configures over its control socket (``--no-dataplane`` skips
+  it) vs. HAProxy (tcp mode, roundrobin, one thread), optionally vs. a streams-based forwarder;
 - latency at a fixed 1,000 requests/s from a paced asyncio client (new connection per request),
   and the p99 the proxy adds over going direct;
 - canary accuracy: ``setWeight: 20`` over 5,000 connections, and ``sessionAffinity: ClientIP``
@@ -66,7 +67,12 @@ def _ready_line(proc: subprocess.Popen[str], timeout: float = 10.0) -> list[str]
 def child(args: list[str]) -> Iterator[tuple[list[str], int]]:
     """Start a child that prints ``READY ...``; yield the words after READY and its pid."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    # Every child in its own session: with the kernel's autogroup scheduling (the default on
+    # most distributions) each session shares the CPU as one group, and the data plane runs in
+    # its own session by design; so must every other target, or the comparison is not fair.
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT, start_new_session=True
+    )
     try:
         yield _ready_line(proc), proc.pid
     finally:
@@ -118,7 +124,9 @@ backend pods
 """
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as file:
         file.write(config)
-    proc = subprocess.Popen(["haproxy", "-f", file.name, "-db"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["haproxy", "-f", file.name, "-db"], stdout=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         wait_listening(port)
         yield [str(port)], proc.pid
@@ -380,8 +388,12 @@ def report(rounds: list[dict[str, Round]], args: argparse.Namespace) -> None:
             system = _median([c[1] for c in samples])
             print(f"  {label}: {user:.0f} + {system:.0f} = {user + system:.0f} µs")
     print()
-    for ours in (TCPPROXY,):
-        for other in (direct, HAPROXY):
+    for ours in (TCPPROXY, DATAPLANE):
+        if ours not in labels:
+            continue
+        for other in (direct, HAPROXY, TCPPROXY):
+            if other == ours:
+                continue
             if other not in labels:
                 continue
             keep = [r[ours].keep.requests_per_s / r[other].keep.requests_per_s for r in rounds]
@@ -393,6 +405,7 @@ def report(rounds: list[dict[str, Round]], args: argparse.Namespace) -> None:
 
 
 TCPPROXY = "TcpProxy (Service)"
+DATAPLANE = "TcpProxy in the data plane"
 HAPROXY = "HAProxy 1 thread, tcp"
 STREAMS = "streams forwarder"
 
@@ -408,6 +421,9 @@ def main() -> int:
     )
     parser.add_argument("--streams", action="store_true", help="add the streams forwarder")
     parser.add_argument("--no-canary", action="store_true", help="skip the canary accuracy")
+    parser.add_argument(
+        "--no-dataplane", action="store_true", help="skip TcpProxy in the data-plane process"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("skipped: wrk is not installed (apt-get install wrk)")
@@ -430,12 +446,16 @@ def main() -> int:
 
         def proxy(kind: str, label: str) -> int:
             words, pids[label] = stack.enter_context(child([*serve, kind, *backend_ports]))
+            if len(words) > 1:  # the process that forwards is not the child itself
+                pids[label] = int(words[1])
             return int(words[0])
 
         ports = {
             "direct to one backend": int(backend_ports[0]),
             TCPPROXY: proxy("tcpproxy", TCPPROXY),
         }
+        if not args.no_dataplane:
+            ports[DATAPLANE] = proxy("dataplane", DATAPLANE)
         if shutil.which("haproxy") is None:
             print("skipped HAProxy: haproxy not installed (apt-get install haproxy)")
         else:

@@ -1,8 +1,12 @@
 """Run one proxy in its own process for the benchmark: TcpProxy, or a streams forwarder.
 
 ``python serve_proxy.py tcpproxy PORT...`` forwards a listener to the backends on those ports
-(round-robin, one group) and prints ``READY <port>``. ``streams`` is the obvious alternative
-design, two ``StreamReader``/``StreamWriter`` copy tasks per connection, kept for comparison.
+(round-robin, one group) and prints ``READY <port>``. ``dataplane`` does the same through the
+daemon's path: a data-plane process (``reconciler/proxy/dataplane.py``) in a temporary state
+directory, configured by a ``DataPlaneClient`` from this process; it prints ``READY <port>
+<data plane pid>`` (the process whose CPU counts) and stops the data plane on SIGTERM.
+``streams`` is the obvious alternative design, two ``StreamReader``/``StreamWriter`` copy
+tasks per connection, kept for comparison.
 (The figures of the previous, transport-based TcpProxy are in bench/README.md; its code is in
 git history at 6c3cb7c.)
 """
@@ -11,7 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
+import signal
 import sys
+import tempfile
+from pathlib import Path
 
 from reconciler.log import configure
 from reconciler.proxy import BackendGroup, Endpoint, ListenerSpec
@@ -25,6 +33,28 @@ async def run_tcpproxy(ports: list[int]) -> None:
     await proxy.ensure_listener(ListenerSpec("bench/web", "http", "127.0.0.1", 0))
     print("READY", proxy.address("bench/web", "http")[1], flush=True)
     await asyncio.Event().wait()
+
+
+async def run_dataplane(ports: list[int]) -> None:
+    from reconciler.proxy.client import DataPlaneClient
+    from reconciler.proxy.dataplane import stop_dataplane
+
+    state = Path(tempfile.mkdtemp(prefix="bench-dataplane-"))
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    client = DataPlaneClient(state)
+    try:
+        await client.start()
+        endpoints = tuple(Endpoint(f"pod-{p}", "127.0.0.1", p) for p in ports)
+        await client.ensure_listener(ListenerSpec("bench/web", "http", "127.0.0.1", 0))
+        client.set_backends("bench/web", "http", (BackendGroup("web", 1, endpoints),))
+        await client.configured()
+        print("READY", client.address("bench/web", "http")[1], client.pid, flush=True)
+        await stop.wait()
+        await client.close()
+    finally:
+        await asyncio.to_thread(stop_dataplane, state, drain=1.0)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 async def run_streams(ports: list[int]) -> None:
@@ -56,5 +86,7 @@ if __name__ == "__main__":
     kind, backend_ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
     if kind == "streams":
         asyncio.run(run_streams(backend_ports))
+    elif kind == "dataplane":
+        asyncio.run(run_dataplane(backend_ports))
     else:
         asyncio.run(run_tcpproxy(backend_ports))

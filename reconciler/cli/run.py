@@ -1,7 +1,9 @@
 """``reconciler run [DIR]``: the daemon, in the foreground.
 
 Logs go to stderr: a console format on a terminal, JSON lines otherwise. SIGTERM and SIGINT
-stop it gracefully. A second daemon on the same state directory is refused with the holder's pid.
+stop it gracefully; the Service listeners stay up in the data plane (``proxy/dataplane.py``),
+which only ``stop_dataplane`` stops. A second daemon on the same state directory is refused with
+the holder's pid.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ async def _serve(
     webhooks: list[str] | None = None,
 ) -> int:
     from reconciler.daemon import Daemon, DaemonOptions, ForcedStop, install_signal_handlers
-    from reconciler.proxy.server import TcpProxy
+    from reconciler.proxy.client import DataPlaneClient
     from reconciler.runtime.process import ProcessRuntime
     from reconciler.runtime.records import clean_leftovers
     from reconciler.store import Store
@@ -135,11 +137,15 @@ async def _serve(
             http=http, webhooks=webhooks or [], state_dir=state, manifests=manifests.resolve()
         )
         web.open()  # a taken port is an error now, before any pod starts
+        # The Service listeners live in the data plane, a process of their own that outlives
+        # this one: connect to it (or start it) first, so it keeps serving what it served until
+        # the daemon has its whole configuration (``proxy.configured()``).
+        proxy = DataPlaneClient(state)
+        await proxy.start()
         runtime = ProcessRuntime(
             state, backoff_initial=backoff_initial, backoff_max=backoff_max, bind_host="127.0.0.1"
         )
         await runtime.start()
-        proxy = TcpProxy()
         daemon = Daemon(
             DaemonOptions(manifests=manifests.resolve(), bind=bind, resync=resync),
             store=store,

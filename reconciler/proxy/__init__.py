@@ -76,6 +76,10 @@ class Proxy(Protocol):
     def set_backends(self, service: str, port_name: str, groups: tuple[BackendGroup, ...]) -> None:
         """Replace the backends of one listener atomically."""
 
+    def backends(self, service: str, port_name: str) -> tuple[BackendGroup, ...]:
+        """What the port forwards to now; after a daemon restart, what the data plane kept
+        serving from the previous daemon until this one sets its own."""
+
     def connection_failures(self, service: str, group: str) -> int:
         """Connections to ``group``'s endpoints that failed since the listener started."""
 
@@ -85,4 +89,13 @@ class Proxy(Protocol):
     def stats(self, service: str, port_name: str) -> ListenerStats:
         """One listening port's counters per backend group (``/metrics``, the dashboard)."""
 
-    async def close(self) -> None: ...
+
+    async def configured(self) -> None:
+        """The daemon has sent its whole configuration: every Service it knows at start is
+        ensured and has its backends. A data plane that outlived the previous daemon keeps that
+        daemon's backends until this call, then switches to the new ones in one step and drops
+        the listeners the new daemon did not ask for."""
+
+    async def close(self) -> None:
+        """The daemon is stopping. In process: stop listening and cut connections; a data-plane
+        client only disconnects, and the data plane keeps serving."""

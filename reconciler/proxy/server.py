@@ -231,6 +231,15 @@ class TcpProxy:
             port.listener.close()
             _log.info("listener_stopped", service=service, port_name=port_name)
 
+    def backends(self, service: str, port_name: str) -> tuple[BackendGroup, ...]:
+        """The port's current backend groups (empty for a port never given any)."""
+        port = self._ports.get((service, port_name))
+        return port.balancer.groups if port is not None else ()
+
+    def open_connections(self) -> int:
+        """Connections relaying or connecting to a backend right now (a drain waits for 0)."""
+        return len(self._connections) + len(self._connecting) + len(self._resolving)
+
     def listeners(self) -> list[ListenerSpec]:
         """The specs of the ports that are listening, sorted by service and port name."""
         return sorted(
@@ -285,6 +294,9 @@ class TcpProxy:
                 )
             )
         return ListenerStats(service, port_name, groups=tuple(groups), refused=port.refused)
+
+    async def configured(self) -> None:
+        """In process every change applies at once: there is no earlier configuration to keep."""
 
     async def close(self) -> None:
         """Stop every listener and cut every connection (the daemon is shutting down)."""

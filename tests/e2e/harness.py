@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler.objects import Kind, ObjectRef
+from reconciler.proxy.control import Status
+from reconciler.proxy.dataplane import stop_dataplane
 from reconciler.runtime import PodStatus
 from reconciler.store import Store
 from reconciler.store.records import pod_from_dict
@@ -170,6 +172,19 @@ class DaemonProcess:
             self.proc.wait(15)
             tail = self.log.read_text()[-3000:]
             raise AssertionError(f"daemon ignored SIGTERM: {tail}") from None
+
+    def down(self) -> None:
+        """Stop everything the state directory runs: the daemon (SIGTERM), then the data plane
+        that serves its Services (it outlives the daemon by design)."""
+        try:
+            self.stop()
+        finally:
+            stop_dataplane(self.state, drain=2.0)
+
+    def dataplane_pid(self) -> int | None:
+        """The pid of the live data plane of this state directory, else None."""
+        status = Status.load(self.state)
+        return status.pid if status is not None and status.alive() else None
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -108,7 +108,7 @@ def _fault_then_recover(
         assert "StateStoreUnwritable" in events
         assert daemon.read(lambda s: s.integrity_check()) == "ok"
     finally:
-        daemon.stop()
+        daemon.down()
         wait_for(lambda: not processes_with(token), timeout=15, what="pods gone after stop")
 
 
