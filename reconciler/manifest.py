@@ -157,12 +157,17 @@ def load_each(
     *,
     stdin: TextIO | None = None,
     keep_nodes: bool = True,
+    fast: bool = False,
 ) -> Iterator[LoadResult]:
     """``load_paths`` one file at a time, so a caller can finish with a file before the next.
 
     ``keep_nodes=False``: documents keep their text only, and parse it again for ``position``
-    (for a validator that needs positions of a few documents out of thousands).
+    (for a validator that needs positions of a few documents out of thousands). ``fast``: also
+    parse with ``reconciler.fastyaml`` when it reads the file exactly as this module would.
     """
+    if fast:
+        from reconciler.fastyaml import load_fast
+
     problems: list[Problem] = []
     unreadable: set[str] = set()
     for source, data in _sources(paths, stdin=stdin, problems=problems, unreadable=unreadable):
@@ -170,7 +175,8 @@ def load_each(
             yield LoadResult([], problems[:], [source], frozenset(unreadable & {source}))
             problems.clear()
             continue
-        yield _load(data, source=source, keep_nodes=keep_nodes)
+        quick = load_fast(data, source=source) if fast else None
+        yield quick if quick is not None else _load(data, source=source, keep_nodes=keep_nodes)
 
 
 @contextlib.contextmanager

@@ -80,12 +80,19 @@ def combined_schema() -> dict[str, Any]:
 class SchemaChecker:
     """Schema findings of one kind: fast yes/no first, details only for failures."""
 
-    def __init__(self, kind: Kind) -> None:
+    def __init__(
+        self, kind: Kind | None = None, *, schema: dict[str, Any] | None = None, local: bool = True
+    ) -> None:
+        """``kind``: one of our own schemas; ``schema``: any other (upstream, CRD).
+        ``local=False``: no ``unsupported-field`` warnings (they are about the local runtime)."""
         self.kind = kind
-        self.schema = load_schema(kind)
+        if schema is None:
+            assert kind is not None
+            schema = load_schema(kind)
+        self.schema = schema
         self._fast = _compiled(self.schema)
         self._detailed: Any = None
-        self._unsupported = _unsupported_tree(self.schema, self.schema)
+        self._unsupported = _unsupported_tree(self.schema, self.schema) if local else {}
 
     def check(self, obj: dict[str, Any]) -> list[Finding]:
         """Errors (schema, unknown-field) and warnings (unsupported-field) of one object."""
@@ -100,7 +107,10 @@ class SchemaChecker:
         if self._detailed is None:
             import jsonschema  # imported only when some document fails: it costs ~40 ms
 
-            self._detailed = jsonschema.Draft202012Validator(self.schema)
+            cls = jsonschema.validators.validator_for(
+                self.schema, default=jsonschema.Draft202012Validator
+            )
+            self._detailed = cls(self.schema)
         errors = sorted(self._detailed.iter_errors(obj), key=lambda e: _path_key(e.absolute_path))
         for error in errors:
             yield from _explain(error)
@@ -111,7 +121,9 @@ def _compiled(schema: dict[str, Any]) -> Any:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - the pure-Python validator does all the work
         return None
-    return jsonschema_rs.Draft202012Validator(schema)
+    if "$schema" not in schema:  # CRD schemas often name no draft: read them as 2020-12
+        return jsonschema_rs.Draft202012Validator(schema)
+    return jsonschema_rs.validator_for(schema)
 
 
 def _fast_valid(validator: Any, obj: dict[str, Any]) -> bool:

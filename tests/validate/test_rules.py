@@ -79,7 +79,9 @@ INVALID: list[Any] = [
     ),
     pytest.param(_set("spec.strategy.type", "Rolling"), "schema", "spec.strategy.type", id="enum"),
     pytest.param(_set("kind", "ConfigMap"), "kind", "kind", id="unsupported kind"),
-    pytest.param(_set("apiVersion", "apps/v1beta1"), "kind", "apiVersion", id="unknown apiVersion"),
+    pytest.param(
+        _set("apiVersion", "apps/v1beta1"), "removed-api", "apiVersion", id="removed apiVersion"
+    ),
     pytest.param(
         _set("spec.template.metadata.labels", {"app": "other"}),
         "selector",

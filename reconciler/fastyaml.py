@@ -1,0 +1,128 @@
+"""Parse manifests fast, and fall back to the careful loader whenever in doubt.
+
+``validate`` in CI reads thousands of files and finds a problem in a few. Composing every
+document with positions (``reconciler.manifest``) costs most of the run, so here the plain data
+comes from a Rust parser (``yaml-rs``: no node objects, no positions) and positions are found
+later, only for the documents that have a finding (``Document.position`` parses that document's
+own text again). What this must never do is read a file differently from the careful loader,
+so a file goes to the careful loader instead when yaml-rs would not read it the same way:
+
+* anything the careful loader reports or bounds: duplicate keys, aliases and anchors (alias
+  bombs), merge keys, tags, tabs, ``%`` directives, ``...`` markers, deep nesting;
+* YAML 1.1 scalars that a YAML 1.2 parser reads otherwise (``yes``/``on``/``y`` as booleans,
+  ``0755`` octal, ``1e3`` as text, ``1_000``, ``1:30`` sexagesimal, ``0b1010``, ``0o17``);
+* non-string keys (``80: http``), which the careful loader turns into strings;
+* a document count that does not match the ``---`` separators found.
+
+The screen is a few regular expressions run at C speed over the text; a false alarm costs only
+the careful (slower) path for that file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from reconciler.manifest import Document, LoadResult
+
+__all__ = ["load_fast"]
+
+try:
+    import yaml_rs
+except ImportError:  # pragma: no cover - the careful loader does all the work
+    yaml_rs = None
+
+_SCALAR_END = r"[ \t]*(?:#.*)?$"
+_DOUBT = re.compile(
+    "|".join(
+        [
+            r"(?:^|[\s\[{,])[&*!]\S",  # anchors, aliases, tags
+            r"<<",  # merge keys
+            r"\t",  # tabs (the careful loader explains them)
+            r"^(?:%|\.\.\.)",  # directives, document end markers
+            r"^---[ \t]*\S",  # content on a separator line
+            r"(?:[\[{][ \t]*){6,}",  # deep flow nesting
+            r"^ {80,}\S",  # deep block nesting
+            # YAML 1.1 scalars read otherwise by a YAML 1.2 parser, as values or items ...
+            r"(?:[:\-,\[][ \t]+|^)(?:[yYnN]|[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF)"
+            r"[ \t]*(?:[,\]}]|#.*$|$)",
+            r"(?:[:\-,\[][ \t]+|^)[-+]?(?:0[0-7_]+|0[bo][0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?"
+            r"[eE][-+]?[0-9]+|[0-9]+(?::[0-5]?[0-9])+|[0-9]+_[0-9_]*)" + _SCALAR_END,
+            r"[0-9]{19,}",  # integers too large for the careful loader's checks
+            # ... and keys that are not strings (numbers, booleans, null)
+            r"^[ \t]*(?:-[ \t]+)?(?:[-+.0-9~][^:\s\"']*|true|false|null|True|False|Null|TRUE"
+            r"|FALSE|NULL|[yYnN]|[yY]es|[nN]o|[oO]n|[oO]ff)[ \t]*:(?:[ \t]|$)",
+        ]
+    ),
+    re.MULTILINE,
+)
+_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_CONTENT = re.compile(r"^[ \t]*[^\s#]", re.MULTILINE)
+
+
+def load_fast(data: bytes, *, source: str) -> LoadResult | None:
+    """The documents of one file, or None when the careful loader must read it instead."""
+    if yaml_rs is None:  # pragma: no cover
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if _DOUBT.search(text):
+        return None
+    try:
+        parsed: Any = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # any error: the careful loader words it, with its position
+        return None
+    segments = _segments(text)
+    if len(segments) == 1:
+        values = [parsed]
+    elif isinstance(parsed, list) and len(parsed) == len(segments):
+        values = parsed
+    else:
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    documents: list[Document] = []
+    for index, (value, (start, end, line0)) in enumerate(zip(values, segments, strict=True)):
+        if value is None:
+            continue  # an empty document, skipped as kubectl does
+        if not isinstance(value, dict):
+            return None  # the careful loader says what is wrong with it
+        piece = text[start:end]
+        first = _CONTENT.search(piece)
+        line = line0 + (piece.count("\n", 0, first.start()) if first else 0) + 1
+        documents.append(
+            Document(
+                source=source,
+                index=index,
+                line=line,
+                obj=value,
+                file_sha256=digest,
+                _text=piece,
+                _line0=line0,
+            )
+        )
+    return LoadResult(documents, [], [source], frozenset())
+
+
+def _segments(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, 0-based first line) of each document, split at ``---`` lines.
+
+    Text before the first separator is a document only if it holds more than comments.
+    """
+    cuts = [m.start() for m in _SEPARATOR.finditer(text)]
+    bounds: list[tuple[int, int]] = []
+    if not cuts or _CONTENT.search(text, 0, cuts[0]):
+        bounds.append((0, cuts[0] if cuts else len(text)))
+    for i, cut in enumerate(cuts):
+        bounds.append((cut, cuts[i + 1] if i + 1 < len(cuts) else len(text)))
+    out = []
+    line, at = 0, 0
+    for start, end in bounds:
+        line += text.count("\n", at, start)
+        at = start
+        out.append((start, end, line))
+    return out
