@@ -30,8 +30,10 @@ __all__ = ["load_fast"]
 
 try:
     import yaml_rs
+
+    _loads: Any = yaml_rs.loads
 except ImportError:  # pragma: no cover - the careful loader does all the work
-    yaml_rs = None
+    _loads = None
 
 _SCALAR_END = r"[ \t]*(?:#.*)?$"
 _DOUBT = re.compile(
@@ -63,7 +65,7 @@ _CONTENT = re.compile(r"^[ \t]*[^\s#]", re.MULTILINE)
 
 def load_fast(data: bytes, *, source: str) -> LoadResult | None:
     """The documents of one file, or None when the careful loader must read it instead."""
-    if yaml_rs is None:  # pragma: no cover
+    if _loads is None:  # pragma: no cover
         return None
     try:
         text = data.decode("utf-8")
@@ -74,7 +76,7 @@ def load_fast(data: bytes, *, source: str) -> LoadResult | None:
     if _DOUBT.search(text):
         return None
     try:
-        parsed: Any = yaml_rs.loads(text, parse_datetime=False)
+        parsed: Any = _loads(text, parse_datetime=False)
     except Exception:  # any error: the careful loader words it, with its position
         return None
     segments = _segments(text)
