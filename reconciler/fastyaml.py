@@ -35,30 +35,40 @@ try:
 except ImportError:  # pragma: no cover - the careful loader does all the work
     _loads = None
 
-_SCALAR_END = r"[ \t]*(?:#.*)?$"
-_DOUBT = re.compile(
-    "|".join(
-        [
-            r"(?:^|[\s\[{,])[&*!]\S",  # anchors, aliases, tags
-            r"<<",  # merge keys
-            r"\t",  # tabs (the careful loader explains them)
-            r"^(?:%|\.\.\.)",  # directives, document end markers
-            r"^---[ \t]*\S",  # content on a separator line
-            r"(?:[\[{][ \t]*){6,}",  # deep flow nesting
-            r"^ {80,}\S",  # deep block nesting
-            # YAML 1.1 scalars read otherwise by a YAML 1.2 parser, as values or items ...
-            r"(?:[:\-,\[][ \t]+|^)(?:[yYnN]|[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF)"
-            r"[ \t]*(?:[,\]}]|#.*$|$)",
-            r"(?:[:\-,\[][ \t]+|^)[-+]?(?:0[0-7_]+|0[bo][0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?"
-            r"[eE][-+]?[0-9]+|[0-9]+(?::[0-5]?[0-9])+|[0-9]+_[0-9_]*)" + _SCALAR_END,
-            r"[0-9]{19,}",  # integers too large for the careful loader's checks
-            # ... and keys that are not strings (numbers, booleans, null)
-            r"^[ \t]*(?:-[ \t]+)?(?:[-+.0-9~][^:\s\"']*|true|false|null|True|False|Null|TRUE"
-            r"|FALSE|NULL|[yYnN]|[yY]es|[nN]o|[oO]n|[oO]ff)[ \t]*:(?:[ \t]|$)",
-        ]
-    ),
+_END = r"[ \t]*(?:[,\]}]|#.*$|$)"
+_PLAIN = r"[:\-,\[][ \t]+"  # where a plain value or item starts (after "key:", "- ", "[", ",")
+_REFS = re.compile(r"(?:^|[\s\[{,])[&*!]\S", re.MULTILINE)  # anchors, aliases, tags
+_SEPARATOR_CONTENT = re.compile(r"^---[ \t]*[^\s]", re.MULTILINE)  # e.g. "--- {a: 1}"
+_DEEP = "\n" + " " * 100  # deep block nesting
+_YAML11 = re.compile(
+    # YAML 1.1 scalars that a YAML 1.2 parser reads otherwise (booleans, octal, sexagesimal,
+    # exponents without a dot or sign, underscores, 0b/0o) ...
+    _PLAIN + r"(?:(?:[yYnN]|[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF)" + _END + r"|[-+]?[0-9]"
+    r"(?:[0-7_]*[0-9_.]*(?:[eE][-+]?[0-9]+|:[0-5]?[0-9]|_|[bo][0-9]))[^\s,\]}#]*" + _END + ")",
     re.MULTILINE,
 )
+_KEYS = re.compile(  # keys that are not strings (numbers, booleans, null)
+    r"^[ \t]*(?:-[ \t]+)?(?=[-+.0-9~tTfFnNyYoO][^a-z]|[tTfFnNyYoO][a-zA-Z]{0,4}[ \t]*:)"
+    r"(?:[-+.0-9~][^:\s\"']*|true|false|null|True|False|Null|TRUE"
+    r"|FALSE|NULL|[yYnN]|[yY]es|[nN]o|[oO]n|[oO]ff)[ \t]*:(?:[ \t]|$)",
+    re.MULTILINE,
+)
+_OCTAL = re.compile(_PLAIN + r"[-+]?0[0-7_]+" + _END, re.MULTILINE)
+
+
+def _doubtful(text: str) -> bool:
+    """Whether yaml-rs might read ``text`` differently from the careful loader."""
+    if "\t" in text or "<<" in text or "[[" in text or "{{" in text or "[{" in text:
+        return True
+    if "\n..." in text or "\n%" in text or text.startswith(("%", "...")) or _DEEP in text:
+        return True  # end markers, directives, deep nesting
+    if ("&" in text or "*" in text or "!" in text) and _REFS.search(text):
+        return True
+    if "---" in text and _SEPARATOR_CONTENT.search(text):
+        return True
+    return bool(_YAML11.search(text) or _OCTAL.search(text) or _KEYS.search(text))
+
+
 _SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 _CONTENT = re.compile(r"^[ \t]*[^\s#]", re.MULTILINE)
 
@@ -73,7 +83,7 @@ def load_fast(data: bytes, *, source: str) -> LoadResult | None:
         return None
     if text.startswith("\ufeff"):
         text = text[1:]
-    if _DOUBT.search(text):
+    if _doubtful(text):
         return None
     try:
         parsed: Any = _loads(text, parse_datetime=False)

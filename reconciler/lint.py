@@ -113,7 +113,8 @@ def lint_object(obj: dict[str, Any]) -> list[Finding]:
     out: list[Finding] = []
     if found is not None:
         path, spec, _ = found
-        out.extend(_pod(spec, path))
+        serving = obj.get("kind") not in ("Job", "CronJob")  # readiness means nothing to a job
+        out.extend(_pod(spec, path, serving=serving))
     from reconciler.lintstrategy import strategy_findings
 
     out.extend(strategy_findings(obj))
@@ -127,7 +128,7 @@ def lint_all(documents: Sequence[Document]) -> list[tuple[int, Finding]]:
     return cross_findings([doc.obj for doc in documents])
 
 
-def _pod(spec: dict[str, Any], path: Path) -> Iterator[Finding]:
+def _pod(spec: dict[str, Any], path: Path, *, serving: bool) -> Iterator[Finding]:
     for key in _HOST:
         if spec.get(key) is True:
             yield _warn((*path, key), f"{key}: true shares the host's namespace", "host-namespace")
@@ -138,10 +139,14 @@ def _pod(spec: dict[str, Any], path: Path) -> Iterator[Finding]:
         return
     for index, container in enumerate(containers):
         if isinstance(container, dict):
-            yield from _container(container, (*path, "containers", index), pod_non_root)
+            yield from _container(
+                container, (*path, "containers", index), pod_non_root, serving=serving
+            )
 
 
-def _container(container: dict[str, Any], path: Path, pod_non_root: bool) -> Iterator[Finding]:
+def _container(
+    container: dict[str, Any], path: Path, pod_non_root: bool, *, serving: bool
+) -> Iterator[Finding]:
     image = container.get("image")
     if isinstance(image, str) and "@" not in image:
         tag = image.rpartition("/")[2].partition(":")[2]
@@ -149,9 +154,9 @@ def _container(container: dict[str, Any], path: Path, pod_non_root: bool) -> Ite
             what = "the :latest tag" if tag else "no tag (so :latest)"
             yield _warn((*path, "image"), f'image "{image}" uses {what}', "latest-tag")
     readiness, liveness = container.get("readinessProbe"), container.get("livenessProbe")
-    if readiness is None:
+    if readiness is None and serving:
         yield _warn((*path, "readinessProbe"), "no readinessProbe", "no-readiness-probe", at=path)
-    elif liveness is not None and liveness == readiness:
+    elif readiness is not None and liveness == readiness:
         yield _warn(
             (*path, "livenessProbe"),
             "livenessProbe is identical to readinessProbe: a pod that is only slow is "

@@ -190,7 +190,8 @@ def run_validate(args: argparse.Namespace) -> int:
         if args.strict:
             extra = [p.with_severity(Severity.ERROR) for p in extra]
         problems.extend(extra)
-    WRITERS[args.output](report, problems, sys.stdout, verbose=args.verbose)
+    local = args.target[0] == "local"
+    WRITERS[args.output](report, problems, sys.stdout, verbose=args.verbose, local=local)
     return exit_code(report, problems)
 
 
@@ -262,18 +263,26 @@ def ignored_lines(report: Report, *, verbose: bool) -> list[str]:
     for item in report.ignored:
         counts[item.kind] = counts.get(item.kind, 0) + 1
     kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items()))
+    unchecked = sum(1 for item in report.ignored if not item.validated)
+    note = f"; {unchecked} of them have no schema and were not validated" if unchecked else ""
     return [
         f"info: {len(report.ignored)} resources of kinds the local daemon does not run "
-        f"({kinds}) are valid; `reconciler run` ignores them (--verbose lists them)"
+        f"({kinds}): `reconciler run` ignores them{note} (--verbose lists them)"
     ]
 
 
 def write_text(
-    report: Report, problems: list[Problem], out: TextIO, *, verbose: bool = False
+    report: Report,
+    problems: list[Problem],
+    out: TextIO,
+    *,
+    verbose: bool = False,
+    local: bool = True,
 ) -> None:
     for problem in problems:
         out.write(problem.render() + "\n")
-    for line in [*summarized_lines(report), *ignored_lines(report, verbose=verbose)]:
+    ignored = ignored_lines(report, verbose=verbose) if local else []
+    for line in [*summarized_lines(report), *ignored]:
         out.write(line + "\n")
     out.write(summary_line(report, problems) + "\n")
 
@@ -398,7 +407,12 @@ def _escape_property(text: str) -> str:
 
 
 def write_github(
-    report: Report, problems: list[Problem], out: TextIO, *, verbose: bool = False
+    report: Report,
+    problems: list[Problem],
+    out: TextIO,
+    *,
+    verbose: bool = False,
+    local: bool = True,
 ) -> None:
     """GitHub workflow commands: each problem becomes an annotation on its line."""
     for problem in problems:
@@ -427,7 +441,7 @@ def write_github(
         )
         message = f"{item.count} times in {item.files} files, first: {first.message}"
         out.write(f"::warning {props}::{_escape_data(message)}\n")
-    for line in ignored_lines(report, verbose=verbose):
+    for line in ignored_lines(report, verbose=verbose) if local else []:
         out.write(f"::notice::{_escape_data(line)}\n")
     out.write(summary_line(report, problems) + "\n")
 
