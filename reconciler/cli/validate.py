@@ -299,7 +299,13 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
     }
 
 
-def write_json(report: Report, problems: list[Problem], out: TextIO, **_: bool) -> None:
+def _ignored_reason(item: Any) -> str:
+    return "validated, not run by the local daemon" if item.validated else "no schema, not run"
+
+
+def write_json(
+    report: Report, problems: list[Problem], out: TextIO, *, local: bool = True, **_: bool
+) -> None:
     resources = (
         [
             {
@@ -332,9 +338,7 @@ def write_json(report: Report, problems: list[Problem], out: TextIO, **_: bool) 
                 "file": item.source,
                 "line": item.line,
                 "valid": True,
-                "ignored": "validated, not run by the local daemon"
-                if item.validated
-                else "no schema, not validated",
+                **({"ignored": _ignored_reason(item)} if local else {}),
             }
             for item in report.ignored
         ]
