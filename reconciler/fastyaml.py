@@ -104,7 +104,8 @@ def load_fast(data: bytes, *, source: str) -> LoadResult | None:
         if not isinstance(value, dict):
             return None  # the careful loader says what is wrong with it
         piece = text[start:end]
-        first = _CONTENT.search(piece)
+        skip = piece.find("\n") + 1 if piece.startswith("---") else 0  # the separator line
+        first = _CONTENT.search(piece, skip)
         line = line0 + (piece.count("\n", 0, first.start()) if first else 0) + 1
         documents.append(
             Document(
