@@ -268,3 +268,28 @@ def test_the_daemon_loads_a_cluster_repository_and_ignores_what_it_does_not_run(
         "Widget",
     ]
     assert not [i for i in report.ignored if i.kind == "Widget" and i.validated]
+
+
+def test_an_exported_rollout_passes_the_built_in_rollout_schema_and_a_typo_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """export's Argo Rollout validates under --target kubernetes; a misspelt field is caught."""
+    from reconciler.export import dump_yaml, export_objects
+
+    canary = deployment()
+    canary["spec"]["replicas"] = 4
+    canary["spec"]["strategy"] = {
+        "type": "Canary",
+        "canary": {"steps": [{"setWeight": 25}, {"pause": {"duration": 30}}]},
+    }
+    (tmp_path / "canary.yaml").write_text(dump(canary))
+    documents = load_paths([tmp_path / "canary.yaml"]).documents
+    exported = export_objects(documents)
+    text = dump_yaml(exported.objects)
+    assert "kind: Rollout" in text
+    (tmp_path / "rollout.yaml").write_text(text)
+    code, out = cli(monkeypatch, capsys, tmp_path, "--target", "kubernetes", "rollout.yaml")
+    assert code == 0, out
+    (tmp_path / "rollout.yaml").write_text(text.replace("setWeight", "setWieght"))
+    code, out = cli(monkeypatch, capsys, tmp_path, "--target", "kubernetes", "rollout.yaml")
+    assert code == 1 and 'unknown field "setWieght"; did you mean "setWeight"?' in out
