@@ -39,7 +39,16 @@ from reconciler.upstream import (
     split_api_version,
 )
 
-__all__ = ["DAEMON", "LOCAL_RULES", "Checked", "Disposition", "Options", "Platform", "check"]
+__all__ = [
+    "DAEMON",
+    "LOCAL_RULES",
+    "Checked",
+    "Disposition",
+    "Options",
+    "Platform",
+    "check",
+    "upstream_valid",
+]
 
 
 class Platform(enum.StrEnum):
@@ -240,6 +249,19 @@ def _missing(api_version: str, kind: str, options: Options) -> Finding:
         "give its CRD's schema with --schema-location, or pass --ignore-missing-schemas"
     )
     return Finding(("kind",), message, "missing-schema")
+
+
+def upstream_valid(obj: dict[str, Any], version: str) -> bool:
+    """Whether ``obj`` passes its kind's upstream Kubernetes schema (a yes/no, at native speed).
+
+    Our own kinds have stricter schemas of their own, which also admit the local extensions
+    (BlueGreen, Canary, autoRollback, fractional seconds); this tells which objects use none.
+    """
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return False
+    schema = builtin_schema(version, api_version, kind)
+    return schema is not None and _checker(schema).valid(obj)
 
 
 @functools.cache

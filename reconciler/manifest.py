@@ -90,6 +90,11 @@ class Document:
     """0-based line of ``_text`` in the file."""
     _parsed: list[Node] = field(default_factory=list, repr=False, compare=False)
 
+    @property
+    def text(self) -> str:
+        """This document's own text, when it was kept (else empty)."""
+        return self._text or ""
+
     def without_nodes(self) -> Document:
         """A copy that keeps this document's text instead of its node tree (a fraction of the
         memory); ``position`` then parses that text again, once, when first asked."""

@@ -15,7 +15,7 @@ import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path as _Path
 from typing import Any
 
 from reconciler.errors import Severity
@@ -25,6 +25,7 @@ __all__ = ["SCHEMA_KINDS", "Finding", "SchemaChecker", "combined_schema", "load_
 
 SCHEMA_KINDS: dict[Kind, str] = {Kind.DEPLOYMENT: "deployment", Kind.SERVICE: "service"}
 UNSUPPORTED = "x-reconciler-unsupported"
+_SCHEMAS = _Path(__file__).resolve().parent / "schemas"
 
 Path = tuple[str | int, ...]
 
@@ -45,7 +46,7 @@ class Finding:
 def load_schema(kind: Kind) -> dict[str, Any]:
     """The JSON schema of ``kind``, as shipped inside the package."""
     name = f"{SCHEMA_KINDS[kind]}.schema.json"
-    text = resources.files("reconciler").joinpath("schemas", name).read_text(encoding="utf-8")
+    text = (_SCHEMAS / name).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -102,6 +103,12 @@ class SchemaChecker:
         if self._unsupported:
             _walk_unsupported(obj, self._unsupported, (), findings)
         return findings
+
+    def valid(self, obj: dict[str, Any]) -> bool:
+        """Whether ``obj`` passes the schema, without explaining why not."""
+        if self._fast is not None:
+            return _fast_valid(self._fast, obj)
+        return not any(f.severity is Severity.ERROR for f in self._details(obj))
 
     def _details(self, obj: dict[str, Any]) -> Iterator[Finding]:
         if self._detailed is None:

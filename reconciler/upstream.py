@@ -23,7 +23,6 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,13 @@ __all__ = [
 ]
 
 ROLLOUT = ("argoproj.io/v1alpha1", "Rollout")
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+"""The package's schemas (a plain path: importlib.resources costs start-up time in CI)."""
 
 
 def _versions() -> tuple[str, ...]:
-    folder = resources.files("reconciler").joinpath("schemas", "kubernetes")
     found = []
-    for entry in folder.iterdir():
+    for entry in (SCHEMAS / "kubernetes").iterdir():
         match = re.fullmatch(r"v(\d+)\.(\d+)\.json\.gz", entry.name)
         if match:
             found.append((int(match.group(1)), int(match.group(2))))
@@ -82,7 +82,7 @@ def split_api_version(api_version: str) -> tuple[str, str]:
 @functools.cache
 def _bundle(version: str) -> dict[str, Any]:
     name = f"v{version}.json.gz"
-    data = resources.files("reconciler").joinpath("schemas", "kubernetes", name).read_bytes()
+    data = (SCHEMAS / "kubernetes" / name).read_bytes()
     bundle: dict[str, Any] = json.loads(gzip.decompress(data))
     return bundle
 
@@ -103,7 +103,7 @@ def builtin_schema(version: str, api_version: str, kind: str) -> UpstreamSchema 
     bundle = _bundle(version)
     definition = bundle["kinds"].get(f"{api_version}/{kind}")
     if definition is None and (api_version, kind) == ROLLOUT:
-        text = resources.files("reconciler").joinpath("schemas", "rollout.schema.json")
+        text = SCHEMAS / "rollout.schema.json"
         rollout = json.loads(text.read_text(encoding="utf-8"))
         schema = {**rollout, "$defs": {**bundle["$defs"], **rollout.get("$defs", {})}}
         return UpstreamSchema(f"rollout@{version}", schema, "built-in Argo Rollouts schema")

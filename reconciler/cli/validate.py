@@ -183,16 +183,40 @@ def run_validate(args: argparse.Namespace) -> int:
     report = validate_paths(args.paths, strict=args.strict, options=options)
     problems = list(report.problems)
     if args.target[0] == "kubernetes" and report.objects:
-        from reconciler.cli.export import Located
-        from reconciler.export import portability_problems
-
-        extra = portability_problems([Located(o, o.document) for o in report.objects])
+        extra = export_problems(report, version=options.version)
         if args.strict:
             extra = [p.with_severity(Severity.ERROR) for p in extra]
         problems.extend(extra)
     local = args.target[0] == "local"
     WRITERS[args.output](report, problems, sys.stdout, verbose=args.verbose, local=local)
     return exit_code(report, problems)
+
+
+def export_problems(report: Report, *, version: str) -> list[Problem]:
+    """What ``export`` would change of the objects: only those that use a local extension.
+
+    Translating costs a deep copy per object; an object that passes its upstream schema, has no
+    ``$(VAR)`` reference and no relative ``workingDir`` goes to a cluster as it is, so only the
+    others are translated (``tests/validate/test_targets.py`` pins that both agree).
+    """
+    from reconciler.cli.export import Located
+    from reconciler.export import portability_problems
+    from reconciler.kindcheck import upstream_valid
+
+    def relative_dirs(obj: dict[str, Any]) -> bool:
+        pod = (obj.get("spec") or {}).get("template", {}).get("spec") or {}
+        containers = [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]
+        return any(not str(c.get("workingDir", "/")).startswith("/") for c in containers)
+
+    def as_is(obj: dict[str, Any], text: str) -> bool:
+        return "$(" not in text and upstream_valid(obj, version) and not relative_dirs(obj)
+
+    changed = [
+        Located(o, o.document)
+        for o in report.objects
+        if o.document is None or not o.document.text or not as_is(o.obj, o.document.text)
+    ]
+    return portability_problems(changed) if changed else []
 
 
 def exit_code(report: Report, problems: list[Problem]) -> int:
