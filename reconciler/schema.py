@@ -111,6 +111,10 @@ class SchemaChecker:
         return not any(f.severity is Severity.ERROR for f in self._details(obj))
 
     def _details(self, obj: dict[str, Any]) -> Iterator[Finding]:
+        quick = _native_details(self._fast, self.schema, obj) if self._fast is not None else None
+        if quick is not None:
+            yield from quick
+            return
         if self._detailed is None:
             import jsonschema  # imported only when some document fails: it costs ~40 ms
 
@@ -131,6 +135,62 @@ def _compiled(schema: dict[str, Any]) -> Any:
     if "$schema" not in schema:  # CRD schemas often name no draft: read them as 2020-12
         return jsonschema_rs.Draft202012Validator(schema)
     return jsonschema_rs.validator_for(schema)
+
+
+_NATIVE = frozenset(
+    {"type", "enum", "const", "minimum", "maximum", "pattern", "required", "additionalProperties"}
+)
+"""Error kinds worded here from ``jsonschema-rs`` errors exactly as ``jsonschema`` words them;
+a document with any other kind of error is explained by ``jsonschema`` (slower, imported then)."""
+
+
+def _native_details(validator: Any, schema: dict[str, Any], obj: Any) -> list[Finding] | None:
+    try:
+        errors = list(validator.iter_errors(obj))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if not errors or any(error.kind.name not in _NATIVE for error in errors):
+        return None
+    found: list[tuple[Path, int, int, Finding]] = []
+    for order, error in enumerate(errors):
+        path: Path = tuple(error.instance_path)
+        kind, instance = error.kind, error.instance
+        name = kind.name
+        node: Any = schema
+        for step in list(error.schema_path)[:-1]:
+            node = node[step] if isinstance(node, dict) else node[int(step)]
+        # jsonschema reports a subschema's errors in the order of its keywords
+        keywords = list(node) if isinstance(node, dict) else []
+        rank = keywords.index(name) if name in keywords else len(keywords)
+        if name == "required":
+            findings = [Finding((*path, kind.property), "Required value", "schema", at=path)]
+        elif name == "additionalProperties":
+            known = list(node.get("properties", {})) if isinstance(node, dict) else []
+            findings = [
+                Finding((*path, key), _unknown_field(str(key), known), "unknown-field")
+                for key in instance
+                if key not in known
+            ]
+        else:
+            findings = [Finding(path, _message(name, kind, instance), "schema")]
+        found.extend((path, rank, order, finding) for finding in findings)
+    found.sort(key=lambda item: (_path_key(item[0]), item[1], item[2]))
+    return [finding for _, _, _, finding in found]
+
+
+def _message(name: str, kind: Any, instance: Any) -> str:
+    """The message ``jsonschema`` would give for this error."""
+    if name == "type":
+        return f"{instance!r} is not of type {', '.join(repr(t) for t in kind.types)}"
+    if name == "enum":
+        return f"{instance!r} is not one of {list(kind.options)!r}"
+    if name == "const":
+        return f"{kind.expected!r} was expected"
+    if name == "minimum":
+        return f"{instance!r} is less than the minimum of {kind.limit!r}"
+    if name == "maximum":
+        return f"{instance!r} is greater than the maximum of {kind.limit!r}"
+    return f"{instance!r} does not match {kind.pattern!r}"
 
 
 def _fast_valid(validator: Any, obj: dict[str, Any]) -> bool:
