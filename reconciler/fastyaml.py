@@ -40,6 +40,7 @@ _PLAIN = r"[:\-,\[][ \t]+"  # where a plain value or item starts (after "key:", 
 _REFS = re.compile(r"(?:^|[\s\[{,])[&*!]\S", re.MULTILINE)  # anchors, aliases, tags
 _SEPARATOR_CONTENT = re.compile(r"^---[ \t]*[^\s]", re.MULTILINE)  # e.g. "--- {a: 1}"
 _DEEP = "\n" + " " * 100  # deep block nesting
+_HUGE = re.compile(r"[0-9]{1000}")  # integers Python cannot print (the careful loader refuses)
 _YAML11 = re.compile(
     # YAML 1.1 scalars that a YAML 1.2 parser reads otherwise (booleans, octal, sexagesimal,
     # exponents without a dot or sign, underscores, 0b/0o) ...
@@ -65,6 +66,8 @@ def _doubtful(text: str) -> bool:
     if ("&" in text or "*" in text or "!" in text) and _REFS.search(text):
         return True
     if "---" in text and _SEPARATOR_CONTENT.search(text):
+        return True
+    if _HUGE.search(text):
         return True
     return bool(_YAML11.search(text) or _OCTAL.search(text) or _KEYS.search(text))
 
