@@ -88,7 +88,7 @@ class Options:
     """Kinds (``Ingress``) or ``apiVersion/Kind`` (``networking.k8s.io/v1/Ingress``) to skip."""
     lint: bool = False
     summarize: bool = False
-    """Warnings of one rule in more than one file: counted, only the first located."""
+    """Warnings of one rule in more than one resource: counted, only the first located."""
     locations: Locations | None = field(default=None, compare=False, repr=False)
 
     def local_finding(self, finding: Finding) -> bool:

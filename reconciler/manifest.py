@@ -95,6 +95,10 @@ class Document:
         """This document's own text, when it was kept (else empty)."""
         return self._text or ""
 
+    def release(self) -> None:
+        """Forget the node tree that ``position`` parsed (it is parsed again if asked again)."""
+        self._parsed.clear()
+
     def without_nodes(self) -> Document:
         """A copy that keeps this document's text instead of its node tree (a fraction of the
         memory); ``position`` then parses that text again, once, when first asked."""

@@ -80,7 +80,7 @@ class Ignored:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Warnings of one rule in more than one file, counted instead of listed."""
+    """Warnings of one rule in more than one resource, counted instead of listed."""
 
     rule: str
     count: int
@@ -285,11 +285,12 @@ def _locate(
     quiet: dict[str, int] = {}
     files_of: dict[str, set[str]] = defaultdict(set)
     if options.summarize and not strict:
+        resources: dict[str, int] = defaultdict(int)
         for item in staged:
-            for finding in item.findings:
-                if finding.severity is Severity.WARNING:
-                    files_of[finding.rule].add(item.doc.source)
-        quiet = {rule: 0 for rule, files in files_of.items() if len(files) > 1}
+            for rule in {f.rule for f in item.findings if f.severity is Severity.WARNING}:
+                files_of[rule].add(item.doc.source)
+                resources[rule] += 1
+        quiet = {rule: 0 for rule, count in resources.items() if count > 1}
     firsts: dict[str, Problem] = {}
     out: list[list[Problem]] = []
     for item in staged:
@@ -304,6 +305,7 @@ def _locate(
                     firsts[finding.rule] = _problem(item.doc, finding, strict=False)
                 continue
             mine.append(_problem(item.doc, finding, strict=strict))
+        item.doc.release()  # located: its node tree is not needed any more
         out.append(mine)
     summaries = tuple(
         Summary(rule, count, len(files_of[rule]), firsts[rule])

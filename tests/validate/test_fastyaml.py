@@ -54,3 +54,20 @@ def test_fast_documents_equal_the_careful_loaders(text: str) -> None:
 def test_what_a_yaml_1_2_parser_reads_otherwise_goes_to_the_careful_loader(text: str) -> None:
     """YAML 1.1 scalars, non-string keys, aliases, tags, duplicates, tabs, syntax errors."""
     assert load_fast(text.encode(), source="x.yaml") is None
+
+
+def test_one_doubtful_document_of_many_is_read_carefully_alone() -> None:
+    """A duplicate key in the middle document: same problems and documents as the careful path."""
+    middle = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports: []\n  ports: []\n"
+    text = dump(deployment()) + "---\n" + middle + "---\n" + "a: yes\n" + "---\n" + dump(service())
+    fast = load_fast(text.encode(), source="x.yaml")
+    careful = load_text(text, source="x.yaml")
+    assert fast is not None and careful.problems
+    assert fast.problems == careful.problems
+    assert [(d.obj, d.line, d.index) for d in fast.documents] == [
+        (d.obj, d.line, d.index) for d in careful.documents
+    ]
+    assert [d.load_problems for d in fast.documents] == [d.load_problems for d in careful.documents]
+    for quick, slow in zip(fast.documents, careful.documents, strict=True):
+        assert quick.position(["spec"]) == slow.position(["spec"])
+        assert quick.file_sha256 == slow.file_sha256
