@@ -50,7 +50,11 @@ _YAML11 = re.compile(
     # YAML 1.1 scalars that a YAML 1.2 parser reads otherwise (booleans, octal, sexagesimal,
     # exponents without a dot or sign, underscores, 0b/0o) ...
     _PLAIN + r"(?:(?:[yYnN]|[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF)" + _END + r"|[-+]?[0-9]"
-    r"(?:[0-7_]*[0-9_.]*(?:[eE][-+]?[0-9]+|:[0-5]?[0-9]|_|[bo][0-9]))[^\s,\]}#]*" + _END + ")",
+    r"(?:[0-7_]*[0-9_.]*(?:[eE][-+]?[0-9]+|:[0-5]?[0-9]|_|[bo][0-9]))[^\s,\]}#]*"
+    + _END
+    + r"|[-+]?0[0-7_]+"
+    + _END
+    + ")",
     re.MULTILINE,
 )
 _KEYS = re.compile(  # keys that are not strings (numbers, booleans, null)
@@ -59,7 +63,6 @@ _KEYS = re.compile(  # keys that are not strings (numbers, booleans, null)
     r"|FALSE|NULL|[yYnN]|[yY]es|[nN]o|[oO]n|[oO]ff)[ \t]*:(?:[ \t]|$)",
     re.MULTILINE,
 )
-_OCTAL = re.compile(_PLAIN + r"[-+]?0[0-7_]+" + _END, re.MULTILINE)
 
 
 def _doubtful(text: str) -> bool:
@@ -70,7 +73,7 @@ def _doubtful(text: str) -> bool:
         return True  # deep nesting, integers too large
     if ("&" in text or "*" in text or "!" in text) and _REFS.search(text):
         return True
-    return bool(_YAML11.search(text) or _OCTAL.search(text) or _KEYS.search(text))
+    return bool(_YAML11.search(text) or _KEYS.search(text))
 
 
 def _stream_doubtful(text: str) -> bool:

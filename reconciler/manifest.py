@@ -236,7 +236,7 @@ def _sources(
         path = Path(given)
         if path.is_dir():
             found = sorted(_walk(given, ""), key=lambda rest: rest.split("/"))
-            candidates = [Path(given, rest) for rest in found]
+            candidates: list[str | Path] = [os.path.join(given, rest) for rest in found]
             prefix = "" if given in (".", "./") else given.rstrip("/") + "/"
             names = [prefix + rest for rest in found]
         else:
@@ -267,7 +267,7 @@ def _walk(root: str, rest: str) -> Iterator[str]:
 
 
 def _read_file(
-    path: Path, *, name: str, problems: list[Problem], unreadable: set[str]
+    path: str | Path, *, name: str, problems: list[Problem], unreadable: set[str]
 ) -> bytes | None:
     try:
         # O_NONBLOCK and fstat on the open file: a FIFO (or a file replaced by one after a
