@@ -15,7 +15,7 @@ import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path as _Path
 from typing import Any
 
 from reconciler.errors import Severity
@@ -30,6 +30,7 @@ SCHEMA_KINDS: dict[Kind, str] = {
     Kind.SECRET: "secret",
 }
 UNSUPPORTED = "x-reconciler-unsupported"
+_SCHEMAS = _Path(__file__).resolve().parent / "schemas"
 
 Path = tuple[str | int, ...]
 
@@ -50,7 +51,7 @@ class Finding:
 def load_schema(kind: Kind) -> dict[str, Any]:
     """The JSON schema of ``kind``, as shipped inside the package."""
     name = f"{SCHEMA_KINDS[kind]}.schema.json"
-    text = resources.files("reconciler").joinpath("schemas", name).read_text(encoding="utf-8")
+    text = (_SCHEMAS / name).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -85,12 +86,19 @@ def combined_schema() -> dict[str, Any]:
 class SchemaChecker:
     """Schema findings of one kind: fast yes/no first, details only for failures."""
 
-    def __init__(self, kind: Kind) -> None:
+    def __init__(
+        self, kind: Kind | None = None, *, schema: dict[str, Any] | None = None, local: bool = True
+    ) -> None:
+        """``kind``: one of our own schemas; ``schema``: any other (upstream, CRD).
+        ``local=False``: no ``unsupported-field`` warnings (they are about the local runtime)."""
         self.kind = kind
-        self.schema = load_schema(kind)
+        if schema is None:
+            assert kind is not None
+            schema = load_schema(kind)
+        self.schema = schema
         self._fast = _compiled(self.schema)
         self._detailed: Any = None
-        self._unsupported = _unsupported_tree(self.schema, self.schema)
+        self._unsupported = _unsupported_tree(self.schema, self.schema) if local else {}
 
     def check(self, obj: dict[str, Any]) -> list[Finding]:
         """Errors (schema, unknown-field) and warnings (unsupported-field) of one object."""
@@ -101,11 +109,24 @@ class SchemaChecker:
             _walk_unsupported(obj, self._unsupported, (), findings)
         return findings
 
+    def valid(self, obj: dict[str, Any]) -> bool:
+        """Whether ``obj`` passes the schema, without explaining why not."""
+        if self._fast is not None:
+            return _fast_valid(self._fast, obj)
+        return not any(f.severity is Severity.ERROR for f in self._details(obj))
+
     def _details(self, obj: dict[str, Any]) -> Iterator[Finding]:
+        quick = _native_details(self._fast, self.schema, obj) if self._fast is not None else None
+        if quick is not None:
+            yield from quick
+            return
         if self._detailed is None:
             import jsonschema  # imported only when some document fails: it costs ~40 ms
 
-            self._detailed = jsonschema.Draft202012Validator(self.schema)
+            cls = jsonschema.validators.validator_for(
+                self.schema, default=jsonschema.Draft202012Validator
+            )
+            self._detailed = cls(self.schema)
         errors = sorted(self._detailed.iter_errors(obj), key=lambda e: _path_key(e.absolute_path))
         for error in errors:
             yield from _explain(error)
@@ -116,7 +137,65 @@ def _compiled(schema: dict[str, Any]) -> Any:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - the pure-Python validator does all the work
         return None
-    return jsonschema_rs.Draft202012Validator(schema)
+    if "$schema" not in schema:  # CRD schemas often name no draft: read them as 2020-12
+        return jsonschema_rs.Draft202012Validator(schema)
+    return jsonschema_rs.validator_for(schema)
+
+
+_NATIVE = frozenset(
+    {"type", "enum", "const", "minimum", "maximum", "pattern", "required", "additionalProperties"}
+)
+"""Error kinds worded here from ``jsonschema-rs`` errors exactly as ``jsonschema`` words them;
+a document with any other kind of error is explained by ``jsonschema`` (slower, imported then)."""
+
+
+def _native_details(validator: Any, schema: dict[str, Any], obj: Any) -> list[Finding] | None:
+    try:
+        errors = list(validator.iter_errors(obj))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if not errors or any(error.kind.name not in _NATIVE for error in errors):
+        return None
+    found: list[tuple[Path, int, int, Finding]] = []
+    for order, error in enumerate(errors):
+        path: Path = tuple(error.instance_path)
+        kind, instance = error.kind, error.instance
+        name = kind.name
+        node: Any = schema
+        for step in list(error.schema_path)[:-1]:
+            node = node[step] if isinstance(node, dict) else node[int(step)]
+        # jsonschema reports a subschema's errors in the order of its keywords
+        keywords = list(node) if isinstance(node, dict) else []
+        rank = keywords.index(name) if name in keywords else len(keywords)
+        if name == "required":
+            findings = [Finding((*path, kind.property), "Required value", "schema", at=path)]
+        elif name == "additionalProperties":
+            known = list(node.get("properties", {})) if isinstance(node, dict) else []
+            findings = [
+                Finding((*path, key), _unknown_field(str(key), known), "unknown-field")
+                for key in instance
+                if key not in known
+            ]
+        else:
+            findings = [Finding(path, _message(name, kind, instance), "schema")]
+        found.extend((path, rank, order, finding) for finding in findings)
+    found.sort(key=lambda item: (_path_key(item[0]), item[1], item[2]))
+    return [finding for _, _, _, finding in found]
+
+
+def _message(name: str, kind: Any, instance: Any) -> str:
+    """The message ``jsonschema`` would give for this error."""
+    if name == "type":
+        return f"{instance!r} is not of type {', '.join(repr(t) for t in kind.types)}"
+    if name == "enum":
+        return f"{instance!r} is not one of {list(kind.options)!r}"
+    if name == "const":
+        return f"{kind.expected!r} was expected"
+    if name == "minimum":
+        return f"{instance!r} is less than the minimum of {kind.limit!r}"
+    if name == "maximum":
+        return f"{instance!r} is greater than the maximum of {kind.limit!r}"
+    return f"{instance!r} does not match {kind.pattern!r}"
 
 
 def _fast_valid(validator: Any, obj: dict[str, Any]) -> bool:

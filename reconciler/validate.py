@@ -2,10 +2,16 @@
 
 The daemon and ``reconciler validate`` in CI both call this, so a manifest that passes here is
 one the engine can run, and a manifest that fails says where (file:line:col) and why. The
-pipeline per document: kind and apiVersion, then the JSON schema (compiled fast path, detailed
-report only on failure), then the API server's own rules (``reconciler.rules``); then rules
-across objects (``reconciler.crossrules``). It only ever returns problems; it never raises on
-input, whatever the input.
+pipeline per document (``reconciler.kindcheck``): kind and apiVersion, deprecations, then the
+JSON schema (compiled fast path, detailed report only on failure; ours for the kinds the daemon
+runs, upstream for every other), then the API server's own rules (``reconciler.rules``); then
+rules across objects (``reconciler.crossrules``) and, with ``lint``, best practices
+(``reconciler.lint``). It only ever returns problems; it never raises on input, whatever the
+input.
+
+Positions are found last, and only for the findings that will be shown: a document is parsed
+for its line and column only when it has one (``Options.summarize`` counts repeated warnings
+without locating each), so the cost follows the findings, not the bytes.
 
 An object is *valid* when it has no error (warnings allowed, unless ``strict``). The objects
 are returned as written, not defaulted: defaulting belongs to the diff and the engine.
@@ -13,41 +19,36 @@ are returned as written, not defaulted: defaulting belongs to the diff and the e
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from reconciler.configrules import check_configmap, check_secret
 from reconciler.crossrules import Entry, check_all
-from reconciler.envrules import check_env
 from reconciler.errors import Problem, Severity
+from reconciler.kindcheck import DAEMON, Disposition, Options, check
 from reconciler.manifest import Document, gc_paused, load_each
-from reconciler.objects import API_VERSIONS, DEFAULT_NAMESPACE, Kind, ObjectRef
-from reconciler.rules import check_deployment, check_service
-from reconciler.schema import SCHEMA_KINDS, Finding, SchemaChecker
+from reconciler.objects import DEFAULT_NAMESPACE, Kind, ObjectRef
+from reconciler.schema import SCHEMA_KINDS, Finding
 
-__all__ = ["Report", "ValidObject", "digest_of", "field_of", "validate_documents", "validate_paths"]
+__all__ = [
+    "Ignored",
+    "Options",
+    "Report",
+    "Summary",
+    "ValidObject",
+    "digest_of",
+    "field_of",
+    "validate_documents",
+    "validate_paths",
+]
 
 _KINDS = frozenset(str(kind) for kind in Kind)
-SUPPORTED = ", ".join(f"{kind} ({API_VERSIONS[kind]})" for kind in SCHEMA_KINDS)
-
-
-def _deployment_rules(obj: dict[str, Any]) -> list[Finding]:
-    pod_path = ("spec", "template", "spec")
-    return [*check_deployment(obj), *check_env(obj["spec"]["template"]["spec"], pod_path)]
-
-
-_RULES = {
-    Kind.DEPLOYMENT: _deployment_rules,
-    Kind.SERVICE: check_service,
-    Kind.CONFIGMAP: check_configmap,
-    Kind.SECRET: check_secret,
-}
-_SECRET_VALUES = ("data", "stringData")
+IGNORE_ANNOTATION = "reconciler.dev/ignore"
+"""``metadata.annotations``: ``ID[,ID]`` of warnings (lint checks) not to report for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,31 @@ class ValidObject:
     line: int
     digest: str
     file_sha256: str
+    document: Document | None = field(default=None, compare=False, repr=False)
+    """Its document, to locate later findings (export's portability warnings)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A valid object of a kind the daemon does not run (an Ingress, a CRD's resource)."""
+
+    source: str
+    line: int
+    api_version: str
+    kind: str
+    name: str
+    validated: bool
+    """False when no schema was found and missing schemas are ignored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Warnings of one rule in more than one resource, counted instead of listed."""
+
+    rule: str
+    count: int
+    files: int
+    first: Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +101,10 @@ class Report:
     """Documents that held a resource (empty documents are not counted)."""
     invalid_resources: int = 0
     """Resources with at least one error, whether or not their kind and name were readable."""
+    ignored: tuple[Ignored, ...] = ()
+    skipped: int = 0
+    summarized: tuple[Summary, ...] = ()
+    """Repeated warnings left out of ``problems`` (``Options.summarize``)."""
 
     @property
     def ok(self) -> bool:
@@ -86,11 +116,16 @@ class Report:
 
     @property
     def warnings(self) -> int:
-        return sum(1 for p in self.problems if p.severity is Severity.WARNING)
+        listed = sum(1 for p in self.problems if p.severity is Severity.WARNING)
+        return listed + sum(s.count for s in self.summarized)
 
 
 def validate_paths(
-    paths: Sequence[str | os.PathLike[str]], *, strict: bool = False, stdin: TextIO | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    strict: bool = False,
+    stdin: TextIO | None = None,
+    options: Options = DAEMON,
 ) -> Report:
     """Load ``paths`` (files, directories, ``-``) and validate every document.
 
@@ -102,14 +137,15 @@ def validate_paths(
     files: list[str] = []
     unreadable: set[str] = set()
     with gc_paused():
-        for result in load_each(paths, stdin=stdin, keep_nodes=False):
+        for result in load_each(paths, stdin=stdin, keep_nodes=False, fast=True):
             files.extend(result.files)
             unreadable.update(result.unreadable)
             load_problems.extend(result.problems)
-            staged.extend(_stage(doc, strict=strict, keep_nodes=False) for doc in result.documents)
+            staged.extend(_stage(doc, options=options) for doc in result.documents)
         return _finish(
             staged,
             strict=strict,
+            options=options,
             load_problems=load_problems,
             files=files,
             unreadable=frozenset(unreadable),
@@ -117,7 +153,11 @@ def validate_paths(
 
 
 def validate_documents(
-    documents: Sequence[Document], *, strict: bool = False, config_refs_block: bool = True
+    documents: Sequence[Document],
+    *,
+    strict: bool = False,
+    options: Options = DAEMON,
+    config_refs_block: bool = True,
 ) -> Report:
     """Validate already loaded documents (their load problems count too).
 
@@ -129,10 +169,11 @@ def validate_documents(
     files = list(dict.fromkeys(doc.source for doc in documents))
     problems = [p for doc in documents for p in doc.load_problems]
     with gc_paused():
-        staged = [_stage(doc, strict=strict, keep_nodes=True) for doc in documents]
+        staged = [_stage(doc, options=options) for doc in documents]
         return _finish(
             staged,
             strict=strict,
+            options=options,
             load_problems=problems,
             files=files,
             unreadable=frozenset(),
@@ -157,13 +198,8 @@ def field_of(path: Sequence[str | int]) -> str:
     return out
 
 
-@functools.cache
-def _checker(kind: Kind) -> SchemaChecker:
-    return SchemaChecker(kind)
-
-
 def _ref(obj: dict[str, Any]) -> ObjectRef | None:
-    """The object's identity, when its kind is supported and its name is a string."""
+    """The object's identity, when its kind is one the daemon runs and its name is a string."""
     word = obj.get("kind")
     if not isinstance(word, str) or word not in _KINDS:
         return None
@@ -175,83 +211,6 @@ def _ref(obj: dict[str, Any]) -> ObjectRef | None:
     if not isinstance(name, str) or not name or not isinstance(namespace, str):
         return None
     return ObjectRef(kind, namespace or DEFAULT_NAMESPACE, name)
-
-
-def _kind_findings(obj: dict[str, Any]) -> list[Finding]:
-    """Supported kind and apiVersion, or why not (nothing else is checked without them)."""
-    kind, api_version = obj.get("kind"), obj.get("apiVersion")
-    findings = []
-    if api_version is None:
-        findings.append(
-            Finding(("apiVersion",), "Required value: apiVersion not set", "kind", at=())
-        )
-    if kind is None:
-        findings.append(Finding(("kind",), "Required value: kind not set", "kind", at=()))
-        return findings
-    known = Kind(kind) if isinstance(kind, str) and kind in _KINDS else None
-    if known not in SCHEMA_KINDS:
-        findings.append(
-            Finding(
-                ("kind",),
-                f"Unsupported value: {json.dumps(kind, default=str)}: supported "
-                f"kinds are {SUPPORTED}",
-                "kind",
-            )
-        )
-        return findings
-    assert known is not None
-    expected = API_VERSIONS[known]
-    if api_version is not None and api_version != expected:
-        findings.append(
-            Finding(
-                ("apiVersion",),
-                f"Unsupported value: {json.dumps(api_version, default=str)}: "
-                f"{known} is served as {expected} (supported kinds are {SUPPORTED})",
-                "kind",
-            )
-        )
-    return findings
-
-
-def _object_findings(obj: dict[str, Any]) -> tuple[list[Finding], bool]:
-    """(findings, passed the schema) of one document."""
-    findings = _kind_findings(obj)
-    if findings:
-        return findings, False
-    kind = Kind(obj["kind"])
-    findings = _checker(kind).check(obj)
-    broken = [f.path for f in findings if f.severity is Severity.ERROR]
-    # The API-server rules run even when the schema failed, so one CI run reports every error
-    # (a typo such as `replica:` must not hide a selector that matches nothing). Their findings
-    # inside a field the schema already rejected are dropped (one complaint per field), and a
-    # rule that trips over a wrongly typed value is quiet: the schema error says what is wrong.
-    try:
-        rules = _RULES[kind](obj)
-    except Exception as exc:  # a rule that trips on odd input must not take the daemon down
-        rules = (
-            []
-            if broken
-            else [Finding((), f"internal error in a validation rule: {exc!r}", "internal")]
-        )
-    findings.extend(
-        r for r in rules if not any(tuple(r.path[: len(b)]) == tuple(b) for b in broken)
-    )
-    if kind is Kind.SECRET:
-        findings = [_without_value(f) for f in findings]
-    return findings, not broken
-
-
-def _without_value(finding: Finding) -> Finding:
-    """A schema message about a Secret's value quotes it (``12 is not of type 'string'``):
-    the message names the key instead, so no value reaches an event or the daemon's log."""
-    path = finding.path
-    if len(path) >= 2 and path[0] in _SECRET_VALUES and finding.rule == "schema":
-        message = f"Invalid value: the value of key {str(path[1])!r} must be a string (not shown)"
-        return Finding(path, message, finding.rule, finding.severity, finding.at)
-    if len(path) == 1 and path[0] in _SECRET_VALUES and finding.rule == "schema":
-        message = f"Invalid value: {path[0]} must be a map of keys to string values (not shown)"
-        return Finding(path, message, finding.rule, finding.severity, finding.at)
-    return finding
 
 
 def _problem(doc: Document, finding: Finding, *, strict: bool) -> Problem:
@@ -275,29 +234,38 @@ class _Staged:
     doc: Document
     ref: ObjectRef | None
     checked: bool
-    problems: list[Problem]
+    disposition: Disposition
+    findings: list[Finding]
+    """Not located yet: positions are found once it is known which will be shown."""
 
 
-def _stage(doc: Document, *, strict: bool, keep_nodes: bool) -> _Staged:
-    findings, checked = _object_findings(doc.obj)
-    problems = [_problem(doc, f, strict=strict) for f in findings]
+def _stage(doc: Document, *, options: Options) -> _Staged:
+    result = check(doc.obj, options)
+    findings = result.findings
+    if options.lint and result.disposition is not Disposition.SKIPPED:
+        from reconciler.lint import lint_object
+
+        findings = findings + lint_object(doc.obj)
     return _Staged(
-        doc=doc if keep_nodes else doc.without_nodes(),
-        ref=_ref(doc.obj),
-        checked=checked,
-        problems=problems,
+        doc=doc.without_nodes(),
+        ref=_ref(doc.obj) if result.disposition is Disposition.RUN else None,
+        checked=result.passed_schema,
+        disposition=result.disposition,
+        findings=findings,
     )
 
 
-def _finish(
-    staged: Sequence[_Staged],
-    *,
-    strict: bool,
-    load_problems: Sequence[Problem],
-    files: list[str],
-    unreadable: frozenset[str],
-    config_refs_block: bool = True,
-) -> Report:
+def _suppressed(obj: dict[str, Any]) -> frozenset[str]:
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    value = annotations.get(IGNORE_ANNOTATION) if isinstance(annotations, dict) else None
+    if not isinstance(value, str):
+        return frozenset()
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def _cross(staged: Sequence[_Staged], options: Options, *, config_refs_block: bool) -> None:
+    """Rules across objects: each hit joins the findings of the document it is about."""
     entries: list[Entry] = []
     owners: list[_Staged] = []
     for item in staged:
@@ -306,27 +274,103 @@ def _finish(
             owners.append(item)
     try:
         hits = check_all(entries)
-    except Exception as exc:  # pragma: no cover - see _object_findings
+    except Exception as exc:  # pragma: no cover - a rule must not take the daemon down
         hits = [(0, Finding((), f"internal error in a validation rule: {exc!r}", "internal"))]
     for entry_index, finding in hits:
         if not config_refs_block and finding.rule == "config-ref":
             finding = Finding(finding.path, finding.message, finding.rule, Severity.WARNING)
-        if entry_index < len(owners):
-            owner = owners[entry_index]
-            owner.problems.append(_problem(owner.doc, finding, strict=strict))
+        if options.lint and finding.rule == "selects-nothing":
+            continue  # lint's service-selects-nothing says it, for every kind of workload
+        if entry_index < len(owners) and not options.local_finding(finding):
+            owners[entry_index].findings.append(finding)
+    if options.lint:
+        from reconciler.lint import lint_all
 
-    objects: list[ValidObject] = []
-    invalid: dict[ObjectRef, list[Problem]] = {}
-    invalid_count = 0
+        lintable = [item for item in staged if item.disposition is not Disposition.SKIPPED]
+        for index, finding in lint_all([item.doc for item in lintable]):
+            lintable[index].findings.append(finding)
+
+
+def _locate(
+    staged: Sequence[_Staged], *, strict: bool, options: Options
+) -> tuple[list[list[Problem]], tuple[Summary, ...]]:
+    """Problems per staged document, located; repeated warnings summarised if asked."""
+    quiet: dict[str, int] = {}
+    files_of: dict[str, set[str]] = defaultdict(set)
+    if options.summarize and not strict:
+        resources: dict[str, int] = defaultdict(int)
+        for item in staged:
+            for rule in {f.rule for f in item.findings if f.severity is Severity.WARNING}:
+                files_of[rule].add(item.doc.source)
+                resources[rule] += 1
+        quiet = {rule: 0 for rule, count in resources.items() if count > 1}
+    firsts: dict[str, Problem] = {}
+    out: list[list[Problem]] = []
     for item in staged:
+        ignore = _suppressed(item.doc.obj)
+        mine: list[Problem] = []
+        for finding in item.findings:
+            if finding.severity is not Severity.ERROR and finding.rule in ignore:
+                continue
+            if finding.severity is Severity.WARNING and finding.rule in quiet:
+                quiet[finding.rule] += 1
+                if finding.rule not in firsts:
+                    firsts[finding.rule] = _problem(item.doc, finding, strict=False)
+                continue
+            mine.append(_problem(item.doc, finding, strict=strict))
+        item.doc.release()  # located: its node tree is not needed any more
+        out.append(mine)
+    summaries = tuple(
+        Summary(rule, count, len(files_of[rule]), firsts[rule])
+        for rule, count in quiet.items()
+        if count
+    )
+    return out, summaries
+
+
+def _finish(
+    staged: Sequence[_Staged],
+    *,
+    strict: bool,
+    options: Options,
+    load_problems: Sequence[Problem],
+    files: list[str],
+    unreadable: frozenset[str],
+    config_refs_block: bool = True,
+) -> Report:
+    _cross(staged, options, config_refs_block=config_refs_block)
+    located, summarized = _locate(staged, strict=strict, options=options)
+    objects: list[ValidObject] = []
+    ignored: list[Ignored] = []
+    invalid: dict[ObjectRef, list[Problem]] = {}
+    invalid_count = skipped = 0
+    for item, problems in zip(staged, located, strict=True):
         doc = item.doc
         mine = [p.with_severity(Severity.ERROR) if strict else p for p in doc.load_problems]
-        mine += item.problems
+        mine += problems
         mine.sort(key=lambda p: (p.line, p.column))
-        if any(p.severity is Severity.ERROR for p in mine) or item.ref is None:
+        if item.disposition is Disposition.SKIPPED:
+            skipped += 1
+            continue
+        failed = any(p.severity is Severity.ERROR for p in mine)
+        if failed or (item.ref is None and item.disposition is Disposition.RUN):
             invalid_count += 1
             if item.ref is not None:
                 invalid.setdefault(item.ref, []).extend(mine)
+            continue
+        if item.ref is None:
+            metadata = doc.obj.get("metadata")
+            name = metadata.get("name") if isinstance(metadata, dict) else None
+            ignored.append(
+                Ignored(
+                    source=doc.source,
+                    line=doc.line,
+                    api_version=str(doc.obj.get("apiVersion")),
+                    kind=str(doc.obj.get("kind")),
+                    name=name if isinstance(name, str) else "",
+                    validated=item.disposition is Disposition.IGNORED,
+                )
+            )
             continue
         objects.append(
             ValidObject(
@@ -336,11 +380,12 @@ def _finish(
                 line=doc.line,
                 digest=digest_of(doc.obj),
                 file_sha256=doc.file_sha256,
+                document=doc,
             )
         )
     order = {name: i for i, name in enumerate(files)}
     problems = [p.with_severity(Severity.ERROR) if strict else p for p in load_problems]
-    problems += [p for item in staged for p in item.problems]
+    problems += [p for mine in located for p in mine]
     problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line, p.column))
     return Report(
         objects=objects,
@@ -350,4 +395,7 @@ def _finish(
         unreadable=unreadable,
         resources=len(staged),
         invalid_resources=invalid_count,
+        ignored=tuple(ignored),
+        skipped=skipped,
+        summarized=summarized,
     )

@@ -58,7 +58,15 @@ class Seeded:
     all_column: int
 
 
-def deployment(index: int, rng: random.Random) -> str:
+def deployment(index: int, rng: random.Random, *, command: bool = True) -> str:
+    text = _deployment(index, rng)
+    if command:
+        return text
+    # as written for a cluster: the image's entrypoint runs, no container command
+    return text.replace('          command: ["python3", "-m", "reconciler.demoapp"]\n', "")
+
+
+def _deployment(index: int, rng: random.Random) -> str:
     team, role = rng.choice(TEAMS), rng.choice(ROLES)
     name = f"{team}-{role}-{index:04d}"
     replicas = rng.choice([1, 2, 3, 3, 4, 6])
@@ -291,6 +299,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--errors", type=int, default=50)
     parser.add_argument("--seed", type=int, default=20260)
+    parser.add_argument(
+        "--no-command",
+        action="store_true",
+        help="cluster-shaped: containers without command (the local runtime warns)",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     out = Path(args.out)
@@ -310,7 +323,7 @@ def main() -> None:
     texts: list[str] = []
     all_line = 1
     for index in range(args.count):
-        text = deployment(index, rng)
+        text = deployment(index, rng, command=not args.no_command)
         name = f"{index:04d}.yaml"
         if index in broken:
             error = broken[index]

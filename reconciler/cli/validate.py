@@ -2,8 +2,14 @@
 
 A pull request that breaks a manifest must fail with a message that points at the line, in the
 shape the CI reads: plain text (``file:line:col: error: field: message (rule)``), JSON, JUnit
-XML or GitHub workflow annotations. Exit codes: 0 all valid, 1 some object invalid, 2 usage
-errors or unreadable input (a file that cannot be read or parsed, so its objects are unknown).
+XML, GitHub workflow annotations, SARIF 2.1.0 (code scanning) or TAP. Exit codes, as kubeconform
+and kubectl: 0 all valid, 1 some manifest invalid (a YAML syntax error included), 2 usage
+errors, a missing path or a file that cannot be read.
+
+Two targets: the default checks the folder the daemon will run (the local runtime's warnings
+apply; kinds it does not run are validated and reported as ignored); ``--target
+kubernetes[=VERSION]`` checks what a cluster of that version accepts and says nothing about the
+local runtime. Warnings that repeat across files are one line per rule unless ``--verbose``.
 """
 
 from __future__ import annotations
@@ -24,20 +30,33 @@ from reconciler.paths import find_state_dir
 if TYPE_CHECKING:
     from reconciler.validate import Report
 
-FORMATS = ("text", "json", "junit", "github")
+FORMATS = ("text", "json", "junit", "github", "sarif", "tap")
 TARGETS = ("local", "kubernetes")
-"""``local``: what this host runs. ``kubernetes``: also what would not carry over to a cluster."""
+"""``local``: what this host runs. ``kubernetes[=VERSION]``: what a cluster accepts."""
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+READ_RULES = frozenset({"read"})
+"""Load problems that mean the file could not be read at all (exit 2, not 1)."""
+
+
+def _target(text: str) -> tuple[str, str | None]:
+    name, _, version = text.partition("=")
+    if name not in TARGETS or (version and name != "kubernetes"):
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose local or kubernetes[=VERSION], e.g. kubernetes=1.30)"
+        )
+    return name, version or None
 
 
 def register(commands: Any, rollout: Any) -> None:
     validate = commands.add_parser(
         "validate",
-        help="validate manifests (schema and API-server rules), for CI and pre-commit",
-        description="Validate Deployment and Service manifests: JSON schema, the API server's "
-        "own rules and rules across objects. Exit 0 when all are valid, 1 when any is "
-        "invalid, 2 on usage errors or unreadable input.",
+        help="validate manifests (schemas, API-server rules, lint), for CI and pre-commit",
+        description="Validate Kubernetes manifests: every kind against its schema (ours for "
+        "Deployment and Service, with the API server's own rules and rules across objects; "
+        "upstream for every other built-in kind; --schema-location for CRDs), deprecated and "
+        "removed apiVersions, and with --lint best practices. Exit 0 when all are valid, 1 "
+        "when any is invalid, 2 on usage errors, missing paths or unreadable files.",
     )
     validate.add_argument(
         "paths",
@@ -52,10 +71,51 @@ def register(commands: Any, rollout: Any) -> None:
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
     validate.add_argument(
         "--target",
-        choices=TARGETS,
-        default="local",
-        help="local: what this host runs (default); kubernetes: also report what would not "
-        "carry over to a real cluster",
+        type=_target,
+        default=("local", None),
+        metavar="local|kubernetes[=VERSION]",
+        help="local (default): the folder the daemon will run, with the local runtime's "
+        "warnings; kubernetes[=1.NN]: what a cluster of that version accepts, no local-runtime "
+        "finding",
+    )
+    validate.add_argument(
+        "--kubernetes-version",
+        metavar="1.NN",
+        help="the Kubernetes version whose schemas and deprecations apply (default: the "
+        "newest bundled; --target kubernetes=1.NN sets it too)",
+    )
+    validate.add_argument(
+        "--schema-location",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="CRD schemas: a folder ({kind}_{version}.json, {group}/{kind}_{version}.json), a "
+        "JSON schema file, a CRD manifest, or a path template with {{ .ResourceKind }}, "
+        "{{ .ResourceAPIVersion }}, {{ .Group }}; repeatable",
+    )
+    validate.add_argument(
+        "--ignore-missing-schemas",
+        action="store_true",
+        help="accept custom resources that no schema location describes",
+    )
+    validate.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="KIND[,KIND]",
+        help="kinds (or apiVersion/Kind) not to validate; repeatable",
+    )
+    validate.add_argument(
+        "--lint", action="store_true", help="also run the best-practice checks (--list-checks)"
+    )
+    validate.add_argument(
+        "--list-checks", action="store_true", help="list the lint checks and exit"
+    )
+    validate.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="list every warning, and every ignored resource, instead of one line per rule",
     )
     validate.set_defaults(func=run_validate)
 
@@ -86,24 +146,57 @@ def run_schema(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+def options_of(args: argparse.Namespace) -> Any:
+    """The validator's ``Options`` from the command line (usage errors raised here)."""
+    from reconciler.kindcheck import Options, Platform
+    from reconciler.upstream import DEFAULT_VERSION, Locations, kubernetes_version
+
+    platform, version = args.target
+    if (
+        version is not None
+        and args.kubernetes_version is not None
+        and kubernetes_version(version) != kubernetes_version(args.kubernetes_version)
+    ):
+        raise UsageError("error: --target kubernetes=VERSION and --kubernetes-version differ")
+    given = version or args.kubernetes_version
+    version = kubernetes_version(given) if given else DEFAULT_VERSION
+    skip = frozenset(k.strip() for value in args.skip for k in value.split(",") if k.strip())
+    locations = tuple(args.schema_location)
+    return Options(
+        platform=Platform(platform),
+        version=version,
+        schema_locations=locations,
+        ignore_missing_schemas=args.ignore_missing_schemas,
+        skip=skip,
+        lint=args.lint,
+        summarize=not args.verbose and args.output in ("text", "github"),
+        locations=Locations(locations, version=version) if locations else None,
+    )
+
+
 def run_validate(args: argparse.Namespace) -> int:
+    if args.list_checks:
+        from reconciler.cli.validate_output import write_checks
+
+        write_checks(sys.stdout, output=args.output)
+        return EXIT_VALID
     from reconciler.validate import validate_paths
 
     if args.paths.count("-") > 1:
         raise UsageError("error: standard input (-) may be given only once")
-    report = validate_paths(args.paths, strict=args.strict)
+    options = options_of(args)
+    report = validate_paths(args.paths, strict=args.strict, options=options)
     # a Secret this host keeps out of the folder (create secret generic) is not missing here
     problems = without_created_secrets(
         report.problems, find_state_dir(getattr(args, "state_dir", None))
     )
-    if args.target == "kubernetes":
-        from reconciler.cli.export import kubernetes_problems
-
-        extra = kubernetes_problems(report)
+    if args.target[0] == "kubernetes" and report.objects:
+        extra = export_problems(report, version=options.version)
         if args.strict:
             extra = [p.with_severity(Severity.ERROR) for p in extra]
         problems.extend(extra)
-    WRITERS[args.output](report, problems, sys.stdout)
+    local = args.target[0] == "local"
+    WRITERS[args.output](report, problems, sys.stdout, verbose=args.verbose, local=local)
     return exit_code(report, problems)
 
 
@@ -124,23 +217,54 @@ def without_created_secrets(problems: Sequence[Problem], state_dir: Path) -> lis
 _SECRET_REF = re.compile(r'secret "(?P<name>[^"]+)" not found: .* namespace "(?P<namespace>[^"]+)"')
 
 
+def export_problems(report: Report, *, version: str) -> list[Problem]:
+    """What ``export`` would change of the objects: only those that use a local extension.
+
+    Translating costs a deep copy per object; an object that passes its upstream schema, has no
+    ``$(VAR)`` reference and no relative ``workingDir`` goes to a cluster as it is, so only the
+    others are translated (``tests/validate/test_targets.py`` pins that both agree).
+    """
+    from reconciler.cli.export import Located
+    from reconciler.export import portability_problems
+    from reconciler.kindcheck import upstream_valid
+
+    def relative_dirs(obj: dict[str, Any]) -> bool:
+        pod = (obj.get("spec") or {}).get("template", {}).get("spec") or {}
+        containers = [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]
+        return any(not str(c.get("workingDir", "/")).startswith("/") for c in containers)
+
+    def as_is(obj: dict[str, Any], text: str) -> bool:
+        return "$(" not in text and upstream_valid(obj, version) and not relative_dirs(obj)
+
+    changed = [
+        Located(o, o.document)
+        for o in report.objects
+        if o.document is None or not o.document.text or not as_is(o.obj, o.document.text)
+    ]
+    return portability_problems(changed) if changed else []
+
+
 def exit_code(report: Report, problems: list[Problem]) -> int:
-    if report.unreadable:
+    """2 when a file could not be read at all; 1 on any error (a syntax error too); else 0."""
+    if any(p.rule in READ_RULES and p.file in report.unreadable for p in problems):
         return EXIT_USAGE
-    if any(p.severity is Severity.ERROR for p in problems):
+    if report.unreadable or any(p.severity is Severity.ERROR for p in problems):
         return EXIT_INVALID
     return EXIT_VALID
 
 
 def summary(report: Report, problems: list[Problem]) -> dict[str, int]:
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
+    summarized = sum(s.count for s in report.summarized)
     return {
         "resources": report.resources,
         "files": len(report.files),
-        "valid": len(report.objects),
+        "valid": len(report.objects) + len(report.ignored),
         "invalid": report.invalid_resources,
         "errors": errors,
-        "warnings": len(problems) - errors,
+        "warnings": len(problems) - errors + summarized,
+        "skipped": report.skipped,
+        "ignored": len(report.ignored),
         "unreadable": len(report.unreadable),
     }
 
@@ -152,14 +276,63 @@ def summary_line(report: Report, problems: list[Problem]) -> str:
         f"Summary: {s['resources']} resources found in {s['files']} files - Valid: {s['valid']}, "
         f"Invalid: {s['invalid']}, Errors: {s['errors']}, Warnings: {s['warnings']}"
     )
+    if s["skipped"]:
+        line += f", Skipped: {s['skipped']}"
     if s["unreadable"]:
         line += f", Unreadable files: {s['unreadable']}"
     return line
 
 
-def write_text(report: Report, problems: list[Problem], out: TextIO) -> None:
+def summarized_lines(report: Report) -> list[str]:
+    """One line per warning rule that repeats across files (``--verbose`` lists them all)."""
+    lines = []
+    for item in report.summarized:
+        first = item.first
+        field = f"{first.field}: " if first.field else ""
+        lines.append(
+            f"warning: {item.rule}: {item.count} times in {item.files} files, first "
+            f"{first.file}:{first.line}:{first.column}: {field}{first.message} "
+            "(--verbose lists each)"
+        )
+    return lines
+
+
+def ignored_lines(report: Report, *, verbose: bool) -> list[str]:
+    """What the local daemon will not run: one line, or one per resource with ``--verbose``."""
+    if not report.ignored:
+        return []
+    if verbose:
+        return [
+            f"{item.source}:{item.line}: info: {item.kind} {json.dumps(item.name)}: "
+            + ("validated" if item.validated else "no schema, not validated")
+            + f"; the local daemon does not run {item.kind} and ignores it (ignored-kind)"
+            for item in report.ignored
+        ]
+    counts: dict[str, int] = {}
+    for item in report.ignored:
+        counts[item.kind] = counts.get(item.kind, 0) + 1
+    kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items()))
+    unchecked = sum(1 for item in report.ignored if not item.validated)
+    note = f"; {unchecked} of them have no schema and were not validated" if unchecked else ""
+    return [
+        f"info: {len(report.ignored)} resources of kinds the local daemon does not run "
+        f"({kinds}): `reconciler run` ignores them{note} (--verbose lists them)"
+    ]
+
+
+def write_text(
+    report: Report,
+    problems: list[Problem],
+    out: TextIO,
+    *,
+    verbose: bool = False,
+    local: bool = True,
+) -> None:
     for problem in problems:
         out.write(problem.render() + "\n")
+    ignored = ignored_lines(report, verbose=verbose) if local else []
+    for line in [*summarized_lines(report), *ignored]:
+        out.write(line + "\n")
     out.write(summary_line(report, problems) + "\n")
 
 
@@ -175,29 +348,50 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
     }
 
 
-def write_json(report: Report, problems: list[Problem], out: TextIO) -> None:
-    resources = [
-        {
-            "kind": str(o.ref.kind),
-            "namespace": o.ref.namespace,
-            "name": o.ref.name,
-            "file": o.source,
-            "line": o.line,
-            "valid": True,
-            "digest": o.digest,
-        }
-        for o in report.objects
-    ] + [
-        {
-            "kind": str(ref.kind),
-            "namespace": ref.namespace,
-            "name": ref.name,
-            "file": found[0].file if found else "",
-            "line": found[0].line if found else 0,
-            "valid": False,
-        }
-        for ref, found in report.invalid.items()
-    ]
+def _ignored_reason(item: Any) -> str:
+    return "validated, not run by the local daemon" if item.validated else "no schema, not run"
+
+
+def write_json(
+    report: Report, problems: list[Problem], out: TextIO, *, local: bool = True, **_: bool
+) -> None:
+    resources = (
+        [
+            {
+                "kind": str(o.ref.kind),
+                "namespace": o.ref.namespace,
+                "name": o.ref.name,
+                "file": o.source,
+                "line": o.line,
+                "valid": True,
+                "digest": o.digest,
+            }
+            for o in report.objects
+        ]
+        + [
+            {
+                "kind": str(ref.kind),
+                "namespace": ref.namespace,
+                "name": ref.name,
+                "file": found[0].file if found else "",
+                "line": found[0].line if found else 0,
+                "valid": False,
+            }
+            for ref, found in report.invalid.items()
+        ]
+        + [
+            {
+                "kind": item.kind,
+                "apiVersion": item.api_version,
+                "name": item.name,
+                "file": item.source,
+                "line": item.line,
+                "valid": True,
+                **({"ignored": _ignored_reason(item)} if local else {}),
+            }
+            for item in report.ignored
+        ]
+    )
     document = {
         "summary": {**summary(report, problems), "ok": exit_code(report, problems) == 0},
         "files": report.files,
@@ -208,7 +402,7 @@ def write_json(report: Report, problems: list[Problem], out: TextIO) -> None:
     out.write(json.dumps(document, indent=2) + "\n")
 
 
-def write_junit(report: Report, problems: list[Problem], out: TextIO) -> None:
+def write_junit(report: Report, problems: list[Problem], out: TextIO, **_: bool) -> None:
     """One testsuite per file, one testcase per resource (and per problem with no resource)."""
     owned: dict[Problem, str] = {}
     cases: dict[str, list[tuple[str, list[Problem]]]] = {name: [] for name in report.files}
@@ -265,7 +459,14 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def write_github(report: Report, problems: list[Problem], out: TextIO) -> None:
+def write_github(
+    report: Report,
+    problems: list[Problem],
+    out: TextIO,
+    *,
+    verbose: bool = False,
+    local: bool = True,
+) -> None:
     """GitHub workflow commands: each problem becomes an annotation on its line."""
     for problem in problems:
         level = "error" if problem.severity is Severity.ERROR else "warning"
@@ -280,14 +481,43 @@ def write_github(report: Report, problems: list[Problem], out: TextIO) -> None:
         )
         field = f"{problem.field}: " if problem.field else ""
         out.write(f"::{level} {props}::{_escape_data(field + problem.message)}\n")
+    for item in report.summarized:
+        first = item.first
+        props = ",".join(
+            f"{key}={_escape_property(value)}"
+            for key, value in (
+                ("file", first.file),
+                ("line", str(first.line)),
+                ("col", str(first.column)),
+                ("title", f"reconciler validate ({item.rule}, {item.count} times)"),
+            )
+        )
+        message = f"{item.count} times in {item.files} files, first: {first.message}"
+        out.write(f"::warning {props}::{_escape_data(message)}\n")
+    for line in ignored_lines(report, verbose=verbose) if local else []:
+        out.write(f"::notice::{_escape_data(line)}\n")
     out.write(summary_line(report, problems) + "\n")
 
 
-WRITERS: dict[str, Callable[[Report, list[Problem], TextIO], None]] = {
+def _sarif(report: Report, problems: list[Problem], out: TextIO, **_: bool) -> None:
+    from reconciler.cli.validate_output import write_sarif
+
+    write_sarif(report, problems, out)
+
+
+def _tap(report: Report, problems: list[Problem], out: TextIO, **_: bool) -> None:
+    from reconciler.cli.validate_output import write_tap
+
+    write_tap(report, problems, out)
+
+
+WRITERS: dict[str, Callable[..., None]] = {
     "text": write_text,
     "json": write_json,
     "junit": write_junit,
     "github": write_github,
+    "sarif": _sarif,
+    "tap": _tap,
 }
 
 __all__ = ["FORMATS", "TARGETS", "register", "run_schema", "run_validate"]

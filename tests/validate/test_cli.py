@@ -106,10 +106,12 @@ def test_github_annotations(broken: Path) -> None:
     assert "::warning file=good.yaml" in result.stdout
 
 
-def test_unreadable_input_exits_2(tmp_path: Path) -> None:
-    """A YAML syntax error or a missing path is exit 2."""
+def test_syntax_error_exits_1_and_missing_path_exits_2(tmp_path: Path) -> None:
+    """A YAML syntax error is an invalid manifest (exit 1, as kubeconform); a missing path is 2."""
     (tmp_path / "x.yaml").write_text("a: [1\n")
-    assert run("validate", "x.yaml", cwd=tmp_path).returncode == 2
+    result = run("validate", "x.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "x.yaml:2:1: error: YAML syntax error" in result.stdout
     assert run("validate", "missing.yaml", cwd=tmp_path).returncode == 2
 
 

@@ -78,8 +78,10 @@ INVALID: list[Any] = [
         id="required image",
     ),
     pytest.param(_set("spec.strategy.type", "Rolling"), "schema", "spec.strategy.type", id="enum"),
-    pytest.param(_set("kind", "StatefulSet"), "kind", "kind", id="unsupported kind"),
-    pytest.param(_set("apiVersion", "apps/v1beta1"), "kind", "apiVersion", id="unknown apiVersion"),
+    pytest.param(_set("kind", "Deploymnet"), "kind", "kind", id="unsupported kind"),
+    pytest.param(
+        _set("apiVersion", "apps/v1beta1"), "removed-api", "apiVersion", id="removed apiVersion"
+    ),
     pytest.param(
         _set("spec.template.metadata.labels", {"app": "other"}),
         "selector",
