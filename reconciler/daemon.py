@@ -255,6 +255,7 @@ class Daemon:
             else:  # a ConfigMap or Secret: pods waiting for it may start now
                 config_namespaces.add(ref.namespace)
         for namespace in sorted(config_namespaces):  # once per namespace, not per object
+            await self.executor.refresh_config_volumes(namespace)
             self._refresh_deployments_of(namespace)
         if result.held:
             message = (

@@ -304,6 +304,20 @@ class Executor:
         await self.runtime.start_pod(spec)
         log.info("pod_started", deployment=ref.key, replica_set=row.name, pod=name)
 
+    async def refresh_config_volumes(self, namespace: str) -> None:
+        """A ConfigMap or Secret of ``namespace`` changed: rewrite the configMap and secret
+        volumes of its running pods in place, as the kubelet does. A Deployment that opted out
+        of the roll on config change sees the new files this way; one that rolls sees them
+        until its pods are replaced."""
+        for pod in self.runtime.pods():
+            if pod.namespace != namespace or pod.terminating or not pod.owner:
+                continue
+            row = self.store.get_replicaset(namespace, pod.owner)
+            if row is None or not _has_config_volumes(row.template):
+                continue
+            config = self.pod_config(namespace, row.template)
+            await self.runtime.update_pod_config(pod.name, config)
+
     def pod_config(self, namespace: str, template: Mapping[str, Any]) -> PodConfig:
         """What the pod's template uses, as it is now (``reconciler.podconfig``)."""
         return pod_config(self.store, namespace, template)
@@ -337,6 +351,11 @@ def _rs_status(pods: Sequence[PodStatus], obj: Any, *, now: float) -> dict[str, 
         "readyReplicas": len(ready),
         "availableReplicas": len(available),
     }
+
+
+def _has_config_volumes(template: Mapping[str, Any]) -> bool:
+    volumes = (template.get("spec") or {}).get("volumes") or []
+    return any(isinstance(v, Mapping) and ("configMap" in v or "secret" in v) for v in volumes)
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:

@@ -117,6 +117,10 @@ class Runtime(Protocol):
         disappears from ``pods()``.
         """
 
+    async def update_pod_config(self, name: str, config: PodConfig) -> list[str]:
+        """Rewrite the pod's configMap and secret volumes from ``config`` in place (the
+        kubelet's atomic ``..data`` swap); the names of the volumes that changed."""
+
     def pods(self) -> list[PodStatus]: ...
 
     def subscribe(self, callback: Callable[[PodStatus], None]) -> Callable[[], None]:

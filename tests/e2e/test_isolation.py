@@ -196,3 +196,48 @@ def test_an_oversized_request_stays_pending_with_failed_scheduling(
     ]
     assert json.dumps(pod).count("ContainerCreating") == 0
     assert daemon.cli("get", "pods").stdout.splitlines()[1].split()[2] == "Pending"
+
+
+def _settings(value: str) -> str:
+    return f"""apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: {value}
+"""
+
+
+def test_a_config_map_volume_is_updated_in_place_when_the_deployment_does_not_roll(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """roll-on-config-change "false": a ConfigMap edit rewrites the mounted file; same pod."""
+    containers = """
+        - name: app
+          image: reader:1
+          command: [python3, -c, "import time; time.sleep(600)"]
+          env: [{name: E2E_TOKEN, value: "$TOKEN"}]
+          volumeMounts: [{name: settings, mountPath: /etc/settings}]"""
+    volumes = """
+      volumes: [{name: settings, configMap: {name: settings}}]"""
+    manifest = pod_yaml("reader", token=token, containers=containers, volumes=volumes).replace(
+        "metadata:\n  name: reader\n",
+        "metadata:\n  name: reader\n  annotations:\n"
+        '    reconciler.dev/roll-on-config-change: "false"\n',
+        1,
+    )
+    write(folder, "settings", _settings("blue"))
+    write(folder, "reader", manifest)
+    daemon.start()
+    name = one_pod(daemon)
+
+    def mode() -> str | None:
+        seen = daemon.cli("exec", name, "--", "cat", "/etc/settings/mode")
+        return seen.stdout if seen.returncode == 0 else None
+
+    assert wait_for(mode, what="the mounted file") == "blue"
+    write(folder, "settings", _settings("green"))
+    wait_for(lambda: mode() == "green", timeout=30, what="the file rewritten in place")
+    live = [p for p in daemon.pods() if not p.terminating]
+    assert [p.name for p in live] == [name]  # not rolled: the same pod, never restarted
+    assert live[0].restarts == 0
