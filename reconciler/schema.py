@@ -94,6 +94,8 @@ class SchemaChecker:
             findings.extend(self._details(obj))
         if self._unsupported:
             _walk_unsupported(obj, self._unsupported, (), findings)
+            if _runs_on_podman(obj):
+                findings = [f for f in findings if not _podman_honours(f)]
         return findings
 
     def _details(self, obj: dict[str, Any]) -> Iterator[Finding]:
@@ -188,6 +190,27 @@ def _unsupported_tree(node: dict[str, Any], root: dict[str, Any], depth: int = 0
         if child:
             tree["*"] = child
     return tree
+
+
+PODMAN_FIELDS = frozenset({"imagePullPolicy", "tty", "stdin"})  # what podman honours beyond them
+
+
+def _runs_on_podman(obj: Any) -> bool:
+    """``spec.template.spec.runtimeClassName: podman`` (any other shape: no)."""
+    node = obj
+    for key in ("spec", "template", "spec"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return isinstance(node, dict) and node.get("runtimeClassName") == "podman"
+
+
+def _podman_honours(finding: Finding) -> bool:
+    path = finding.path
+    return (
+        finding.rule == "unsupported-field"
+        and len(path) == 6
+        and path[:4] == ("spec", "template", "spec", "containers")
+        and path[-1] in PODMAN_FIELDS
+    )
 
 
 def _walk_unsupported(obj: Any, tree: Tree, path: Path, out: list[Finding]) -> None:

@@ -1,0 +1,453 @@
+"""The podman runtime: each pod a podman pod, each container a podman container.
+
+The same seam and the same words as the process runtime (``reconciler.runtime.process``), with
+the same mutable ``Pod``/``Container`` views and probes (``reconciler.runtime.container``), so
+the engine, the proxy and the CLI cannot tell them apart. One supervisor task per container
+owns it from the first pull to the last exit::
+
+    pod create + start (ports on 127.0.0.1) ─► image present? (imagePullPolicy) ─► pull
+        │ fails: ErrImagePull → ImagePullBackOff (back-off) ◄──────────────────────┘
+        ▼
+    create (command → ENTRYPOINT, args → CMD, env, limits) ─► start ─► Running, probes
+        ▲                                                             │ died (events stream)
+        └──── CrashLoopBackOff back-off ◄── Terminated (inspect: exit code, OOMKilled) ◄┘
+
+A restart is a new container, as the kubelet makes one; the previous one is kept for
+``logs --previous`` and removed at the restart after. Podman's own restart policy is off:
+back-off and restart counts are ours. Deaths come from one ``podman events`` stream; nothing
+polls podman per pod. Every podman object carries our labels (state directory, pod,
+ReplicaSet), and leftovers are removed by those labels only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import shutil
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, cast
+
+import structlog
+
+from reconciler.runtime import PodSpec, PodStatus
+from reconciler.runtime.container import Container, Pod
+from reconciler.runtime.podman import images
+from reconciler.runtime.podman.client import Event, EventStream, Podman
+from reconciler.runtime.podman.env import container_env
+from reconciler.runtime.podman.host import (
+    PodmanUnavailable,
+    configure,
+    podman_binary,
+    podman_dir,
+    state_id,
+)
+from reconciler.runtime.podman.oom import OomWatch
+from reconciler.runtime.podman.records import remove_record, write_record
+from reconciler.runtime.podman.translate import (
+    LABEL_CONTAINER,
+    LABEL_STATE_ID,
+    container_name,
+    create_args,
+    labels,
+    pod_name,
+)
+from reconciler.runtime.ports import PortAllocator
+from reconciler.runtime.probes import ProbeTarget
+from reconciler.runtime.process import Backoff
+
+log = structlog.get_logger(component="runtime", runtime="podman")
+
+Callback = Callable[[PodStatus], None]
+# (namespace, pod, type, reason, message): the kubelet's events on a pod
+EventSink = Callable[[str, str, str, str, str], None]
+
+
+@dataclass(slots=True)
+class Instance:
+    """One podman container: a container's current (or previous) run."""
+
+    id: str
+    image_id: str = ""
+    exited: asyncio.Future[int | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    oom: OomWatch | None = None
+
+
+@dataclass(slots=True)
+class PodmanPod:
+    pod: Pod
+    name: str  # the podman pod's name
+    specs: dict[str, Mapping[str, Any]]  # container name -> its spec as written
+    ip: str = ""
+    current: dict[str, Instance] = field(default_factory=dict)
+    previous: dict[str, Instance] = field(default_factory=dict)
+    sandbox: asyncio.Task[bool] | None = None
+
+
+class PodmanRuntime:
+    """``reconciler.runtime.Runtime`` on podman (see the module docstring)."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        backoff_initial: float = 10.0,
+        backoff_max: float = 300.0,
+        image_pull_backoff_initial: float | None = None,
+        bind_host: str = "127.0.0.1",
+        on_event: EventSink | None = None,
+    ) -> None:
+        self._state_dir = Path(state_dir).resolve()
+        self._state = state_id(self._state_dir)
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._pull_initial = (
+            backoff_initial if image_pull_backoff_initial is None else image_pull_backoff_initial
+        )
+        self._bind_host = bind_host
+        self._on_event = on_event or (lambda *_: None)
+        self._ports = PortAllocator(bind_host)
+        self._pods: dict[str, PodmanPod] = {}
+        self._subscribers: list[Callback] = []
+        self._finishing: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[object]] = set()
+        self._waiting: dict[str, Instance] = {}  # podman container id -> its instance
+        self._podman: Podman | None = None
+        self._events: EventStream | None = None
+        self._pulls = images.Puller(self._event)
+
+    @property
+    def podman(self) -> Podman:
+        if self._podman is None:
+            raise PodmanUnavailable("error: the podman runtime has not been started")
+        return self._podman
+
+    # -- the Runtime protocol ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check podman works here, remove what a crashed predecessor left, watch events."""
+        binary = podman_binary()
+        podman = Podman(binary, configure(self._state_dir))
+        info = await podman.run("info", "--format", "{{.Host.OCIRuntime.Name}}", timeout=60)
+        if not info.ok:
+            raise PodmanUnavailable(
+                f"error: podman does not work on this host: {info.error()} "
+                "(or run with --runtime process)"
+            )
+        self._podman = podman
+        await self._remove_leftovers()
+        self._events = EventStream(
+            podman,
+            filters=[f"label={LABEL_STATE_ID}={self._state}", "type=container", "event=died"],
+            on_event=self._on_podman_event,
+            on_restart=self._recheck_waiting,
+        )
+        self._events.start()
+        await asyncio.wait_for(self._events.ready.wait(), 30)
+        log.info("podman_ready", oci_runtime=info.stdout.strip(), state_id=self._state)
+
+    async def start_pod(self, spec: PodSpec) -> None:
+        if spec.name in self._pods:
+            raise ValueError(f"pod {spec.name} already exists")
+        record_dir = podman_dir(self._state_dir)
+        pod = Pod.create(spec, runtime_dir=record_dir, logs_dir=record_dir)
+        for number, port_name in pod.declared_ports():
+            host_port = pod.ports.get(number) or self._ports.allocate()
+            pod.ports[number] = host_port
+            if port_name:
+                pod.ports[port_name] = host_port
+        entry = PodmanPod(
+            pod=pod,
+            name=pod_name(self._state, spec.namespace, spec.name),
+            specs={c.name: c.spec for c in pod.containers},
+        )
+        self._pods[spec.name] = entry
+        log.info("pod_started", pod=spec.name, namespace=spec.namespace, ports=dict(pod.ports))
+        self._notify(entry)
+        entry.sandbox = asyncio.create_task(self._sandbox(entry), name=f"pod/{spec.name}/sandbox")
+        for container in pod.containers:
+            container.task = asyncio.create_task(
+                self._supervise(entry, container), name=f"pod/{spec.name}/{container.name}"
+            )
+
+    async def stop_pod(self, name: str) -> None:
+        entry = self._pods.get(name)
+        if entry is None or entry.pod.terminating:
+            return
+        pod = entry.pod
+        pod.terminating = True
+        pod.stop_deadline = time.monotonic() + pod.grace_period
+        pod.update_ready()
+        self._notify(entry)  # the proxy drops the endpoint before any signal is sent
+        pod.stopping.set()
+        task = asyncio.create_task(self._finish(entry), name=f"pod/{name}/finish")
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    def pods(self) -> list[PodStatus]:
+        return [self._status(entry) for entry in self._pods.values()]
+
+    def subscribe(self, callback: Callback) -> Callable[[], None]:
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    async def close(self) -> None:
+        for name in list(self._pods):
+            await self.stop_pod(name)
+        while self._finishing:
+            await asyncio.gather(*list(self._finishing), return_exceptions=True)
+        if self._events is not None:
+            await self._events.close()
+
+    async def wait_gone(self, name: str) -> None:
+        """Wait until a stopping pod is gone (for tests and the benchmark)."""
+        while name in self._pods:
+            await self._pods[name].pod.gone.wait()
+
+    def _background(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- status and events -----------------------------------------------------------------
+
+    def _status(self, entry: PodmanPod) -> PodStatus:
+        status = entry.pod.status(self._bind_host)
+        containers = []
+        for item in status.containers:
+            instance = entry.current.get(item.name)
+            if instance is not None:
+                item = replace(
+                    item, container_id=f"podman://{instance.id}", image_id=instance.image_id
+                )
+            containers.append(item)
+        return replace(status, containers=tuple(containers))
+
+    def _notify(self, entry: PodmanPod) -> None:
+        status = self._status(entry)
+        for callback in list(self._subscribers):
+            try:
+                callback(status)
+            except Exception:
+                log.exception("subscriber_failed", pod=status.name)
+
+    def _event(self, pod: Pod, kind: str, reason: str, message: str) -> None:
+        try:
+            self._on_event(pod.spec.namespace, pod.spec.name, kind, reason, message)
+        except Exception:
+            log.exception("event_sink_failed", pod=pod.spec.name, reason=reason)
+
+    def _on_podman_event(self, event: Event) -> None:
+        instance = self._waiting.pop(event.id, None)
+        if instance is not None and not instance.exited.done():
+            instance.exited.set_result(event.exit_code)
+
+    def _recheck_waiting(self) -> None:
+        """After the events stream restarted: ask podman about every container we wait on."""
+        for container_id in list(self._waiting):
+            self._background(self._check_exited(container_id))
+
+    async def _check_exited(self, container_id: str) -> None:
+        state = await self.podman.json("inspect", "--format", "{{json .State}}", container_id)
+        if not isinstance(state, dict) or not state.get("Running"):
+            code = state.get("ExitCode") if isinstance(state, dict) else None
+            self._on_podman_event(Event(container_id, "", "died", code, {}))
+
+    # -- the pod sandbox -------------------------------------------------------------------
+
+    async def _sandbox(self, entry: PodmanPod) -> bool:
+        """Create and start the podman pod (its infra container holds the ports); its IP."""
+        spec = entry.pod.spec
+        args = ["pod", "create", "--name", entry.name, "--hostname", spec.name[:63]]
+        args += labels(
+            state_dir=str(self._state_dir),
+            state=self._state,
+            namespace=spec.namespace,
+            pod=spec.name,
+            owner=spec.owner,
+        )
+        for number, _ in entry.pod.declared_ports():
+            args += ["--publish", f"{self._bind_host}:{entry.pod.ports[number]}:{number}"]
+        backoff = Backoff(self._backoff_initial, self._backoff_max)
+        while not entry.pod.terminating:
+            created = await self.podman.run(*args, timeout=60)
+            started = await self.podman.run("pod", "start", entry.name, timeout=60)
+            if created.ok and started.ok:
+                entry.ip = await self._pod_ip(entry.name)
+                return True
+            message = (created if not created.ok else started).error()
+            log.warning("sandbox_failed", pod=spec.name, error=message)
+            self._event(entry.pod, "Warning", "FailedCreatePodSandBox", message)
+            await self.podman.run("pod", "rm", "-f", entry.name, timeout=60)
+            delay = backoff.next() or 0.5
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(entry.pod.stopping.wait(), delay)
+        return False
+
+    async def _pod_ip(self, name: str) -> str:
+        infra = await self.podman.run("pod", "inspect", "--format", "{{.InfraContainerID}}", name)
+        if not infra.ok:
+            return self._bind_host
+        address = await self.podman.run(
+            "inspect", "--format", "{{.NetworkSettings.IPAddress}}", infra.stdout.strip()
+        )
+        return address.stdout.strip() or self._bind_host
+
+    # -- supervising one container ---------------------------------------------------------
+
+    async def _supervise(self, entry: PodmanPod, container: Container) -> None:
+        try:
+            from reconciler.runtime.podman.supervise import supervise
+
+            await supervise(self, entry, container)
+        except Exception:
+            log.exception("supervisor_failed", pod=entry.pod.spec.name, container=container.name)
+            container.set_waiting("RunContainerError", "supervisor failed; see the daemon log")
+            self._notify(entry)
+
+    async def _finish(self, entry: PodmanPod) -> None:
+        pod = entry.pod
+        tasks = [c.task for c in pod.containers if c.task is not None]
+        if entry.sandbox is not None:
+            tasks.append(cast(Any, entry.sandbox))
+        await asyncio.gather(*tasks, return_exceptions=True)
+        removed = await self.podman.run("pod", "rm", "-f", "--time", "0", entry.name, timeout=60)
+        if not removed.ok and "no pod with name" not in removed.stderr:
+            log.warning("pod_remove_failed", pod=pod.spec.name, error=removed.error())
+        for instance in [*entry.current.values(), *entry.previous.values()]:
+            if instance.oom is not None:
+                instance.oom.close()
+            self._waiting.pop(instance.id, None)
+        self._ports.release(set(pod.ports.values()))
+        with contextlib.suppress(OSError):
+            remove_record(self._state_dir, pod.spec.namespace, pod.spec.name)
+        del self._pods[pod.spec.name]
+        pod.gone_at = time.time()
+        log.info("pod_stopped", pod=pod.spec.name, namespace=pod.spec.namespace)
+        self._notify(entry)
+        pod.gone.set()
+
+    async def _remove_leftovers(self) -> None:
+        """Pods and containers of ours (by the state-id label) that a crashed daemon left."""
+        found = await self.podman.run(
+            "pod", "ps", "-q", "--filter", f"label={LABEL_STATE_ID}={self._state}"
+        )
+        pods = found.stdout.split()
+        if pods:
+            await self.podman.run("pod", "rm", "-f", "--time", "0", *pods, timeout=120)
+        stray = await self.podman.run(
+            "ps", "-aq", "--filter", f"label={LABEL_STATE_ID}={self._state}"
+        )
+        if stray.stdout.split():
+            await self.podman.run("rm", "-f", "--time", "0", *stray.stdout.split(), timeout=120)
+        if pods or stray.stdout.split():
+            log.warning("leftovers_removed", pods=len(pods), containers=len(stray.stdout.split()))
+        shutil.rmtree(podman_dir(self._state_dir) / "pods", ignore_errors=True)
+
+    # -- helpers for the supervisor --------------------------------------------------------
+
+    def create_command(
+        self, entry: PodmanPod, container: Container, *, image: str
+    ) -> tuple[list[str], dict[str, str]]:
+        """``podman create`` argv for the container's next instance, and its env."""
+        spec = entry.pod.spec
+        env, command, args = container_env(
+            entry.specs[container.name],
+            pod=spec,
+            pod_ip=entry.ip or self._bind_host,
+            ports=entry.pod.declared_ports(),
+        )
+        name = container_name(entry.name, container.name, container.instances)
+        argv = ["create", "--pod", entry.name, "--name", name, "--restart", "no"]
+        argv += labels(
+            state_dir=str(self._state_dir),
+            state=self._state,
+            namespace=spec.namespace,
+            pod=spec.name,
+            owner=spec.owner,
+        )
+        argv += ["--label", f"{LABEL_CONTAINER}={container.name}"]
+        argv += ["--log-driver", "k8s-file", "--log-opt", "max-size=10mb"]
+        argv += create_args(
+            entry.specs[container.name], image=image, env=env, command=command, args=args
+        )
+        return argv, env
+
+    def probe_target(self, entry: PodmanPod) -> ProbeTarget:
+        return ProbeTarget(
+            host=self._bind_host,
+            ports=dict(entry.pod.ports),
+            env=dict(self.podman.env),
+            cwd=str(self._state_dir),
+        )
+
+    def instance_started(self, entry: PodmanPod, container: Container, instance: Instance) -> None:
+        old = entry.previous.pop(container.name, None)
+        if container.name in entry.current:
+            entry.previous[container.name] = entry.current[container.name]
+        entry.current[container.name] = instance
+        if old is not None:
+            self._background(self.podman.run("rm", "-f", "--time", "0", old.id))
+        write_record(
+            self._state_dir,
+            entry.pod.spec.namespace,
+            entry.pod.spec.name,
+            podman_pod=entry.name,
+            containers={
+                name: {
+                    "id": entry.current[name].id,
+                    "previous": entry.previous[name].id if name in entry.previous else "",
+                }
+                for name in entry.current
+            },
+        )
+
+    def wait_for_exit(self, instance: Instance) -> None:
+        self._waiting[instance.id] = instance
+
+    def backoffs(self) -> tuple[Backoff, Backoff]:
+        pulls = Backoff(self._pull_initial, self._backoff_max)
+        pulls.next()  # the first pull retry waits the initial back-off, not zero
+        return Backoff(self._backoff_initial, self._backoff_max), pulls
+
+    @property
+    def pulls(self) -> images.Puller:
+        return self._pulls
+
+    @property
+    def backoff_max(self) -> float:
+        return self._backoff_max
+
+    def notify(self, entry: PodmanPod) -> None:
+        self._notify(entry)
+
+    def event(self, entry: PodmanPod, kind: str, reason: str, message: str) -> None:
+        self._event(entry.pod, kind, reason, message)
+
+    @staticmethod
+    def grace_left(entry: PodmanPod) -> float:
+        pod = entry.pod
+        deadline = pod.stop_deadline if pod.terminating else time.monotonic() + pod.grace_period
+        return max(0.0, deadline - time.monotonic())
+
+    @staticmethod
+    def stop_timeout(seconds: float) -> str:
+        """``podman stop --time`` takes whole seconds: round up, never below 0.
+
+        >>> PodmanRuntime.stop_timeout(2.1), PodmanRuntime.stop_timeout(0)
+        ('3', '0')
+        """
+        return str(max(0, math.ceil(seconds)))
+
+
+__all__ = ["EventSink", "Instance", "PodmanPod", "PodmanRuntime"]

@@ -1,0 +1,274 @@
+"""One container's life on podman: pull, create, start, watch, stop, restart with back-off.
+
+The same ladder as the process runtime's supervisor (``reconciler.runtime.process``), with
+podman's steps in place of ``exec``; the kubelet's reasons at each rung: ``ErrImagePull`` /
+``ImagePullBackOff`` / ``ErrImageNeverPull`` while the image is not there,
+``CreateContainerConfigError`` when the env cannot be built, ``CreateContainerError`` when
+podman refuses the container, ``StartError`` (exit code 128) when its command cannot start,
+``CrashLoopBackOff`` between restarts, ``OOMKilled`` (137) when the kernel killed it at its
+memory limit. Stopping: ``preStop`` (``exec`` through ``podman exec``, or ``sleep``) within
+the grace period, then ``podman stop --time <what is left>`` (the image's stop signal, then
+SIGKILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any, cast
+
+import structlog
+
+from reconciler.runtime.config import ConfigError
+from reconciler.runtime.container import Container, ProbeSet
+from reconciler.runtime.podman.env import with_exec_via_podman
+from reconciler.runtime.podman.oom import OomWatch
+from reconciler.runtime.podman.translate import normalize_image, pull_policy
+
+if TYPE_CHECKING:
+    from reconciler.runtime.podman.runtime import Instance, PodmanPod, PodmanRuntime
+
+log = structlog.get_logger(component="runtime", runtime="podman")
+
+
+async def _sleep_unless_stopping(entry: PodmanPod, seconds: float) -> bool:
+    """Sleep; True if the pod started stopping meanwhile."""
+    if seconds > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(entry.pod.stopping.wait(), seconds)
+    return entry.pod.terminating
+
+
+async def supervise(runtime: PodmanRuntime, entry: PodmanPod, container: Container) -> None:
+    restarts, pulls = runtime.backoffs()
+    spec = entry.specs[container.name]
+    ref = normalize_image(container.image)
+    policy = pull_policy(spec)
+    while not entry.pod.terminating:
+        outcome = await runtime.pulls.ensure(
+            runtime.podman, entry.pod, image=container.image, ref=ref, policy=policy
+        )
+        if not outcome.ok:
+            await _wait_to_pull_again(
+                runtime, entry, container, pulls, outcome.reason, outcome.error
+            )
+            continue
+        pulls.reset()
+        pulls.next()
+        assert entry.sandbox is not None
+        if not await entry.sandbox:
+            return  # stopped before the pod's sandbox was up
+        if container.instances:
+            delay = restarts.next()
+            if delay > 0:
+                container.set_waiting(
+                    "CrashLoopBackOff",
+                    f"back-off {delay:g}s restarting failed container={container.name} "
+                    f"pod={entry.pod.spec.name}_{entry.pod.spec.namespace}",
+                )
+                runtime.event(
+                    entry,
+                    "Warning",
+                    "BackOff",
+                    f"Back-off restarting failed container {container.name} in pod "
+                    f"{entry.pod.spec.name}_{entry.pod.spec.namespace}",
+                )
+                runtime.notify(entry)
+            if await _sleep_unless_stopping(entry, delay):
+                return
+        try:
+            argv, _env = runtime.create_command(entry, container, image=ref)
+        except ConfigError as exc:
+            container.set_waiting("CreateContainerConfigError", str(exc))
+            runtime.event(entry, "Warning", "Failed", f"Error: {exc}")
+            runtime.notify(entry)
+            await entry.pod.stopping.wait()
+            return
+        ran = await _run_once(runtime, entry, container, argv)
+        if ran >= 2 * runtime.backoff_max:
+            restarts.reset()  # it ran long enough: the next crash restarts at once again
+
+
+async def _wait_to_pull_again(
+    runtime: PodmanRuntime,
+    entry: PodmanPod,
+    container: Container,
+    pulls: Any,
+    reason: str,
+    message: str,
+) -> None:
+    delay = float(pulls.next())
+    container.set_waiting(reason, message)
+    runtime.notify(entry)
+    # show ErrImagePull for a moment, then ImagePullBackOff for the rest of the wait
+    shown = min(delay / 2, 1.0)
+    if await _sleep_unless_stopping(entry, shown):
+        return
+    if reason == "ErrImagePull":
+        back_off = f'Back-off pulling image "{container.image}"'
+        container.set_waiting("ImagePullBackOff", back_off)
+        runtime.event(entry, "Normal", "BackOff", back_off)
+        runtime.event(entry, "Warning", "Failed", "Error: ImagePullBackOff")
+        runtime.notify(entry)
+    await _sleep_unless_stopping(entry, delay - shown)
+
+
+async def _run_once(
+    runtime: PodmanRuntime, entry: PodmanPod, container: Container, argv: list[str]
+) -> float:
+    """Create and start one instance, watch it until it is gone; how long it ran."""
+    from reconciler.runtime.podman.runtime import Instance
+
+    podman = runtime.podman
+    created = await podman.run(*argv, timeout=120)
+    if not created.ok:
+        container.set_waiting("CreateContainerError", created.error())
+        runtime.event(entry, "Warning", "Failed", f"Error: {created.error()}")
+        runtime.notify(entry)
+        container.instances += 1  # counts as an attempt: the next one backs off
+        return 0.0
+    instance = Instance(id=created.stdout.strip().splitlines()[-1])
+    runtime.event(entry, "Normal", "Created", f"Created container {container.name}")
+    runtime.wait_for_exit(instance)
+    started = await podman.run("start", instance.id, timeout=120)
+    if not started.ok:
+        container.instances += 1
+        container.set_terminated(exit_code=128, signal_number=None, reason="StartError")
+        container.message = started.error()
+        runtime.event(entry, "Warning", "Failed", f"Error: {started.error()}")
+        runtime.instance_started(entry, container, instance)
+        runtime.notify(entry)
+        return 0.0
+    began = time.monotonic()
+    state = await podman.json(
+        "inspect", "--format", '{"pid": {{.State.Pid}}, "image": "{{.Image}}"}', instance.id
+    )
+    if isinstance(state, dict):
+        instance.image_id = f"sha256:{state.get('image', '')}" if state.get("image") else ""
+        pid = int(state.get("pid") or 0)
+        instance.oom = OomWatch.of(pid) if pid > 0 else None
+    container.spec = with_exec_via_podman(
+        entry.specs[container.name], binary=podman.binary, container_id=instance.id
+    )
+    container.begin_instance(cast(Any, None))
+    runtime.instance_started(entry, container, instance)
+    runtime.event(entry, "Normal", "Started", f"Started container {container.name}")
+    log.info("container_started", pod=entry.pod.spec.name, container=container.name)
+    entry.pod.update_ready()
+    runtime.notify(entry)
+    probes = ProbeSet(
+        container, runtime.probe_target(entry), on_change=lambda: _ready(runtime, entry)
+    )
+    probes.start()
+    stopping = asyncio.ensure_future(entry.pod.stopping.wait())
+    unhealthy = asyncio.ensure_future(container.kill_requested.wait())
+    try:
+        waits: set[asyncio.Future[Any]] = {instance.exited, stopping, unhealthy}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        unhealthy.cancel()
+        probes.stop()
+    if not instance.exited.done():
+        why = "stopping" if entry.pod.terminating else "unhealthy"
+        log.info("container_killing", pod=entry.pod.spec.name, container=container.name, why=why)
+        await _terminate(runtime, entry, container, instance)
+    await _exit_status(runtime, entry, container, instance)
+    return time.monotonic() - began
+
+
+def _ready(runtime: PodmanRuntime, entry: PodmanPod) -> None:
+    entry.pod.update_ready()
+    runtime.notify(entry)
+
+
+async def _terminate(
+    runtime: PodmanRuntime, entry: PodmanPod, container: Container, instance: Instance
+) -> None:
+    """preStop, then ``podman stop`` with what is left of the grace period."""
+    if entry.pod.terminating:
+        runtime.event(entry, "Normal", "Killing", f"Stopping container {container.name}")
+    else:
+        runtime.event(
+            entry,
+            "Normal",
+            "Killing",
+            f"Container {container.name} failed its probe, will be restarted",
+        )
+    deadline = time.monotonic() + runtime.grace_left(entry)
+    await _pre_stop(runtime, entry, container, instance, deadline=deadline)
+    left = runtime.stop_timeout(deadline - time.monotonic())
+    await runtime.podman.run("stop", "--time", left, instance.id, timeout=float(left) + 60)
+
+
+async def _pre_stop(
+    runtime: PodmanRuntime,
+    entry: PodmanPod,
+    container: Container,
+    instance: Instance,
+    *,
+    deadline: float,
+) -> None:
+    hook = (entry.specs[container.name].get("lifecycle") or {}).get("preStop") or {}
+    budget = deadline - time.monotonic()
+    if budget <= 0 or not isinstance(hook, dict):
+        return
+    if isinstance(hook.get("sleep"), dict):
+        seconds = float(hook["sleep"].get("seconds", 0))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(instance.exited), min(seconds, budget))
+        return
+    exec_hook = hook.get("exec")
+    command = exec_hook.get("command") if isinstance(exec_hook, dict) else None
+    if command:
+        result = await runtime.podman.run(
+            "exec", instance.id, *[str(part) for part in command], timeout=budget
+        )
+        if not result.ok:
+            runtime.event(
+                entry,
+                "Warning",
+                "FailedPreStopHook",
+                f"PreStopHook failed: {result.error()}",
+            )
+
+
+async def _exit_status(
+    runtime: PodmanRuntime, entry: PodmanPod, container: Container, instance: Instance
+) -> None:
+    """Wait for the death, then read its exit code and whether it was the OOM killer."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(instance.exited), 5.0)
+            break
+        # no event yet: ask podman (a lost event must not leave the container "Running")
+        state = await runtime.podman.json("inspect", "--format", "{{json .State}}", instance.id)
+        if not isinstance(state, dict) or not state.get("Running"):
+            break
+    state = await runtime.podman.json("inspect", "--format", "{{json .State}}", instance.id)
+    code = instance.exited.result() if instance.exited.done() else None
+    oom = False
+    if isinstance(state, dict):
+        code = int(state.get("ExitCode", code if code is not None else 0))
+        oom = bool(state.get("OOMKilled"))
+    if instance.oom is not None:
+        instance.oom.close()
+        oom = oom or instance.oom.killed
+        instance.oom = None
+    if code is None:
+        code = 137
+    reason = "OOMKilled" if oom else ("Completed" if code == 0 else "Error")
+    container.set_terminated(exit_code=code, signal_number=None, reason=reason)
+    entry.pod.update_ready()
+    log.info(
+        "container_exited",
+        pod=entry.pod.spec.name,
+        container=container.name,
+        exit_code=code,
+        reason=reason,
+    )
+    runtime.notify(entry)
+
+
+__all__ = ["supervise"]
