@@ -236,4 +236,3 @@ def daemon(
             podman(podman_env_vars, "pod", "rm", "-f", *pods.split(), check=False)
 
 
-pytestmark = pytest.mark.e2e

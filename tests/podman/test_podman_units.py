@@ -1,0 +1,169 @@
+"""The podman runtime's pure parts and the per-pod selection, without podman."""
+
+from __future__ import annotations
+
+import asyncio
+import doctest
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.manifest import load_text
+from reconciler.runtime import ContainerState, PodPhase, PodSpec, PodStatus
+from reconciler.runtime.podman.host import PodmanUnavailable
+from reconciler.runtime.podman.translate import create_args
+from reconciler.runtime.select import SelectingRuntime
+from reconciler.validate import validate_documents
+
+MODULES = [
+    "reconciler.runtime.podman.env",
+    "reconciler.runtime.podman.host",
+    "reconciler.runtime.podman.records",
+    "reconciler.runtime.podman.runtime",
+    "reconciler.runtime.podman.translate",
+    "reconciler.runtime.select",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    """Every >>> example in the podman runtime's docstrings gives the output it shows."""
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize(
+    ("container", "command", "args", "expected"),
+    [
+        pytest.param({}, [], [], ["img"], id="image's ENTRYPOINT and CMD"),
+        pytest.param({}, ["/bin/a"], [], ["--entrypoint", '["/bin/a"]', "img"], id="command"),
+        pytest.param({}, [], ["-x"], ["img", "-x"], id="args replace CMD only"),
+        pytest.param({"workingDir": "/srv"}, [], [], ["--workdir", "/srv", "img"], id="workingDir"),
+    ],
+)
+def test_command_and_args_map_to_entrypoint_and_cmd(
+    container: dict[str, Any], command: list[str], args: list[str], expected: list[str]
+) -> None:
+    """command replaces ENTRYPOINT (dropping CMD), args replaces CMD, as Kubernetes says."""
+    assert create_args(container, image="img", env={}, command=command, args=args) == expected
+
+
+class FakeRuntime:
+    """A runtime whose pods are Running at once (or that cannot start at all)."""
+
+    def __init__(self, *, broken: bool = False) -> None:
+        self.broken = broken
+        self.started: list[str] = []
+        self._callbacks: list[Callable[[PodStatus], None]] = []
+
+    async def start(self) -> None:
+        if self.broken:
+            raise PodmanUnavailable(
+                "error: podman not found: install it, or run with --runtime process"
+            )
+
+    async def start_pod(self, spec: PodSpec) -> None:
+        self.started.append(spec.name)
+
+    async def stop_pod(self, name: str) -> None:
+        self.started.remove(name)
+
+    def pods(self) -> list[PodStatus]:
+        return [PodStatus(n, "default", "rs", {}, PodPhase.RUNNING, 0.0, ()) for n in self.started]
+
+    def subscribe(self, callback: Callable[[PodStatus], None]) -> Callable[[], None]:
+        self._callbacks.append(callback)
+        return lambda: None
+
+    async def close(self) -> None:
+        self.started.clear()
+
+
+def spec(name: str, runtime_class: str | None = None) -> PodSpec:
+    pod: dict[str, Any] = {"containers": [{"name": "web", "image": "httpd"}]}
+    if runtime_class:
+        pod["runtimeClassName"] = runtime_class
+    return PodSpec(name, "default", "rs", {}, {"spec": pod}, Path("."))
+
+
+def test_pods_go_to_the_runtime_their_template_names() -> None:
+    """No runtimeClassName: the daemon's default; runtimeClassName: that runtime."""
+    process, podman = FakeRuntime(), FakeRuntime()
+    selecting = SelectingRuntime("process", {"process": lambda: process, "podman": lambda: podman})
+
+    async def scenario() -> None:
+        await selecting.start()
+        await selecting.start_pod(spec("a"))
+        await selecting.start_pod(spec("b", "podman"))
+        await selecting.stop_pod("b")
+        await selecting.start_pod(spec("c", "podman"))
+
+    asyncio.run(scenario())
+    assert (process.started, podman.started) == (["a"], ["c"])
+    assert sorted(p.name for p in selecting.pods()) == ["a", "c"]
+
+
+def test_a_pod_for_a_runtime_that_cannot_start_waits_saying_why() -> None:
+    """podman missing under a process daemon: that pod waits in CreateContainerConfigError
+    with the fix, the daemon and its other pods run on; deleting it works."""
+    seen: list[PodStatus] = []
+    selecting = SelectingRuntime(
+        "process", {"process": FakeRuntime, "podman": lambda: FakeRuntime(broken=True)}
+    )
+    selecting.subscribe(seen.append)
+
+    async def scenario() -> None:
+        await selecting.start()
+        await selecting.start_pod(spec("a", "podman"))
+        await selecting.start_pod(spec("b"))
+
+    asyncio.run(scenario())
+    (refused,) = [p for p in selecting.pods() if p.name == "a"]
+    container = refused.containers[0]
+    assert (container.state, container.reason) == (
+        ContainerState.WAITING,
+        "CreateContainerConfigError",
+    )
+    assert container.message == "podman not found: install it, or run with --runtime process"
+    asyncio.run(selecting.stop_pod("a"))
+    assert [p.name for p in selecting.pods()] == ["b"] and seen[-1].gone
+
+
+def test_an_unknown_runtime_class_is_refused_by_the_schema() -> None:
+    """runtimeClassName takes process or podman; anything else is an error at its field."""
+    report = validate_documents(load_text(_deployment("kata"), source="m.yaml").documents)
+    assert not report.ok
+    assert any("runtimeClassName" in p.field for p in report.problems)
+
+
+def test_no_command_warning_only_where_the_process_runtime_runs_the_pod() -> None:
+    """An image-only container warns (no-command) on the process runtime, not on podman, and
+    podman's fields (imagePullPolicy) are not reported as ignored there."""
+    process = validate_documents(load_text(_deployment(None), source="m.yaml").documents)
+    podman = validate_documents(load_text(_deployment("podman"), source="m.yaml").documents)
+    assert {p.rule for p in process.problems} == {"no-command", "unsupported-field"}
+    assert podman.problems == [] and podman.ok
+
+
+def _deployment(runtime_class: str | None) -> str:
+    pod: dict[str, Any] = {
+        "containers": [{"name": "web", "image": "httpd:2.4", "imagePullPolicy": "IfNotPresent"}]
+    }
+    if runtime_class:
+        pod["runtimeClassName"] = runtime_class
+    return yaml.safe_dump(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod},
+            },
+        }
+    )
