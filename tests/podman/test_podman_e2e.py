@@ -168,8 +168,12 @@ def test_crash_at_start_is_crash_loop_back_off_on_a_process_daemon(
         assert pod.containers[0].last_exit_code == 3
         previous = daemon.cli("logs", pod.name, "--previous")
         assert previous.returncode == 0 and previous.stdout == "crashing\n", previous.stderr
-        table = daemon.cli("get", "pods").stdout
-        assert "CrashLoopBackOff" in table
+        # between two back-offs the column shows Error for a moment, as kubectl's does
+        wait_for(
+            lambda: "CrashLoopBackOff" in daemon.cli("get", "pods").stdout,
+            timeout=30,
+            what="get pods shows CrashLoopBackOff",
+        )
     finally:
         daemon.stop()
     assert containers_of(podman_env_vars, daemon.state) == []

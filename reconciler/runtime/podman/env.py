@@ -12,14 +12,15 @@ stay apart, because they replace the image's ENTRYPOINT and CMD separately.
 >>> from reconciler.runtime import PodSpec
 >>> from pathlib import Path
 >>> pod = PodSpec("web-1", "default", "web-rs", {}, {}, Path("."))
->>> env, command, args = container_env(spec, pod=pod, pod_ip="10.88.0.2", ports=[("80", "http")])
->>> command, args, env["PORT"], env["PORT_HTTP"], env["A"], "PATH" in env
-(['httpd', '-p', '80'], [], '80', '80', '1', False)
+>>> env, command, args = container_env(spec, pod=pod, pod_ip="", ports=[("80", "http")])
+>>> command, args, env["PORT"], env["PORT_HTTP"], env["A"], "PATH" in env, "POD_IP" in env
+(['httpd', '-p', '80'], [], '80', '80', '1', False, False)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.runtime import PodSpec
@@ -53,6 +54,8 @@ def container_env(
     )
     for key in _IMAGE_VARIABLES:
         variables.pop(key, None)
+    if not pod_ip:
+        variables.pop("POD_IP")  # nothing refers to it (``needs_pod_ip``): not looked up
     # container_config insists on a command (the process runtime has no image to fall back
     # to); here none is fine: the image's ENTRYPOINT runs. Give it one to build the env.
     shaped = {**spec, "command": spec.get("command") or ["-"]}
@@ -68,6 +71,20 @@ def container_env(
     command = [expand(str(part), env) for part in spec.get("command") or []]
     args = [expand(str(part), env) for part in spec.get("args") or []]
     return env, command, args
+
+
+def needs_pod_ip(specs: Iterable[Mapping[str, Any]]) -> bool:
+    """Does any container refer to the pod's IP (``$(POD_IP)``, ``status.podIP``)? Only then
+    is it looked up (one more podman call before the containers start).
+
+    >>> field = {"fieldRef": {"fieldPath": "status.podIP"}}
+    >>> needs_pod_ip([{"env": [{"name": "IP", "valueFrom": field}]}])
+    True
+    >>> needs_pod_ip([{"command": ["httpd"]}])
+    False
+    """
+    text = json.dumps(list(specs), default=str)
+    return any(word in text for word in ("POD_IP", "status.podIP", "status.hostIP"))
 
 
 def with_exec_via_podman(
@@ -91,4 +108,4 @@ def with_exec_via_podman(
     return out
 
 
-__all__ = ["container_env", "with_exec_via_podman"]
+__all__ = ["container_env", "needs_pod_ip", "with_exec_via_podman"]

@@ -28,6 +28,7 @@ class Outcome:
 
     reason: str = ""  # ErrImagePull | ErrImageNeverPull
     error: str = ""
+    image_id: str = ""  # the local image's ID (``sha256:...``) when ready
 
     @property
     def ok(self) -> bool:
@@ -46,7 +47,9 @@ class Puller:
         lock = self._locks.setdefault(ref, asyncio.Lock())
         waited = time.monotonic()
         async with lock:
-            present = (await podman.run("image", "exists", ref, timeout=60)).ok
+            found = await podman.run("image", "inspect", "--format", "{{.Id}}", ref, timeout=60)
+            present = found.ok and bool(found.stdout.strip())
+            image_id = f"sha256:{found.stdout.strip()}" if present else ""
             if policy == "Never" and not present:
                 message = f'Container image "{image}" is not present with pull policy of Never'
                 self._event(pod, "Warning", "ErrImageNeverPull", message)
@@ -55,7 +58,7 @@ class Puller:
                 self._event(
                     pod, "Normal", "Pulled", f'Container image "{image}" already present on machine'
                 )
-                return Outcome()
+                return Outcome(image_id=image_id)
             self._event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
             started = time.monotonic()
             result = await podman.run("pull", "--quiet", ref, timeout=PULL_TIMEOUT)
@@ -72,7 +75,8 @@ class Puller:
             f'Successfully pulled image "{image}" in {done - started:.3f}s '
             f"({done - waited:.3f}s including waiting)",
         )
-        return Outcome()
+        pulled = result.stdout.strip().splitlines()  # ``pull --quiet`` prints the image's ID
+        return Outcome(image_id=f"sha256:{pulled[-1]}" if pulled else "")
 
 
 __all__ = ["Outcome", "Puller"]

@@ -21,6 +21,17 @@ from pathlib import Path
 MEMORY_V1 = Path("/sys/fs/cgroup/memory")
 
 
+def watch_oom(spec: object) -> bool:
+    """Worth watching: a v1 host (v2 reports OOM kills itself) and a memory limit to hit.
+
+    >>> watch_oom({"resources": {}})
+    False
+    """
+    if not isinstance(spec, dict) or not MEMORY_V1.is_dir():
+        return False
+    return ((spec.get("resources") or {}).get("limits") or {}).get("memory") is not None
+
+
 def memory_cgroup(pid: int) -> Path | None:
     """The v1 memory cgroup directory of ``pid``, or None (v2, or the process is gone)."""
     try:
@@ -97,4 +108,4 @@ class OomWatch:
         self._eventfd = self._control = -1
 
 
-__all__ = ["OomWatch", "memory_cgroup", "oom_kills"]
+__all__ = ["OomWatch", "memory_cgroup", "oom_kills", "watch_oom"]

@@ -37,7 +37,7 @@ from reconciler.runtime import PodSpec, PodStatus
 from reconciler.runtime.container import Container, Pod
 from reconciler.runtime.podman import images
 from reconciler.runtime.podman.client import Event, EventStream, Podman
-from reconciler.runtime.podman.env import container_env
+from reconciler.runtime.podman.env import container_env, needs_pod_ip
 from reconciler.runtime.podman.host import (
     PodmanUnavailable,
     configure,
@@ -70,7 +70,8 @@ EventSink = Callable[[str, str, str, str, str], None]
 class Instance:
     """One podman container: a container's current (or previous) run."""
 
-    id: str
+    name: str
+    id: str = ""
     image_id: str = ""
     exited: asyncio.Future[int | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -116,7 +117,7 @@ class PodmanRuntime:
         self._subscribers: list[Callback] = []
         self._finishing: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Future[object]] = set()
-        self._waiting: dict[str, Instance] = {}  # podman container id -> its instance
+        self._waiting: dict[str, Instance] = {}  # podman container name -> its instance
         self._podman: Podman | None = None
         self._events: EventStream | None = None
         self._pulls = images.Puller(self._event)
@@ -248,58 +249,81 @@ class PodmanRuntime:
             log.exception("event_sink_failed", pod=pod.spec.name, reason=reason)
 
     def _on_podman_event(self, event: Event) -> None:
-        instance = self._waiting.pop(event.id, None)
+        instance = self._waiting.pop(event.name, None)
         if instance is not None and not instance.exited.done():
             instance.exited.set_result(event.exit_code)
 
     def _recheck_waiting(self) -> None:
         """After the events stream restarted: ask podman about every container we wait on."""
-        for container_id in list(self._waiting):
-            self._background(self._check_exited(container_id))
+        for name in list(self._waiting):
+            self._background(self._check_exited(name))
 
-    async def _check_exited(self, container_id: str) -> None:
-        state = await self.podman.json("inspect", "--format", "{{json .State}}", container_id)
+    async def _check_exited(self, name: str) -> None:
+        state = await self.podman.json("inspect", "--format", "{{json .State}}", name)
         if not isinstance(state, dict) or not state.get("Running"):
             code = state.get("ExitCode") if isinstance(state, dict) else None
-            self._on_podman_event(Event(container_id, "", "died", code, {}))
+            self._on_podman_event(Event("", name, "died", code, {}))
 
     # -- the pod sandbox -------------------------------------------------------------------
 
     async def _sandbox(self, entry: PodmanPod) -> bool:
-        """Create and start the podman pod (its infra container holds the ports); its IP."""
+        """Create and start the podman pod: its infra container holds the network namespace
+        and the published ports. It runs while the image is being checked or pulled.
+
+        A host port can be taken between its allocation and the infra container's ``bind``
+        (on a shared host, by another program picking from the same range): the pod then gets
+        new ports and tries again at once; it was never Ready, so nothing routed to the old
+        ones. Other failures back off (0.5 s doubling to 10 s) with a
+        ``FailedCreatePodSandBox`` event.
+        """
         spec = entry.pod.spec
-        args = ["pod", "create", "--name", entry.name, "--hostname", spec.name[:63]]
-        args += labels(
-            state_dir=str(self._state_dir),
-            state=self._state,
-            namespace=spec.namespace,
-            pod=spec.name,
-            owner=spec.owner,
-        )
-        for number, _ in entry.pod.declared_ports():
-            args += ["--publish", f"{self._bind_host}:{entry.pod.ports[number]}:{number}"]
-        backoff = Backoff(self._backoff_initial, self._backoff_max)
+        delay = 0.5
         while not entry.pod.terminating:
+            args = ["pod", "create", "--name", entry.name, "--infra-name", f"{entry.name}-infra"]
+            args += ["--hostname", spec.name[:63]]
+            args += labels(
+                state_dir=str(self._state_dir),
+                state=self._state,
+                namespace=spec.namespace,
+                pod=spec.name,
+                owner=spec.owner,
+            )
+            for number, _ in entry.pod.declared_ports():
+                args += ["--publish", f"{self._bind_host}:{entry.pod.ports[number]}:{number}"]
             created = await self.podman.run(*args, timeout=60)
             started = await self.podman.run("pod", "start", entry.name, timeout=60)
             if created.ok and started.ok:
-                entry.ip = await self._pod_ip(entry.name)
+                if needs_pod_ip(entry.specs.values()):
+                    entry.ip = await self._infra_ip(entry.name)
                 return True
-            message = (created if not created.ok else started).error()
-            log.warning("sandbox_failed", pod=spec.name, error=message)
-            self._event(entry.pod, "Warning", "FailedCreatePodSandBox", message)
-            await self.podman.run("pod", "rm", "-f", entry.name, timeout=60)
-            delay = backoff.next() or 0.5
+            failed = created if not created.ok else started
+            await self.podman.run("pod", "rm", "-f", "--time", "0", entry.name, timeout=60)
+            if "address already in use" in failed.stderr:
+                self._new_ports(entry)
+                continue
+            log.warning("sandbox_failed", pod=spec.name, error=failed.error())
+            self._event(entry.pod, "Warning", "FailedCreatePodSandBox", failed.error())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(entry.pod.stopping.wait(), delay)
+            delay = min(delay * 2, 10.0)
         return False
 
-    async def _pod_ip(self, name: str) -> str:
-        infra = await self.podman.run("pod", "inspect", "--format", "{{.InfraContainerID}}", name)
-        if not infra.ok:
-            return self._bind_host
+    def _new_ports(self, entry: PodmanPod) -> None:
+        pod = entry.pod
+        old = set(pod.ports.values())
+        pod.ports.clear()
+        for number, port_name in pod.declared_ports():
+            host_port = pod.ports.get(number) or self._ports.allocate()
+            pod.ports[number] = host_port
+            if port_name:
+                pod.ports[port_name] = host_port
+        self._ports.release(old)
+        log.info("pod_ports_reallocated", pod=pod.spec.name, ports=dict(pod.ports))
+        self._notify(entry)
+
+    async def _infra_ip(self, name: str) -> str:
         address = await self.podman.run(
-            "inspect", "--format", "{{.NetworkSettings.IPAddress}}", infra.stdout.strip()
+            "inspect", "--format", "{{.NetworkSettings.IPAddress}}", f"{name}-infra"
         )
         return address.stdout.strip() or self._bind_host
 
@@ -327,7 +351,7 @@ class PodmanRuntime:
         for instance in [*entry.current.values(), *entry.previous.values()]:
             if instance.oom is not None:
                 instance.oom.close()
-            self._waiting.pop(instance.id, None)
+            self._waiting.pop(instance.name, None)
         self._ports.release(set(pod.ports.values()))
         with contextlib.suppress(OSError):
             remove_record(self._state_dir, pod.spec.namespace, pod.spec.name)
@@ -359,16 +383,16 @@ class PodmanRuntime:
     def create_command(
         self, entry: PodmanPod, container: Container, *, image: str
     ) -> tuple[list[str], dict[str, str]]:
-        """``podman create`` argv for the container's next instance, and its env."""
+        """``podman run --detach`` argv for the container's next instance, and its env."""
         spec = entry.pod.spec
         env, command, args = container_env(
             entry.specs[container.name],
             pod=spec,
-            pod_ip=entry.ip or self._bind_host,
+            pod_ip=entry.ip,
             ports=entry.pod.declared_ports(),
         )
         name = container_name(entry.name, container.name, container.instances)
-        argv = ["create", "--pod", entry.name, "--name", name, "--restart", "no"]
+        argv = ["run", "--detach", "--pod", entry.name, "--name", name, "--restart", "no"]
         argv += labels(
             state_dir=str(self._state_dir),
             state=self._state,
@@ -397,7 +421,7 @@ class PodmanRuntime:
             entry.previous[container.name] = entry.current[container.name]
         entry.current[container.name] = instance
         if old is not None:
-            self._background(self.podman.run("rm", "-f", "--time", "0", old.id))
+            self._background(self.podman.run("rm", "-f", "--time", "0", old.name))
         write_record(
             self._state_dir,
             entry.pod.spec.namespace,
@@ -413,7 +437,10 @@ class PodmanRuntime:
         )
 
     def wait_for_exit(self, instance: Instance) -> None:
-        self._waiting[instance.id] = instance
+        self._waiting[instance.name] = instance
+
+    def forget(self, instance: Instance) -> None:
+        self._waiting.pop(instance.name, None)
 
     def backoffs(self) -> tuple[Backoff, Backoff]:
         pulls = Backoff(self._pull_initial, self._backoff_max)

@@ -23,7 +23,7 @@ import structlog
 from reconciler.runtime.config import ConfigError
 from reconciler.runtime.container import Container, ProbeSet
 from reconciler.runtime.podman.env import with_exec_via_podman
-from reconciler.runtime.podman.oom import OomWatch
+from reconciler.runtime.podman.oom import OomWatch, watch_oom
 from reconciler.runtime.podman.translate import normalize_image, pull_policy
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ async def supervise(runtime: PodmanRuntime, entry: PodmanPod, container: Contain
             runtime.notify(entry)
             await entry.pod.stopping.wait()
             return
-        ran = await _run_once(runtime, entry, container, argv)
+        ran = await _run_once(runtime, entry, container, argv, image_id=outcome.image_id)
         if ran >= 2 * runtime.backoff_max:
             restarts.reset()  # it ran long enough: the next crash restarts at once again
 
@@ -115,44 +115,44 @@ async def _wait_to_pull_again(
 
 
 async def _run_once(
-    runtime: PodmanRuntime, entry: PodmanPod, container: Container, argv: list[str]
+    runtime: PodmanRuntime,
+    entry: PodmanPod,
+    container: Container,
+    argv: list[str],
+    *,
+    image_id: str,
 ) -> float:
-    """Create and start one instance, watch it until it is gone; how long it ran."""
+    """Run one instance (``podman run --detach``: create and start in one call), watch it
+    until it is gone; how long it ran."""
     from reconciler.runtime.podman.runtime import Instance
 
     podman = runtime.podman
-    created = await podman.run(*argv, timeout=120)
-    if not created.ok:
-        container.set_waiting("CreateContainerError", created.error())
-        runtime.event(entry, "Warning", "Failed", f"Error: {created.error()}")
-        runtime.notify(entry)
+    name = argv[argv.index("--name") + 1]
+    instance = Instance(name=name, image_id=image_id)
+    runtime.wait_for_exit(instance)  # by name: the death may come before ``run`` returns
+    ran = await podman.run(*argv, timeout=120)
+    if not ran.ok:
         container.instances += 1  # counts as an attempt: the next one backs off
-        return 0.0
-    instance = Instance(id=created.stdout.strip().splitlines()[-1])
-    runtime.event(entry, "Normal", "Created", f"Created container {container.name}")
-    runtime.wait_for_exit(instance)
-    started = await podman.run("start", instance.id, timeout=120)
-    if not started.ok:
-        container.instances += 1
-        container.set_terminated(exit_code=128, signal_number=None, reason="StartError")
-        container.message = started.error()
-        runtime.event(entry, "Warning", "Failed", f"Error: {started.error()}")
-        runtime.instance_started(entry, container, instance)
+        found = await podman.run("inspect", "--format", "{{.Id}}", name, timeout=60)
+        if not found.ok:  # podman refused to create it
+            runtime.forget(instance)
+            container.set_waiting("CreateContainerError", ran.error())
+        else:  # created, but its command could not start
+            instance.id = found.stdout.strip()
+            container.set_terminated(exit_code=128, signal_number=None, reason="StartError")
+            container.message = ran.error()
+            runtime.instance_started(entry, container, instance)
+        runtime.event(entry, "Warning", "Failed", f"Error: {ran.error()}")
         runtime.notify(entry)
         return 0.0
+    instance.id = ran.stdout.strip().splitlines()[-1]
     began = time.monotonic()
-    state = await podman.json(
-        "inspect", "--format", '{"pid": {{.State.Pid}}, "image": "{{.Image}}"}', instance.id
-    )
-    if isinstance(state, dict):
-        instance.image_id = f"sha256:{state.get('image', '')}" if state.get("image") else ""
-        pid = int(state.get("pid") or 0)
-        instance.oom = OomWatch.of(pid) if pid > 0 else None
     container.spec = with_exec_via_podman(
         entry.specs[container.name], binary=podman.binary, container_id=instance.id
     )
     container.begin_instance(cast(Any, None))
     runtime.instance_started(entry, container, instance)
+    runtime.event(entry, "Normal", "Created", f"Created container {container.name}")
     runtime.event(entry, "Normal", "Started", f"Started container {container.name}")
     log.info("container_started", pod=entry.pod.spec.name, container=container.name)
     entry.pod.update_ready()
@@ -161,6 +161,10 @@ async def _run_once(
         container, runtime.probe_target(entry), on_change=lambda: _ready(runtime, entry)
     )
     probes.start()
+    if watch_oom(entry.specs[container.name]):
+        pid = await podman.run("inspect", "--format", "{{.State.Pid}}", instance.id)
+        if pid.ok and pid.stdout.strip().isdigit() and int(pid.stdout) > 0:
+            instance.oom = OomWatch.of(int(pid.stdout))
     stopping = asyncio.ensure_future(entry.pod.stopping.wait())
     unhealthy = asyncio.ensure_future(container.kill_requested.wait())
     try:
@@ -199,7 +203,7 @@ async def _terminate(
     deadline = time.monotonic() + runtime.grace_left(entry)
     await _pre_stop(runtime, entry, container, instance, deadline=deadline)
     left = runtime.stop_timeout(deadline - time.monotonic())
-    await runtime.podman.run("stop", "--time", left, instance.id, timeout=float(left) + 60)
+    await runtime.podman.run("stop", "--time", left, instance.name, timeout=float(left) + 60)
 
 
 async def _pre_stop(
@@ -223,7 +227,7 @@ async def _pre_stop(
     command = exec_hook.get("command") if isinstance(exec_hook, dict) else None
     if command:
         result = await runtime.podman.run(
-            "exec", instance.id, *[str(part) for part in command], timeout=budget
+            "exec", instance.name, *[str(part) for part in command], timeout=budget
         )
         if not result.ok:
             runtime.event(
@@ -243,10 +247,10 @@ async def _exit_status(
             await asyncio.wait_for(asyncio.shield(instance.exited), 5.0)
             break
         # no event yet: ask podman (a lost event must not leave the container "Running")
-        state = await runtime.podman.json("inspect", "--format", "{{json .State}}", instance.id)
+        state = await runtime.podman.json("inspect", "--format", "{{json .State}}", instance.name)
         if not isinstance(state, dict) or not state.get("Running"):
             break
-    state = await runtime.podman.json("inspect", "--format", "{{json .State}}", instance.id)
+    state = await runtime.podman.json("inspect", "--format", "{{json .State}}", instance.name)
     code = instance.exited.result() if instance.exited.done() else None
     oom = False
     if isinstance(state, dict):
