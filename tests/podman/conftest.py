@@ -234,5 +234,3 @@ def daemon(
         )
         if pods.split():
             podman(podman_env_vars, "pod", "rm", "-f", *pods.split(), check=False)
-
-

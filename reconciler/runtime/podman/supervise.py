@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import structlog
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from reconciler.runtime.podman.runtime import Instance, PodmanPod, PodmanRuntime
 
 log = structlog.get_logger(component="runtime", runtime="podman")
+T = TypeVar("T")
 
 
 async def _sleep_unless_stopping(entry: PodmanPod, seconds: float) -> bool:
@@ -40,15 +42,36 @@ async def _sleep_unless_stopping(entry: PodmanPod, seconds: float) -> bool:
     return entry.pod.terminating
 
 
+async def _unless_stopping(entry: PodmanPod, work: Awaitable[T]) -> T | None:
+    """``work``'s result, or None (and ``work`` cancelled) if the pod starts stopping first."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(entry.pod.stopping.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
 async def supervise(runtime: PodmanRuntime, entry: PodmanPod, container: Container) -> None:
     restarts, pulls = runtime.backoffs()
     spec = entry.specs[container.name]
     ref = normalize_image(container.image)
     policy = pull_policy(spec)
     while not entry.pod.terminating:
-        outcome = await runtime.pulls.ensure(
-            runtime.podman, entry.pod, image=container.image, ref=ref, policy=policy
+        outcome = await _unless_stopping(
+            entry,
+            runtime.pulls.ensure(
+                runtime.podman, entry.pod, image=container.image, ref=ref, policy=policy
+            ),
         )
+        if outcome is None:
+            return  # deleted while pulling: the pull is abandoned (its podman process killed)
         if not outcome.ok:
             await _wait_to_pull_again(
                 runtime, entry, container, pulls, outcome.reason, outcome.error
