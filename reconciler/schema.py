@@ -205,9 +205,12 @@ def _runs_on_podman(obj: Any) -> bool:
 
 def _podman_honours(finding: Finding) -> bool:
     path = finding.path
+    if finding.rule != "unsupported-field":
+        return False
+    if path == ("spec", "template", "spec", "imagePullSecrets"):
+        return True
     return (
-        finding.rule == "unsupported-field"
-        and len(path) == 6
+        len(path) == 6
         and path[:4] == ("spec", "template", "spec", "containers")
         and path[-1] in PODMAN_FIELDS
     )

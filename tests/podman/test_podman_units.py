@@ -22,6 +22,8 @@ from reconciler.validate import validate_documents
 MODULES = [
     "reconciler.runtime.podman.env",
     "reconciler.runtime.podman.host",
+    "reconciler.runtime.podman.images",
+    "reconciler.runtime.podman.oom",
     "reconciler.runtime.podman.records",
     "reconciler.runtime.podman.runtime",
     "reconciler.runtime.podman.translate",

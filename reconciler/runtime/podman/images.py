@@ -4,6 +4,11 @@
 (a cheap manifest check when nothing changed), ``Never`` fails with ``ErrImageNeverPull``
 when the image is missing. Pulls of one reference are serialised (the kubelet's
 ``serializeImagePulls``), so three replicas starting together pull once and find it present.
+Registry credentials come from the pod's ``imagePullSecrets``
+(``kubernetes.io/dockerconfigjson`` Secrets: their ``.dockerconfigjson`` is the same JSON as
+podman's auth file), merged into one 0600 file per pod; without them podman's own login
+(``podman login``, ``REGISTRY_AUTH_FILE``) applies.
+
 The events are the kubelet's, word for word: ``Pulling image "x"``, ``Successfully pulled
 image "x" in 1.234s (1.234s including waiting)``, ``Container image "x" already present on
 machine``, ``Failed to pull image "x": <the registry's message>``.
@@ -12,9 +17,12 @@ machine``, ``Failed to pull image "x": <the registry's message>``.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from reconciler.runtime.container import Pod
 from reconciler.runtime.podman.client import Podman
@@ -35,15 +43,51 @@ class Outcome:
         return not self.reason
 
 
+def pull_auth(
+    pod_spec: Mapping[str, Any], secrets: Mapping[str, Mapping[str, bytes]]
+) -> tuple[dict[str, Any], list[str]]:
+    """The merged ``auths`` of the pod's ``imagePullSecrets``, and the names not found.
+
+    >>> secret = {".dockerconfigjson": b'{"auths": {"r.io": {"auth": "dTpw"}}}'}
+    >>> pull_auth({"imagePullSecrets": [{"name": "reg"}, {"name": "gone"}]}, {"reg": secret})
+    ({'auths': {'r.io': {'auth': 'dTpw'}}}, ['gone'])
+    """
+    auths: dict[str, Any] = {}
+    missing: list[str] = []
+    for ref in pod_spec.get("imagePullSecrets") or []:
+        name = str(ref.get("name", "")) if isinstance(ref, Mapping) else ""
+        data = secrets.get(name, {})
+        raw = data.get(".dockerconfigjson") or data.get(".dockercfg")
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            missing.append(name)
+            continue
+        entries = parsed.get("auths", parsed)  # .dockercfg is the bare map
+        if isinstance(entries, dict):
+            auths.update(entries)
+    return {"auths": auths}, missing
+
+
 class Puller:
     def __init__(self, event: Callable[[Pod, str, str, str], None]) -> None:
         self._event = event
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def ensure(
-        self, podman: Podman, pod: Pod, *, image: str, ref: str, policy: str
+        self,
+        podman: Podman,
+        pod: Pod,
+        *,
+        image: str,
+        ref: str,
+        policy: str,
+        auth_file: Path | None = None,
     ) -> Outcome:
-        """Make ``ref`` present per ``policy``; ``image`` is the name as written (for events)."""
+        """Make ``ref`` present per ``policy``; ``image`` is the name as written (for events);
+        ``auth_file``: the pod's ``imagePullSecrets`` as a podman auth file."""
         lock = self._locks.setdefault(ref, asyncio.Lock())
         waited = time.monotonic()
         async with lock:
@@ -61,7 +105,8 @@ class Puller:
                 return Outcome(image_id=image_id)
             self._event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
             started = time.monotonic()
-            result = await podman.run("pull", "--quiet", ref, timeout=PULL_TIMEOUT)
+            auth = ["--authfile", str(auth_file)] if auth_file is not None else []
+            result = await podman.run("pull", "--quiet", *auth, ref, timeout=PULL_TIMEOUT)
         if not result.ok:
             error = result.error()
             self._event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {error}')
@@ -79,4 +124,4 @@ class Puller:
         return Outcome(image_id=f"sha256:{pulled[-1]}" if pulled else "")
 
 
-__all__ = ["Outcome", "Puller"]
+__all__ = ["Outcome", "Puller", "pull_auth"]

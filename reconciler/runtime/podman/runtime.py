@@ -35,6 +35,7 @@ import structlog
 
 from reconciler.runtime import PodSpec, PodStatus
 from reconciler.runtime.container import Container, Pod
+from reconciler.runtime.layout import write_private_json
 from reconciler.runtime.podman import images
 from reconciler.runtime.podman.client import Event, EventStream, Podman
 from reconciler.runtime.podman.env import container_env, needs_pod_ip
@@ -355,6 +356,7 @@ class PodmanRuntime:
         self._ports.release(set(pod.ports.values()))
         with contextlib.suppress(OSError):
             remove_record(self._state_dir, pod.spec.namespace, pod.spec.name)
+        (podman_dir(self._state_dir) / "auth" / f"{entry.name}.json").unlink(missing_ok=True)
         del self._pods[pod.spec.name]
         pod.gone_at = time.time()
         log.info("pod_stopped", pod=pod.spec.name, namespace=pod.spec.namespace)
@@ -377,6 +379,7 @@ class PodmanRuntime:
         if pods or stray.stdout.split():
             log.warning("leftovers_removed", pods=len(pods), containers=len(stray.stdout.split()))
         shutil.rmtree(podman_dir(self._state_dir) / "pods", ignore_errors=True)
+        shutil.rmtree(podman_dir(self._state_dir) / "auth", ignore_errors=True)
 
     # -- helpers for the supervisor --------------------------------------------------------
 
@@ -406,6 +409,27 @@ class PodmanRuntime:
             entry.specs[container.name], image=image, env=env, command=command, args=args
         )
         return argv, env
+
+    def auth_file(self, entry: PodmanPod) -> Path | None:
+        """The pod's ``imagePullSecrets`` as a 0600 podman auth file (None: podman's own)."""
+        spec = entry.pod.spec
+        pod_spec = spec.template.get("spec") or {}
+        if not pod_spec.get("imagePullSecrets"):
+            return None
+        auths, missing = images.pull_auth(pod_spec, spec.config.secrets)
+        for name in missing:
+            self._event(
+                entry.pod,
+                "Warning",
+                "FailedToRetrieveImagePullSecret",
+                f"Unable to retrieve some image pull secrets ({name}); attempting to pull the "
+                "image may not succeed.",
+            )
+        if not auths["auths"]:
+            return None
+        path = podman_dir(self._state_dir) / "auth" / f"{entry.name}.json"
+        write_private_json(path, auths)
+        return path
 
     def probe_target(self, entry: PodmanPod) -> ProbeTarget:
         return ProbeTarget(

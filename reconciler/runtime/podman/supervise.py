@@ -63,11 +63,17 @@ async def supervise(runtime: PodmanRuntime, entry: PodmanPod, container: Contain
     spec = entry.specs[container.name]
     ref = normalize_image(container.image)
     policy = pull_policy(spec)
+    auth_file = runtime.auth_file(entry)
     while not entry.pod.terminating:
         outcome = await _unless_stopping(
             entry,
             runtime.pulls.ensure(
-                runtime.podman, entry.pod, image=container.image, ref=ref, policy=policy
+                runtime.podman,
+                entry.pod,
+                image=container.image,
+                ref=ref,
+                policy=policy,
+                auth_file=auth_file,
             ),
         )
         if outcome is None:
