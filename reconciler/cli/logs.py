@@ -87,7 +87,9 @@ def _logs(args: argparse.Namespace) -> int:
     tail = args.tail if args.tail is not None and args.tail >= 0 else None
     from reconciler.runtime.podman.records import logs_args, podman_target, run_podman
 
-    target = podman_target(root, args.namespace, pod.name, container, previous=args.previous)
+    target = podman_target(
+        root, args.namespace, pod.name, container, previous=args.previous, logs=True
+    )
     if target is not None:  # a podman pod: podman keeps its containers' output
         follow = args.follow and not args.previous
         return run_podman(target, "logs", *logs_args(target, follow=follow, tail=tail))

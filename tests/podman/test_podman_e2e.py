@@ -126,6 +126,8 @@ def test_rolling_update_zero_failures_then_missing_tag_fails_fast_and_undo(
     assert new[0].containers[0].reason in ("ErrImagePull", "ImagePullBackOff")
     describe = daemon.cli("describe", "pod", new[0].name).stdout
     assert "manifest unknown" in describe and "Back-off pulling image" in describe
+    waiting = daemon.cli("logs", new[0].name)
+    assert waiting.returncode == 1 and "is waiting to start" in waiting.stderr
     undo = daemon.cli("rollout", "undo", "deployment/web")
     assert undo.returncode == 0, undo.stderr
     wait_for(

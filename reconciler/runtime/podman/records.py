@@ -54,9 +54,19 @@ class PodmanTarget:
 
 
 def podman_target(
-    state_dir: Path, namespace: str, pod: str, container: str, *, previous: bool = False
+    state_dir: Path,
+    namespace: str,
+    pod: str,
+    container: str,
+    *,
+    previous: bool = False,
+    logs: bool = False,
 ) -> PodmanTarget | None:
-    """The podman container behind a pod's container, or None when the pod is not podman's."""
+    """The podman container behind a pod's container, or None when the pod is not podman's.
+
+    A podman pod whose container has not started yet is kubectl's error for ``logs``
+    (``container "web" in pod "p" is waiting to start``) or ``exec`` (``container not found``).
+    """
     try:
         record = read_json(record_path(state_dir, namespace, pod))
     except ReconcilerError:
@@ -70,8 +80,13 @@ def podman_target(
             raise NotFoundError(
                 f'previous terminated container "{container}" in pod "{pod}" not found'
             )
+        if logs:
+            raise ReconcilerError(
+                f'Error from server (BadRequest): container "{container}" in pod "{pod}" '
+                "is waiting to start"
+            )
         raise ReconcilerError(
-            f"error: unable to upgrade connection: container not found ({container!r})"
+            f'error: unable to upgrade connection: container not found ("{container}")'
         )
     return PodmanTarget(podman_binary(), podman_env(state_dir), container_id)
 

@@ -169,6 +169,10 @@ class PodmanRuntime:
             specs={c.name: c.spec for c in pod.containers},
         )
         self._pods[spec.name] = entry
+        # the CLI knows it for a podman pod from now on (logs/exec of a container not started)
+        write_record(
+            self._state_dir, spec.namespace, spec.name, podman_pod=entry.name, containers={}
+        )
         log.info("pod_started", pod=spec.name, namespace=spec.namespace, ports=dict(pod.ports))
         self._notify(entry)
         entry.sandbox = asyncio.create_task(self._sandbox(entry), name=f"pod/{spec.name}/sandbox")
