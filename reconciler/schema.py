@@ -192,7 +192,8 @@ def _unsupported_tree(node: dict[str, Any], root: dict[str, Any], depth: int = 0
     return tree
 
 
-PODMAN_FIELDS = frozenset({"imagePullPolicy", "tty", "stdin"})  # what podman honours beyond them
+# container fields podman honours that the process runtime ignores
+PODMAN_FIELDS = frozenset({"imagePullPolicy", "tty", "stdin", "volumeMounts"})
 
 
 def _runs_on_podman(obj: Any) -> bool:
@@ -207,8 +208,8 @@ def _podman_honours(finding: Finding) -> bool:
     path = finding.path
     if finding.rule != "unsupported-field":
         return False
-    if path == ("spec", "template", "spec", "imagePullSecrets"):
-        return True
+    if len(path) == 4 and path[:3] == ("spec", "template", "spec"):
+        return path[3] in ("imagePullSecrets", "volumes")
     return (
         len(path) == 6
         and path[:4] == ("spec", "template", "spec", "containers")

@@ -97,7 +97,8 @@ def _rootfs(folder: Path, page: str = "") -> Path:
     (root / "www").mkdir()
     (root / "tmp").mkdir()
     shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    for applet in ("sh", "httpd", "cat", "echo", "sleep", "env", "head", "tail", "ls", "true"):
+    applets = ("sh", "httpd", "cat", "echo", "sleep", "env", "head", "tail", "ls", "true", "wget")
+    for applet in applets:
         (root / "bin" / applet).symlink_to("busybox")
     (root / "www" / "index.html").write_text(page)
     archive = root.with_suffix(".tar")

@@ -242,3 +242,35 @@ def test_a_new_daemon_removes_only_its_own_leftovers(
         assert state.strip() == "true"
     finally:
         podman(podman_env_vars, "rm", "-f", "--time", "0", foreign, check=False)
+
+
+def test_containers_of_a_pod_share_localhost_and_an_empty_dir(
+    folder: Path, daemon: DaemonProcess, images: Images
+) -> None:
+    """Two containers of one pod: one writes a page into an emptyDir, the other serves it;
+    the writer reaches the server on localhost, as in a Kubernetes pod."""
+    port = free_port()
+    writer = (
+        "\n        - name: writer"
+        f"\n          image: {images.local_web}"
+        '\n          command: ["/bin/sh", "-c", "echo shared > /data/index.html; '
+        'trap \\"exit 0\\" TERM; while true; do sleep 1; done"]'
+        "\n          volumeMounts: [{name: scratch, mountPath: /data}]"
+    )
+    text = web_yaml(
+        images.local_web,
+        service_port=port,
+        replicas=1,
+        pod_spec="\n      volumes: [{name: scratch, emptyDir: {}}]",
+        container=(
+            '\n          args: ["/bin/httpd", "-f", "-p", "80", "-h", "/data"]'
+            "\n          volumeMounts: [{name: scratch, mountPath: /data}]" + writer
+        ),
+    )
+    (folder / "web.yaml").write_text(text)
+    daemon.start()
+    wait_for(complete(daemon, "web", 1), timeout=60, what="ready")
+    assert http_get(port) == "shared\n"
+    pod = daemon.pods()[0].name
+    local = daemon.cli("exec", pod, "-c", "writer", "--", "wget", "-qO-", "http://localhost/")
+    assert (local.returncode, local.stdout) == (0, "shared\n"), local.stderr

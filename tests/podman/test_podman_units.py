@@ -169,3 +169,57 @@ def _deployment(runtime_class: str | None) -> str:
             },
         }
     )
+
+
+def test_volumes_become_bind_mounts_with_kubernetes_semantics(tmp_path: Path) -> None:
+    """emptyDir/configMap/secret/hostPath/claim → podman mounts; configMap files with their
+    mode, read-only; a missing ConfigMap is CreateContainerConfigError's message."""
+    from reconciler.runtime import PodConfig
+    from reconciler.runtime.config import ConfigError
+    from reconciler.runtime.podman.volumes import volume_flags
+
+    host = tmp_path / "host"
+    pod_spec = {
+        "volumes": [
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "ram", "emptyDir": {"medium": "Memory"}},
+            {"name": "conf", "configMap": {"name": "app", "items": [{"key": "a", "path": "x/a"}]}},
+            {"name": "logs", "hostPath": {"path": str(host), "type": "DirectoryOrCreate"}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "db"}},
+        ]
+    }
+    mounts = [
+        {"name": "scratch", "mountPath": "/tmp/s"},
+        {"name": "ram", "mountPath": "/run/r"},
+        {"name": "conf", "mountPath": "/etc/app"},
+        {"name": "logs", "mountPath": "/var/log/app", "readOnly": True},
+        {"name": "data", "mountPath": "/data", "subPath": "one"},
+    ]
+    config = PodConfig(config_maps={"app": {"a": b"1"}})
+    pod_dir, state = tmp_path / "pod", tmp_path / "state"
+    flags = volume_flags(
+        pod_spec,
+        {"volumeMounts": mounts},
+        pod_dir=pod_dir,
+        state_dir=state,
+        config=config,
+        namespace="default",
+    )
+    assert flags == [
+        *("--volume", f"{pod_dir / 'scratch'}:/tmp/s"),
+        *("--mount", "type=tmpfs,destination=/run/r"),
+        *("--volume", f"{pod_dir / 'conf'}:/etc/app:ro"),
+        *("--volume", f"{host}:/var/log/app:ro"),
+        *("--volume", f"{state / 'volumes' / 'db' / 'one'}:/data"),
+    ]
+    assert (pod_dir / "conf" / "x" / "a").read_bytes() == b"1"
+    assert (pod_dir / "conf" / "x" / "a").stat().st_mode & 0o777 == 0o644
+    with pytest.raises(ConfigError, match='configmap "app" not found'):
+        volume_flags(
+            pod_spec,
+            {"volumeMounts": mounts},
+            pod_dir=pod_dir,
+            state_dir=state,
+            config=PodConfig(),
+            namespace="default",
+        )

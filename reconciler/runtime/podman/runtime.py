@@ -56,6 +56,7 @@ from reconciler.runtime.podman.translate import (
     labels,
     pod_name,
 )
+from reconciler.runtime.podman.volumes import volume_flags
 from reconciler.runtime.ports import PortAllocator
 from reconciler.runtime.probes import ProbeTarget
 from reconciler.runtime.process import Backoff
@@ -361,6 +362,7 @@ class PodmanRuntime:
         with contextlib.suppress(OSError):
             remove_record(self._state_dir, pod.spec.namespace, pod.spec.name)
         (podman_dir(self._state_dir) / "auth" / f"{entry.name}.json").unlink(missing_ok=True)
+        shutil.rmtree(self._volumes_dir(entry), ignore_errors=True)
         del self._pods[pod.spec.name]
         pod.gone_at = time.time()
         log.info("pod_stopped", pod=pod.spec.name, namespace=pod.spec.namespace)
@@ -384,6 +386,7 @@ class PodmanRuntime:
             log.warning("leftovers_removed", pods=len(pods), containers=len(stray.stdout.split()))
         shutil.rmtree(podman_dir(self._state_dir) / "pods", ignore_errors=True)
         shutil.rmtree(podman_dir(self._state_dir) / "auth", ignore_errors=True)
+        shutil.rmtree(podman_dir(self._state_dir) / "volumes", ignore_errors=True)
 
     # -- helpers for the supervisor --------------------------------------------------------
 
@@ -409,10 +412,21 @@ class PodmanRuntime:
         )
         argv += ["--label", f"{LABEL_CONTAINER}={container.name}"]
         argv += ["--log-driver", "k8s-file", "--log-opt", "max-size=10mb"]
+        argv += volume_flags(
+            spec.template.get("spec") or {},
+            entry.specs[container.name],
+            pod_dir=self._volumes_dir(entry),
+            state_dir=self._state_dir,
+            config=spec.config,
+            namespace=spec.namespace,
+        )
         argv += create_args(
             entry.specs[container.name], image=image, env=env, command=command, args=args
         )
         return argv, env
+
+    def _volumes_dir(self, entry: PodmanPod) -> Path:
+        return podman_dir(self._state_dir) / "volumes" / entry.name
 
     def auth_file(self, entry: PodmanPod) -> Path | None:
         """The pod's ``imagePullSecrets`` as a 0600 podman auth file (None: podman's own)."""
