@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.runtime import PodSpec
 from reconciler.runtime.container import Pod
+from reconciler.runtime.layout import write_private_json
 from reconciler.runtime.podman.client import Podman
 
 PULL_TIMEOUT = 600.0
@@ -69,6 +71,18 @@ def pull_auth(
         if isinstance(entries, dict):
             auths.update(entries)
     return {"auths": auths}, missing
+
+
+def write_auth_file(path: Path, pod: PodSpec) -> tuple[Path | None, list[str]]:
+    """Write the pod's pull credentials to ``path`` (0600); (the file or None, missing names)."""
+    pod_spec = pod.template.get("spec") or {}
+    if not pod_spec.get("imagePullSecrets"):
+        return None, []
+    auths, missing = pull_auth(pod_spec, pod.config.secrets)
+    if not auths["auths"]:
+        return None, missing
+    write_private_json(path, auths)
+    return path, missing
 
 
 class Puller:
@@ -124,4 +138,4 @@ class Puller:
         return Outcome(image_id=f"sha256:{pulled[-1]}" if pulled else "")
 
 
-__all__ = ["Outcome", "Puller", "pull_auth"]
+__all__ = ["Outcome", "Puller", "pull_auth", "write_auth_file"]

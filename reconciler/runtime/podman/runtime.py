@@ -13,10 +13,11 @@ owns it from the first pull to the last exit::
         └──── CrashLoopBackOff back-off ◄── Terminated (inspect: exit code, OOMKilled) ◄┘
 
 A restart is a new container, as the kubelet makes one; the previous one is kept for
-``logs --previous`` and removed at the restart after. Podman's own restart policy is off:
-back-off and restart counts are ours. Deaths come from one ``podman events`` stream; nothing
-polls podman per pod. Every podman object carries our labels (state directory, pod,
-ReplicaSet), and leftovers are removed by those labels only.
+``logs --previous`` (and one more, for a reader of the record just before a restart).
+Podman's own restart policy is off: back-off and restart counts are ours. Deaths come from
+one ``podman events`` stream; nothing polls podman per pod. Every podman object carries our
+labels (state directory, pod, ReplicaSet), and leftovers are removed by those labels only.
+The steps of one container's life are in ``supervise``.
 """
 
 from __future__ import annotations
@@ -35,10 +36,9 @@ import structlog
 
 from reconciler.runtime import PodSpec, PodStatus
 from reconciler.runtime.container import Container, Pod
-from reconciler.runtime.layout import write_private_json
 from reconciler.runtime.podman import images
 from reconciler.runtime.podman.client import Event, EventStream, Podman
-from reconciler.runtime.podman.env import container_env, needs_pod_ip
+from reconciler.runtime.podman.env import needs_pod_ip
 from reconciler.runtime.podman.host import (
     PodmanUnavailable,
     configure,
@@ -49,14 +49,10 @@ from reconciler.runtime.podman.host import (
 from reconciler.runtime.podman.oom import OomWatch
 from reconciler.runtime.podman.records import remove_record, write_record
 from reconciler.runtime.podman.translate import (
-    LABEL_CONTAINER,
     LABEL_STATE_ID,
-    container_name,
-    create_args,
     labels,
     pod_name,
 )
-from reconciler.runtime.podman.volumes import volume_flags
 from reconciler.runtime.ports import PortAllocator
 from reconciler.runtime.probes import ProbeTarget
 from reconciler.runtime.process import Backoff
@@ -89,6 +85,9 @@ class PodmanPod:
     ip: str = ""
     current: dict[str, Instance] = field(default_factory=dict)
     previous: dict[str, Instance] = field(default_factory=dict)
+    # the one before the previous: kept one more restart, so a ``logs --previous`` that read
+    # the record just before a restart still finds its container
+    retired: dict[str, Instance] = field(default_factory=dict)
     sandbox: asyncio.Task[bool] | None = None
 
 
@@ -354,7 +353,11 @@ class PodmanRuntime:
         removed = await self.podman.run("pod", "rm", "-f", "--time", "0", entry.name, timeout=60)
         if not removed.ok and "no pod with name" not in removed.stderr:
             log.warning("pod_remove_failed", pod=pod.spec.name, error=removed.error())
-        for instance in [*entry.current.values(), *entry.previous.values()]:
+        for instance in [
+            *entry.current.values(),
+            *entry.previous.values(),
+            *entry.retired.values(),
+        ]:
             if instance.oom is not None:
                 instance.oom.close()
             self._waiting.pop(instance.name, None)
@@ -362,7 +365,7 @@ class PodmanRuntime:
         with contextlib.suppress(OSError):
             remove_record(self._state_dir, pod.spec.namespace, pod.spec.name)
         (podman_dir(self._state_dir) / "auth" / f"{entry.name}.json").unlink(missing_ok=True)
-        shutil.rmtree(self._volumes_dir(entry), ignore_errors=True)
+        shutil.rmtree(self.volumes_dir(entry), ignore_errors=True)
         del self._pods[pod.spec.name]
         pod.gone_at = time.time()
         log.info("pod_stopped", pod=pod.spec.name, namespace=pod.spec.namespace)
@@ -390,51 +393,13 @@ class PodmanRuntime:
 
     # -- helpers for the supervisor --------------------------------------------------------
 
-    def create_command(
-        self, entry: PodmanPod, container: Container, *, image: str
-    ) -> tuple[list[str], dict[str, str]]:
-        """``podman run --detach`` argv for the container's next instance, and its env."""
-        spec = entry.pod.spec
-        env, command, args = container_env(
-            entry.specs[container.name],
-            pod=spec,
-            pod_ip=entry.ip,
-            ports=entry.pod.declared_ports(),
-        )
-        name = container_name(entry.name, container.name, container.instances)
-        argv = ["run", "--detach", "--pod", entry.name, "--name", name, "--restart", "no"]
-        argv += labels(
-            state_dir=str(self._state_dir),
-            state=self._state,
-            namespace=spec.namespace,
-            pod=spec.name,
-            owner=spec.owner,
-        )
-        argv += ["--label", f"{LABEL_CONTAINER}={container.name}"]
-        argv += ["--log-driver", "k8s-file", "--log-opt", "max-size=10mb"]
-        argv += volume_flags(
-            spec.template.get("spec") or {},
-            entry.specs[container.name],
-            pod_dir=self._volumes_dir(entry),
-            state_dir=self._state_dir,
-            config=spec.config,
-            namespace=spec.namespace,
-        )
-        argv += create_args(
-            entry.specs[container.name], image=image, env=env, command=command, args=args
-        )
-        return argv, env
-
-    def _volumes_dir(self, entry: PodmanPod) -> Path:
+    def volumes_dir(self, entry: PodmanPod) -> Path:
         return podman_dir(self._state_dir) / "volumes" / entry.name
 
     def auth_file(self, entry: PodmanPod) -> Path | None:
         """The pod's ``imagePullSecrets`` as a 0600 podman auth file (None: podman's own)."""
-        spec = entry.pod.spec
-        pod_spec = spec.template.get("spec") or {}
-        if not pod_spec.get("imagePullSecrets"):
-            return None
-        auths, missing = images.pull_auth(pod_spec, spec.config.secrets)
+        path = podman_dir(self._state_dir) / "auth" / f"{entry.name}.json"
+        written, missing = images.write_auth_file(path, entry.pod.spec)
         for name in missing:
             self._event(
                 entry.pod,
@@ -443,11 +408,15 @@ class PodmanRuntime:
                 f"Unable to retrieve some image pull secrets ({name}); attempting to pull the "
                 "image may not succeed.",
             )
-        if not auths["auths"]:
-            return None
-        path = podman_dir(self._state_dir) / "auth" / f"{entry.name}.json"
-        write_private_json(path, auths)
-        return path
+        return written
+
+    @property
+    def state_dir(self) -> Path:
+        return self._state_dir
+
+    @property
+    def state(self) -> str:
+        return self._state
 
     def probe_target(self, entry: PodmanPod) -> ProbeTarget:
         return ProbeTarget(
@@ -458,7 +427,9 @@ class PodmanRuntime:
         )
 
     def instance_started(self, entry: PodmanPod, container: Container, instance: Instance) -> None:
-        old = entry.previous.pop(container.name, None)
+        old = entry.retired.pop(container.name, None)
+        if container.name in entry.previous:
+            entry.retired[container.name] = entry.previous.pop(container.name)
         if container.name in entry.current:
             entry.previous[container.name] = entry.current[container.name]
         entry.current[container.name] = instance

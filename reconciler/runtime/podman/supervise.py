@@ -23,9 +23,17 @@ import structlog
 
 from reconciler.runtime.config import ConfigError
 from reconciler.runtime.container import Container, ProbeSet
-from reconciler.runtime.podman.env import with_exec_via_podman
+from reconciler.runtime.podman.env import container_env, with_exec_via_podman
 from reconciler.runtime.podman.oom import OomWatch, watch_oom
-from reconciler.runtime.podman.translate import normalize_image, pull_policy
+from reconciler.runtime.podman.translate import (
+    LABEL_CONTAINER,
+    container_name,
+    create_args,
+    labels,
+    normalize_image,
+    pull_policy,
+)
+from reconciler.runtime.podman.volumes import volume_flags
 
 if TYPE_CHECKING:
     from reconciler.runtime.podman.runtime import Instance, PodmanPod, PodmanRuntime
@@ -107,7 +115,7 @@ async def supervise(runtime: PodmanRuntime, entry: PodmanPod, container: Contain
             if await _sleep_unless_stopping(entry, delay):
                 return
         try:
-            argv, _env = runtime.create_command(entry, container, image=ref)
+            argv = run_argv(runtime, entry, container, image=ref)
         except ConfigError as exc:
             container.set_waiting("CreateContainerConfigError", str(exc))
             runtime.event(entry, "Warning", "Failed", f"Error: {exc}")
@@ -209,6 +217,43 @@ async def _run_once(
         await _terminate(runtime, entry, container, instance)
     await _exit_status(runtime, entry, container, instance)
     return time.monotonic() - began
+
+
+def run_argv(
+    runtime: PodmanRuntime, entry: PodmanPod, container: Container, *, image: str
+) -> list[str]:
+    """``podman run --detach`` argv for the container's next instance (ConfigError when its
+    env or volumes cannot be built)."""
+    spec = entry.pod.spec
+    env, command, args = container_env(
+        entry.specs[container.name],
+        pod=spec,
+        pod_ip=entry.ip,
+        ports=entry.pod.declared_ports(),
+    )
+    name = container_name(entry.name, container.name, container.instances)
+    argv = ["run", "--detach", "--pod", entry.name, "--name", name, "--restart", "no"]
+    argv += labels(
+        state_dir=str(runtime.state_dir),
+        state=runtime.state,
+        namespace=spec.namespace,
+        pod=spec.name,
+        owner=spec.owner,
+    )
+    argv += ["--label", f"{LABEL_CONTAINER}={container.name}"]
+    argv += ["--log-driver", "k8s-file", "--log-opt", "max-size=10mb"]
+    argv += volume_flags(
+        spec.template.get("spec") or {},
+        entry.specs[container.name],
+        pod_dir=runtime.volumes_dir(entry),
+        state_dir=runtime.state_dir,
+        config=spec.config,
+        namespace=spec.namespace,
+    )
+    argv += create_args(
+        entry.specs[container.name], image=image, env=env, command=command, args=args
+    )
+    return argv
 
 
 def _ready(runtime: PodmanRuntime, entry: PodmanPod) -> None:
