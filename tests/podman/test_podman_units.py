@@ -223,3 +223,20 @@ def test_volumes_become_bind_mounts_with_kubernetes_semantics(tmp_path: Path) ->
             config=PodConfig(),
             namespace="default",
         )
+
+
+def test_export_drops_our_runtime_class_with_a_warning(tmp_path: Path) -> None:
+    """runtimeClassName: podman is ours, not a cluster's RuntimeClass: export drops it, warns."""
+    import subprocess
+    import sys
+
+    (tmp_path / "web.yaml").write_text(_deployment("podman"))
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "export", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "runtimeClassName" not in result.stdout
+    assert "spec.template.spec.runtimeClassName: dropped" in result.stderr
