@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,7 @@ class Podman:
     async def run(
         self, *args: str, timeout: float = DEFAULT_TIMEOUT, stdin: bytes | None = None
     ) -> Result:
+        began = time.monotonic()
         try:
             process = await asyncio.create_subprocess_exec(
                 self.binary,
@@ -83,6 +85,12 @@ class Podman:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
         code = process.returncode if process.returncode is not None else -1
+        log.debug(
+            "podman_called",
+            verb=" ".join(args[:2]),
+            code=code,
+            seconds=round(time.monotonic() - began, 3),
+        )
         return Result(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
     async def json(self, *args: str, timeout: float = DEFAULT_TIMEOUT) -> Any:

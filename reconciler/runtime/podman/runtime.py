@@ -48,9 +48,9 @@ from reconciler.runtime.podman.host import (
 )
 from reconciler.runtime.podman.oom import OomWatch
 from reconciler.runtime.podman.records import remove_record, write_record
+from reconciler.runtime.podman.sandbox import create_sandbox
 from reconciler.runtime.podman.translate import (
     LABEL_STATE_ID,
-    labels,
     pod_name,
 )
 from reconciler.runtime.ports import PortAllocator
@@ -89,6 +89,9 @@ class PodmanPod:
     # the record just before a restart still finds its container
     retired: dict[str, Instance] = field(default_factory=dict)
     sandbox: asyncio.Task[bool] | None = None
+    # one container and no need of the pod's IP: its first ``run`` starts the pod too
+    fast: bool = False
+    started: bool = False  # the infra container has been started (the ports are bound)
 
 
 class PodmanRuntime:
@@ -175,7 +178,9 @@ class PodmanRuntime:
         )
         log.info("pod_started", pod=spec.name, namespace=spec.namespace, ports=dict(pod.ports))
         self._notify(entry)
-        entry.sandbox = asyncio.create_task(self._sandbox(entry), name=f"pod/{spec.name}/sandbox")
+        entry.fast = len(pod.containers) == 1 and not needs_pod_ip(entry.specs.values())
+        sandbox = create_sandbox(self, entry, start=not entry.fast)
+        entry.sandbox = asyncio.create_task(sandbox, name=f"pod/{spec.name}/sandbox")
         for container in pod.containers:
             container.task = asyncio.create_task(
                 self._supervise(entry, container), name=f"pod/{spec.name}/{container.name}"
@@ -271,49 +276,16 @@ class PodmanRuntime:
 
     # -- the pod sandbox -------------------------------------------------------------------
 
-    async def _sandbox(self, entry: PodmanPod) -> bool:
-        """Create and start the podman pod: its infra container holds the network namespace
-        and the published ports. It runs while the image is being checked or pulled.
+    async def port_taken(self, entry: PodmanPod, error: str) -> bool:
+        """A fast pod's first ``run`` found a host port taken: make the pod again on new
+        ports (False: the pod is stopping)."""
+        log.info("pod_port_taken", pod=entry.pod.spec.name, error=error)
+        await self.podman.run("pod", "rm", "-f", "--time", "0", entry.name, timeout=60)
+        entry.started = False
+        self.new_ports(entry)
+        return await create_sandbox(self, entry, start=False)
 
-        A host port can be taken between its allocation and the infra container's ``bind``
-        (on a shared host, by another program picking from the same range): the pod then gets
-        new ports and tries again at once; it was never Ready, so nothing routed to the old
-        ones. Other failures back off (0.5 s doubling to 10 s) with a
-        ``FailedCreatePodSandBox`` event.
-        """
-        spec = entry.pod.spec
-        delay = 0.5
-        while not entry.pod.terminating:
-            args = ["pod", "create", "--name", entry.name, "--infra-name", f"{entry.name}-infra"]
-            args += ["--hostname", spec.name[:63]]
-            args += labels(
-                state_dir=str(self._state_dir),
-                state=self._state,
-                namespace=spec.namespace,
-                pod=spec.name,
-                owner=spec.owner,
-            )
-            for number, _ in entry.pod.declared_ports():
-                args += ["--publish", f"{self._bind_host}:{entry.pod.ports[number]}:{number}"]
-            created = await self.podman.run(*args, timeout=60)
-            started = await self.podman.run("pod", "start", entry.name, timeout=60)
-            if created.ok and started.ok:
-                if needs_pod_ip(entry.specs.values()):
-                    entry.ip = await self._infra_ip(entry.name)
-                return True
-            failed = created if not created.ok else started
-            await self.podman.run("pod", "rm", "-f", "--time", "0", entry.name, timeout=60)
-            if "address already in use" in failed.stderr:
-                self._new_ports(entry)
-                continue
-            log.warning("sandbox_failed", pod=spec.name, error=failed.error())
-            self._event(entry.pod, "Warning", "FailedCreatePodSandBox", failed.error())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(entry.pod.stopping.wait(), delay)
-            delay = min(delay * 2, 10.0)
-        return False
-
-    def _new_ports(self, entry: PodmanPod) -> None:
+    def new_ports(self, entry: PodmanPod) -> None:
         pod = entry.pod
         old = set(pod.ports.values())
         pod.ports.clear()
@@ -325,12 +297,6 @@ class PodmanRuntime:
         self._ports.release(old)
         log.info("pod_ports_reallocated", pod=pod.spec.name, ports=dict(pod.ports))
         self._notify(entry)
-
-    async def _infra_ip(self, name: str) -> str:
-        address = await self.podman.run(
-            "inspect", "--format", "{{.NetworkSettings.IPAddress}}", f"{name}-infra"
-        )
-        return address.stdout.strip() or self._bind_host
 
     # -- supervising one container ---------------------------------------------------------
 
@@ -378,6 +344,16 @@ class PodmanRuntime:
             "pod", "ps", "-q", "--filter", f"label={LABEL_STATE_ID}={self._state}"
         )
         pods = found.stdout.split()
+        owners = await self.podman.run(
+            "ps",
+            "-a",
+            "--pod",
+            "--format",
+            "{{.PodName}}",
+            "--filter",
+            f"label={LABEL_STATE_ID}={self._state}",
+        )
+        pods += sorted({name for name in owners.stdout.split() if name not in pods})
         if pods:
             await self.podman.run("pod", "rm", "-f", "--time", "0", *pods, timeout=120)
         stray = await self.podman.run(
@@ -417,6 +393,10 @@ class PodmanRuntime:
     @property
     def state(self) -> str:
         return self._state
+
+    @property
+    def bind_host(self) -> str:
+        return self._bind_host
 
     def probe_target(self, entry: PodmanPod) -> ProbeTarget:
         return ProbeTarget(

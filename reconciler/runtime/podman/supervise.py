@@ -168,6 +168,12 @@ async def _run_once(
     instance = Instance(name=name, image_id=image_id)
     runtime.wait_for_exit(instance)  # by name: the death may come before ``run`` returns
     ran = await podman.run(*argv, timeout=120)
+    if not entry.started:
+        if not ran.ok and "address already in use" in ran.stderr:
+            runtime.forget(instance)
+            await runtime.port_taken(entry, ran.error())
+            return 0.0  # not an attempt: the next one runs at once, on new ports
+        entry.started = ran.ok
     if not ran.ok:
         container.instances += 1  # counts as an attempt: the next one backs off
         found = await podman.run("inspect", "--format", "{{.Id}}", name, timeout=60)
