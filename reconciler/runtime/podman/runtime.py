@@ -93,6 +93,11 @@ class PodmanPod:
     fast: bool = False
     started: bool = False  # the infra container has been started (the ports are bound)
 
+    async def sandbox_ready(self) -> bool:
+        """Wait for the pod's sandbox; False if the pod stopped before it was made."""
+        assert self.sandbox is not None
+        return await self.sandbox
+
 
 class PodmanRuntime:
     """``reconciler.runtime.Runtime`` on podman (see the module docstring)."""

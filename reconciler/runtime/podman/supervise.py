@@ -72,7 +72,28 @@ async def supervise(runtime: PodmanRuntime, entry: PodmanPod, container: Contain
     ref = normalize_image(container.image)
     policy = pull_policy(spec)
     auth_file = runtime.auth_file(entry)
+    # IfNotPresent/Never: run at once with ``--pull never``; only a missing image costs the
+    # image check (one podman call less before Ready in the common case)
+    optimistic = policy != "Always"
     while not entry.pod.terminating:
+        if optimistic:
+            try:
+                argv = run_argv(runtime, entry, container, image=ref)
+            except ConfigError as exc:
+                await _config_error(runtime, entry, container, exc)
+                return
+            if not await entry.sandbox_ready():
+                return
+            try:
+                ran = await _run_once(runtime, entry, container, argv, image_id="", pull=False)
+            except _ImageMissing:
+                optimistic = False
+                continue
+            if ran >= 2 * runtime.backoff_max:
+                restarts.reset()
+            if not await _restart_delay(runtime, entry, container, restarts):
+                return
+            continue
         outcome = await _unless_stopping(
             entry,
             runtime.pulls.ensure(
@@ -93,38 +114,63 @@ async def supervise(runtime: PodmanRuntime, entry: PodmanPod, container: Contain
             continue
         pulls.reset()
         pulls.next()
-        assert entry.sandbox is not None
-        if not await entry.sandbox:
+        if not await entry.sandbox_ready():
             return  # stopped before the pod's sandbox was up
-        if container.instances:
-            delay = restarts.next()
-            if delay > 0:
-                container.set_waiting(
-                    "CrashLoopBackOff",
-                    f"back-off {delay:g}s restarting failed container={container.name} "
-                    f"pod={entry.pod.spec.name}_{entry.pod.spec.namespace}",
-                )
-                runtime.event(
-                    entry,
-                    "Warning",
-                    "BackOff",
-                    f"Back-off restarting failed container {container.name} in pod "
-                    f"{entry.pod.spec.name}_{entry.pod.spec.namespace}",
-                )
-                runtime.notify(entry)
-            if await _sleep_unless_stopping(entry, delay):
-                return
         try:
             argv = run_argv(runtime, entry, container, image=ref)
         except ConfigError as exc:
-            container.set_waiting("CreateContainerConfigError", str(exc))
-            runtime.event(entry, "Warning", "Failed", f"Error: {exc}")
-            runtime.notify(entry)
-            await entry.pod.stopping.wait()
+            await _config_error(runtime, entry, container, exc)
             return
-        ran = await _run_once(runtime, entry, container, argv, image_id=outcome.image_id)
+        try:
+            ran = await _run_once(
+                runtime, entry, container, argv, image_id=outcome.image_id, pull=True
+            )
+        except _ImageMissing:  # removed between the check and the run: check again
+            continue
         if ran >= 2 * runtime.backoff_max:
             restarts.reset()  # it ran long enough: the next crash restarts at once again
+        if not await _restart_delay(runtime, entry, container, restarts):
+            return
+        optimistic = policy != "Always"
+
+
+class _ImageMissing(Exception):
+    """``run --pull never`` found no image: check (and pull) it the kubelet's way."""
+
+
+async def _config_error(
+    runtime: PodmanRuntime, entry: PodmanPod, container: Container, exc: ConfigError
+) -> None:
+    container.set_waiting("CreateContainerConfigError", str(exc))
+    runtime.event(entry, "Warning", "Failed", f"Error: {exc}")
+    runtime.notify(entry)
+    await entry.pod.stopping.wait()
+
+
+async def _restart_delay(
+    runtime: PodmanRuntime, entry: PodmanPod, container: Container, restarts: Any
+) -> bool:
+    """After an instance ended: the CrashLoopBackOff wait; False if the pod stops meanwhile."""
+    if entry.pod.terminating:
+        return False
+    if not container.instances:
+        return True  # nothing ran yet (a port taken at the first start): at once
+    delay = float(restarts.next())
+    if delay > 0:
+        container.set_waiting(
+            "CrashLoopBackOff",
+            f"back-off {delay:g}s restarting failed container={container.name} "
+            f"pod={entry.pod.spec.name}_{entry.pod.spec.namespace}",
+        )
+        runtime.event(
+            entry,
+            "Warning",
+            "BackOff",
+            f"Back-off restarting failed container {container.name} in pod "
+            f"{entry.pod.spec.name}_{entry.pod.spec.namespace}",
+        )
+        runtime.notify(entry)
+    return not await _sleep_unless_stopping(entry, delay)
 
 
 async def _wait_to_pull_again(
@@ -158,6 +204,7 @@ async def _run_once(
     argv: list[str],
     *,
     image_id: str,
+    pull: bool,
 ) -> float:
     """Run one instance (``podman run --detach``: create and start in one call), watch it
     until it is gone; how long it ran."""
@@ -167,7 +214,12 @@ async def _run_once(
     name = argv[argv.index("--name") + 1]
     instance = Instance(name=name, image_id=image_id)
     runtime.wait_for_exit(instance)  # by name: the death may come before ``run`` returns
+    if not pull:
+        argv = [argv[0], argv[1], "--pull", "never", *argv[2:]]
     ran = await podman.run(*argv, timeout=120)
+    if not ran.ok and "image not known" in ran.stderr:
+        runtime.forget(instance)
+        raise _ImageMissing(ran.error())
     if not entry.started:
         if not ran.ok and "address already in use" in ran.stderr:
             runtime.forget(instance)
@@ -189,6 +241,9 @@ async def _run_once(
         runtime.notify(entry)
         return 0.0
     instance.id = ran.stdout.strip().splitlines()[-1]
+    if not pull:
+        message = f'Container image "{container.image}" already present on machine'
+        runtime.event(entry, "Normal", "Pulled", message)
     began = time.monotonic()
     container.spec = with_exec_via_podman(
         entry.specs[container.name], binary=podman.binary, container_id=instance.id
@@ -204,10 +259,18 @@ async def _run_once(
         container, runtime.probe_target(entry), on_change=lambda: _ready(runtime, entry)
     )
     probes.start()
-    if watch_oom(entry.specs[container.name]):
-        pid = await podman.run("inspect", "--format", "{{.State.Pid}}", instance.id)
-        if pid.ok and pid.stdout.strip().isdigit() and int(pid.stdout) > 0:
-            instance.oom = OomWatch.of(int(pid.stdout))
+    if watch_oom(entry.specs[container.name]) or not instance.image_id:
+        # after Running was reported: the pid (to watch for the OOM killer), the image's ID
+        state = await podman.json(
+            "inspect", "--format", '{"pid": {{.State.Pid}}, "image": "{{.Image}}"}', instance.id
+        )
+        if isinstance(state, dict):
+            if state.get("image") and not instance.image_id:
+                instance.image_id = f"sha256:{state['image']}"
+                runtime.notify(entry)
+            pid = int(state.get("pid") or 0)
+            if pid > 0 and watch_oom(entry.specs[container.name]):
+                instance.oom = OomWatch.of(pid)
     stopping = asyncio.ensure_future(entry.pod.stopping.wait())
     unhealthy = asyncio.ensure_future(container.kill_requested.wait())
     try:
