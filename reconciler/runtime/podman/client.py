@@ -53,9 +53,12 @@ class Result:
 class Podman:
     """Runs ``podman ARGS`` with this state directory's environment (its containers.conf)."""
 
-    def __init__(self, binary: str, env: Mapping[str, str]) -> None:
+    def __init__(self, binary: str, env: Mapping[str, str], *, cwd: str | None = None) -> None:
         self.binary = binary
         self.env = dict(env)
+        # conmon, which podman starts, writes an ``oom`` marker file into its working
+        # directory on some hosts (cgroup v1 with runc): never into the daemon's own
+        self.cwd = cwd
 
     async def run(
         self, *args: str, timeout: float = DEFAULT_TIMEOUT, stdin: bytes | None = None
@@ -66,6 +69,7 @@ class Podman:
                 self.binary,
                 *args,
                 env=self.env,
+                cwd=self.cwd,
                 stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -180,6 +184,7 @@ class EventStream:
                     self._podman.binary,
                     *args,
                     env=self._podman.env,
+                    cwd=self._podman.cwd,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.DEVNULL,

@@ -4,7 +4,9 @@ On cgroup v2 conmon watches ``memory.events`` and ``podman inspect`` says ``OOMK
 On a cgroup v1 hybrid host with runc and the cgroupfs manager (Debian 12 in a container), it
 does not: a container killed at its ``--memory`` limit shows exit code 137 and
 ``OOMKilled: false``, and its cgroup is gone a few milliseconds after the death, so nothing can
-be read afterwards. The kubelet would say ``OOMKilled``; so do we, from the kernel's own
+be read afterwards (conmon does notice, and writes its ``oom`` marker into its own working
+directory instead of the container's, which is why podman calls run in the state directory's
+``podman/`` folder). The kubelet would say ``OOMKilled``; so do we, from the kernel's own
 notification: once a container runs, an ``eventfd`` is registered on its memory cgroup's
 ``memory.oom_control`` (the v1 interface, ``cgroup.event_control``). The kernel signals it on
 an OOM in that cgroup (and when the cgroup is removed); reading ``oom_kill`` then tells which.

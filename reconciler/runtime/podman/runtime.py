@@ -142,7 +142,8 @@ class PodmanRuntime:
     async def start(self) -> None:
         """Check podman works here, remove what a crashed predecessor left, watch events."""
         binary = podman_binary()
-        podman = Podman(binary, configure(self._state_dir))
+        env = configure(self._state_dir)
+        podman = Podman(binary, env, cwd=str(podman_dir(self._state_dir)))
         info = await podman.run("info", "--format", "{{.Host.OCIRuntime.Name}}", timeout=60)
         if not info.ok:
             raise PodmanUnavailable(
