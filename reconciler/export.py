@@ -492,6 +492,16 @@ class _Translation:
         pod = template.get("spec")
         if not isinstance(pod, dict):
             return
+        runtime_class = pod.get("runtimeClassName")
+        if runtime_class in ("process", "podman"):
+            # ours, not a cluster's RuntimeClass: a pod naming one that does not exist is
+            # refused there, so it goes, and the cluster's default runtime runs the image
+            del pod["runtimeClassName"]
+            self.warn(
+                (*path, "spec", "runtimeClassName"),
+                f"dropped: {runtime_class!r} names a reconciler runtime, not a RuntimeClass of "
+                "the cluster (the cluster's default runtime runs the image)",
+            )
         # Only ``containers``: the local runtime does not run initContainers, so there is no
         # local meaning to carry over for them.
         containers = pod.get("containers")

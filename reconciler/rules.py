@@ -357,6 +357,7 @@ def _pod(spec: Mapping[str, Any]) -> Iterable[Finding]:
     )
     pod_path: Path = ("spec", "template", "spec")
     containers = template["spec"]["containers"]
+    runtime_class = template["spec"].get("runtimeClassName")  # podman runs the image's own
     container_names: dict[str, int] = {}
     port_names: dict[str, int] = {}
     for index, container in enumerate(containers):
@@ -400,11 +401,12 @@ def _pod(spec: Mapping[str, Any]) -> Iterable[Finding]:
             yield from _handler_count(
                 pre_stop, (*path, "lifecycle", "preStop"), ("exec", "httpGet", "tcpSocket", "sleep")
             )
-        if "command" not in container:
+        if "command" not in container and runtime_class != "podman":
             yield Finding(
                 (*path, "command"),
-                "the local runtime runs a container's command; add "
-                f"spec.template.spec.containers[{index}].command",
+                "the process runtime runs a container's command; add "
+                f"spec.template.spec.containers[{index}].command, or run the image on podman "
+                "(spec.template.spec.runtimeClassName: podman)",
                 "no-command",
                 WARNING,
                 at=path,

@@ -107,6 +107,8 @@ class SchemaChecker:
             findings.extend(self._details(obj))
         if self._unsupported:
             _walk_unsupported(obj, self._unsupported, (), findings)
+            if _runs_on_podman(obj):
+                findings = [f for f in findings if not _podman_honours(f)]
         return findings
 
     def valid(self, obj: dict[str, Any]) -> bool:
@@ -272,6 +274,31 @@ def _unsupported_tree(node: dict[str, Any], root: dict[str, Any], depth: int = 0
         if child:
             tree["*"] = child
     return tree
+
+
+# container fields podman honours that the process runtime ignores
+PODMAN_FIELDS = frozenset({"imagePullPolicy", "tty", "stdin", "volumeMounts"})
+
+
+def _runs_on_podman(obj: Any) -> bool:
+    """``spec.template.spec.runtimeClassName: podman`` (any other shape: no)."""
+    node = obj
+    for key in ("spec", "template", "spec"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return isinstance(node, dict) and node.get("runtimeClassName") == "podman"
+
+
+def _podman_honours(finding: Finding) -> bool:
+    path = finding.path
+    if finding.rule != "unsupported-field":
+        return False
+    if len(path) == 4 and path[:3] == ("spec", "template", "spec"):
+        return path[3] in ("imagePullSecrets", "volumes")
+    return (
+        len(path) == 6
+        and path[:4] == ("spec", "template", "spec", "containers")
+        and path[-1] in PODMAN_FIELDS
+    )
 
 
 def _walk_unsupported(obj: Any, tree: Tree, path: Path, out: list[Finding]) -> None:

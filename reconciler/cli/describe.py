@@ -299,7 +299,11 @@ def _pod_container(spec: Mapping[str, Any], pod: PodStatus, index: int) -> str:
     if status is None and index < len(pod.containers):
         status = pod.containers[index]
     out = f"  {spec.get('name', status.name if status else '')}:\n"
+    if status is not None and status.container_id:
+        out += f"    Container ID:\t{status.container_id}\n"
     out += f"    Image:\t{spec.get('image', status.image if status else '')}\n"
+    if status is not None and status.image_id:
+        out += f"    Image ID:\t{status.image_id}\n"
     ports = [p for p in spec.get("ports") or [] if isinstance(p, Mapping)]
     ports_text = ",".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in ports)
     host_text = ",".join(

@@ -49,6 +49,12 @@ def _exec(args: argparse.Namespace) -> int:
             print(f'Defaulted container "{container}" out of: {", ".join(names)}', file=sys.stderr)
     elif names and container not in names:
         raise ReconcilerError(f"error: container {container} is not valid for pod {pod.name}")
+    from reconciler.runtime.podman.records import exec_args, podman_target, run_podman
+
+    root = state_dir(args, create=False)
+    target = podman_target(root, args.namespace, pod.name, container)
+    if target is not None:  # a podman pod: run it inside the container
+        return run_podman(target, "exec", *exec_args(target, argv, tty=args.tty, stdin=args.stdin))
     code: int = exec_in_pod(
         state_dir(args, create=False), args.namespace, pod.name, container, argv, tty=args.tty
     )

@@ -85,6 +85,14 @@ def _logs(args: argparse.Namespace) -> int:
     container = container_of(pod, args.container)
     root = state_dir(args, create=False)
     tail = args.tail if args.tail is not None and args.tail >= 0 else None
+    from reconciler.runtime.podman.records import logs_args, podman_target, run_podman
+
+    target = podman_target(
+        root, args.namespace, pod.name, container, previous=args.previous, logs=True
+    )
+    if target is not None:  # a podman pod: podman keeps its containers' output
+        follow = args.follow and not args.previous
+        return run_podman(target, "logs", *logs_args(target, follow=follow, tail=tail))
     if args.follow and not args.previous:
         for line in follow_log(root, args.namespace, pod.name, container, tail=tail):
             sys.stdout.write(line)

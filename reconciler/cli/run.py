@@ -65,6 +65,12 @@ def register(commands: Any, rollout: Any) -> None:
         metavar="URL",
         help="POST JSON for every rollout transition to URL (repeatable)",
     )
+    parser.add_argument(
+        "--runtime",
+        choices=["process", "podman"],
+        default="process",
+        help="what runs pods without spec.template.spec.runtimeClassName (default: process)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -87,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
                 backoff_max=args.backoff_max,
                 http=args.http,
                 webhooks=list(args.webhook),
+                default_runtime=args.runtime,
             )
         )
         _finish_threads(loop)
@@ -122,10 +129,10 @@ async def _serve(
     backoff_max: float,
     http: str = "off",
     webhooks: list[str] | None = None,
+    default_runtime: str = "process",
 ) -> int:
     from reconciler.daemon import Daemon, DaemonOptions, ForcedStop, install_signal_handlers
     from reconciler.proxy.client import DataPlaneClient
-    from reconciler.runtime.process import ProcessRuntime
     from reconciler.runtime.records import clean_leftovers
     from reconciler.store import Store
     from reconciler.web import Web
@@ -142,8 +149,12 @@ async def _serve(
         # the daemon has its whole configuration (``proxy.configured()``).
         proxy = DataPlaneClient(state)
         await proxy.start()
-        runtime = ProcessRuntime(
-            state, backoff_initial=backoff_initial, backoff_max=backoff_max, bind_host="127.0.0.1"
+        runtime = _runtime(
+            state,
+            store=store,
+            default=default_runtime,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
         )
         await runtime.start()
         daemon = Daemon(
@@ -167,6 +178,47 @@ async def _serve(
     finally:
         store.close()
     return 0
+
+
+def _runtime(
+    state: Path, *, store: Any, default: str, backoff_initial: float, backoff_max: float
+) -> Any:
+    """The daemon's Runtime: process and podman pods side by side (``runtimeClassName``)."""
+    import time
+
+    from reconciler.objects import Kind, ObjectRef
+    from reconciler.runtime.podman import PodmanRuntime
+    from reconciler.runtime.process import ProcessRuntime
+    from reconciler.runtime.select import SelectingRuntime
+
+    def pod_event(namespace: str, pod: str, kind: str, reason: str, message: str) -> None:
+        store.add_event(
+            ObjectRef(Kind.POD, namespace, pod),
+            type=kind,
+            reason=reason,
+            message=message,
+            now=time.time(),
+            source="kubelet",
+        )
+
+    return SelectingRuntime(
+        default,
+        {
+            "process": lambda: ProcessRuntime(
+                state,
+                backoff_initial=backoff_initial,
+                backoff_max=backoff_max,
+                bind_host="127.0.0.1",
+            ),
+            "podman": lambda: PodmanRuntime(
+                state,
+                backoff_initial=backoff_initial,
+                backoff_max=backoff_max,
+                bind_host="127.0.0.1",
+                on_event=pod_event,
+            ),
+        },
+    )
 
 
 __all__ = ["register", "run"]

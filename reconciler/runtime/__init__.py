@@ -1,8 +1,10 @@
 """The Runtime seam: what the engine needs from whatever runs pods.
 
-The process runtime (``reconciler.runtime.process``) runs each pod as real process groups; the
-engine's unit tests use an in-memory runtime. Both report pods as ``PodStatus`` values with
-Kubernetes' words: phase, container states and reasons, ready flags and restart counts.
+The process runtime (``reconciler.runtime.process``) runs each pod as real process groups, the
+podman runtime (``reconciler.runtime.podman``) as a podman pod, and ``reconciler.runtime.select``
+picks one per pod (``runtimeClassName``); the engine's unit tests use an in-memory runtime. All
+report pods as ``PodStatus`` values with Kubernetes' words: phase, container states and
+reasons, ready flags and restart counts.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class ContainerStatus:
     # the previous instance's termination (kubectl describe's "Last State")
     last_exit_code: int | None = None
     last_reason: str = ""
+    # what the runtime runs it as (podman: ``podman://<id>`` and the image's ``sha256:<id>``)
+    container_id: str = ""
+    image_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,8 @@ def _container_to_dict(c: ContainerStatus) -> dict[str, Any]:
         "signal": c.signal,
         "last_exit_code": c.last_exit_code,
         "last_reason": c.last_reason,
+        "container_id": c.container_id,
+        "image_id": c.image_id,
     }
 
 
@@ -125,6 +127,8 @@ def _container_from_dict(d: Mapping[str, Any]) -> ContainerStatus:
         signal=d.get("signal"),
         last_exit_code=d.get("last_exit_code"),
         last_reason=d.get("last_reason", ""),
+        container_id=d.get("container_id", ""),
+        image_id=d.get("image_id", ""),
     )
 
 
