@@ -35,3 +35,9 @@ def test_released_ports_come_back_last() -> None:
     first = allocator.allocate()
     allocator.release([first])
     assert allocator.allocate() != first
+
+
+def test_daemons_started_together_start_at_different_ports() -> None:
+    """Each allocator begins its round at a random place: two daemons do not race for one port."""
+    firsts = {PortAllocator().allocate() for _ in range(5)}
+    assert len(firsts) > 1
