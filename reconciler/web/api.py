@@ -34,7 +34,7 @@ from aiohttp import web
 from reconciler.cli.get import _NOT_FOUND
 from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
-from reconciler.store import EventRow, Store
+from reconciler.store import Store
 from reconciler.web import views
 from reconciler.web.actions import Action, run_action
 from reconciler.web.auth import bearer_matches, host_is_loopback, same_origin
@@ -174,15 +174,10 @@ def build_app(ctx: ApiContext) -> web.Application:
 
     async def metrics(request: web.Request) -> web.Response:
         stats = ctx.proxy_stats()
-
-        def scrape(store: Store) -> tuple[list[EventRow], bytes]:
-            fresh = obs.catch_up(store)  # events the poll has not counted yet count now
-            return fresh, ctx.metrics.render(
-                store, stats=stats, analysis_failures=ctx.analysis_failures
-            )
-
-        fresh, body = await obs.read(scrape)
-        obs.announce(fresh)
+        obs.announce(await obs.read(obs.catch_up))  # events the poll has not counted yet
+        body = await obs.read(
+            lambda s: ctx.metrics.render(s, stats=stats, analysis_failures=ctx.analysis_failures)
+        )
         return web.Response(
             body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
         )
