@@ -8,7 +8,10 @@ could lose its port to the proxy itself and crash-loop. Pod ports therefore come
 the ephemeral range (``/proc/sys/net/ipv4/ip_local_port_range``, 32768–60999 by default →
 pods get 20768–32767): only an explicit ``bind`` by another program can take them there.
 The allocator remembers what it gave to live pods and skips those; a pod keeps its ports until
-it is gone.
+it is gone. It starts its round at a random place of the range: daemons started at the same
+moment (one per state directory; tests on a shared machine) would otherwise all probe the
+same first ports, both find one free, and hand it to two pods: one crash-loops on "address
+in use" while its readiness probe, and its Service's traffic, reach the other daemon's pod.
 
 >>> pod_port_range((32768, 60999))
 range(20768, 32768)
@@ -18,6 +21,7 @@ True
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 
@@ -49,7 +53,7 @@ class PortAllocator:
         self._family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
         self._held: set[int] = set()
         self._range = ports if ports is not None else pod_port_range(ephemeral_range())
-        self._next = 0
+        self._next = random.randrange(len(self._range)) if self._range else 0
 
     def _free(self, port: int) -> bool:
         with socket.socket(self._family, socket.SOCK_STREAM) as sock:

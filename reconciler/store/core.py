@@ -38,6 +38,7 @@ from reconciler.store.records import (
     ReplicaSetRow,
     RevisionResult,
 )
+from reconciler.store.scan import StateScan, change_mark, scan_state
 from reconciler.store.schema import DB_NAME, connect
 
 EVENTS_PER_OBJECT = 200
@@ -267,6 +268,26 @@ class Store:
         sql = self._OBJECT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         rows = self._conn.execute(sql + " ORDER BY o.kind, o.namespace, o.name", params)
         return [self._applied(row) for row in rows]
+
+    def change_mark(self) -> tuple[int, int]:
+        """Differs from the last one whenever anything was committed since (any connection)."""
+        with self._mutex:
+            return change_mark(self._conn)
+
+    def scan(self) -> StateScan:
+        """The raw rows ``/metrics`` shows, of one committed state (``reconciler.store.scan``)."""
+        with self._mutex:
+            return scan_state(self._conn)
+
+    @staticmethod
+    def parse_object(row: tuple[Any, ...]) -> AppliedObject:
+        """An object row of a scan."""
+        return Store._applied(row)
+
+    @staticmethod
+    def parse_replicaset(row: tuple[Any, ...]) -> ReplicaSetRow:
+        """A ReplicaSet row of a scan."""
+        return _replicaset(row)
 
     def delete_object(self, ref: ObjectRef) -> None:
         """Forget an applied object and its status (its ReplicaSets are the caller's to delete)."""

@@ -174,6 +174,7 @@ def build_app(ctx: ApiContext) -> web.Application:
 
     async def metrics(request: web.Request) -> web.Response:
         stats = ctx.proxy_stats()
+        obs.announce(await obs.read(obs.catch_up))  # events the poll has not counted yet
         body = await obs.read(
             lambda s: ctx.metrics.render(s, stats=stats, analysis_failures=ctx.analysis_failures)
         )

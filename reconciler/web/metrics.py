@@ -21,7 +21,6 @@ deployments x 2 pods takes a few tens of milliseconds (bench/web/).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -34,6 +33,7 @@ from reconciler import __version__
 from reconciler.objects import Kind, ObjectRef
 from reconciler.proxy import ListenerStats
 from reconciler.store import AppliedObject, PodRecord, ReplicaSetRow, Store
+from reconciler.store.scan import pod_of
 from reconciler.web.kube_metrics import (
     Family,
     HistogramFamily,
@@ -134,12 +134,35 @@ def _histograms(
     return family
 
 
+_STATUS_COLUMN = 11  # of a scan's object row: the ones before it are the object's own
+
+# the state families' HELP/TYPE lines, in the order /metrics writes them
+_HEADERS = tuple(
+    f.header()
+    for f in chain(deployment_families([], {}, None), replicaset_families([]), pod_families([]))
+)
+
+
 @dataclass(slots=True)
 class _Entry:
     obj: AppliedObject
     rows: list[ReplicaSetRow]
-    chunks: dict[str, str]  # family -> this deployment's sample lines in it
+    parts: tuple[str, ...]  # this deployment's sample lines in each family (in _FAMILIES order)
     revisions: dict[str, str]  # traffic group -> revision (views.group_revisions)
+    raw: tuple[Any, ...]  # the scan's rows it was rendered from (object, ReplicaSets, pods)
+    analysis: tuple[str, int] | None  # (pod hash, failures) its analysis series shows
+
+
+def _analysed_hash(obj: AppliedObject) -> str | None:
+    """The canary revision whose analysis failures the deployment's series show, if any
+    (as ``deployment_families`` decides it)."""
+    strategy = obj.spec["spec"].get("strategy") or {}
+    if str(strategy.get("type", "RollingUpdate")) != "Canary":
+        return None
+    rollout = obj.status.get("rollout") or {}
+    current = str(rollout.get("currentPodHash") or "")
+    checked = (strategy.get("canary") or {}).get("analysis")
+    return current if checked and current and current != rollout.get("stableRS") else None
 
 
 def _entry(
@@ -147,17 +170,29 @@ def _entry(
     rows: list[ReplicaSetRow],
     pods: Sequence[PodRecord],
     analysis_failures: Callable[[ObjectRef, str], int] | None,
+    *,
+    raw: tuple[Any, ...] = (),
 ) -> _Entry:
     rows_of = {(obj.ref.namespace, obj.ref.name): rows}
-    chunks = {}
-    for family in chain(
-        deployment_families([obj], rows_of, analysis_failures),
-        replicaset_families(rows),
-        pod_families(pods),
-    ):
-        if family.rows:
-            chunks[family.sample] = family.lines()
-    return _Entry(obj, rows, chunks, group_revisions(obj.status.get("rollout") or {}, rows))
+    analysed = _analysed_hash(obj)
+    failures = analysis_failures(obj.ref, analysed) if analysed and analysis_failures else 0
+
+    def fixed(ref: ObjectRef, rs_hash: str) -> int:
+        return failures  # the figure the entry records, read once
+
+    families = chain(
+        deployment_families([obj], rows_of, fixed), replicaset_families(rows), pod_families(pods)
+    )
+    parts = tuple(family.lines() if family.rows else "" for family in families)
+    assert len(parts) == len(_HEADERS)
+    return _Entry(
+        obj,
+        rows,
+        parts,
+        group_revisions(obj.status.get("rollout") or {}, rows),
+        raw,
+        (analysed, failures) if analysed else None,
+    )
 
 
 def _proxy_families() -> list[Family]:
@@ -213,98 +248,107 @@ def _proxy_samples(
 
 
 class Metrics:
-    """Renders ``/metrics``, keeping each deployment's lines until a pass touches it.
+    """Renders ``/metrics``, keeping each deployment's lines until the store's rows for it change.
 
     A full read and render of 300 deployments x 2 pods (20,000 samples) costs a few hundred
-    milliseconds of Python; a scrape every 15 s must not. The daemon's pass hook calls
-    ``invalidate`` (every change of a deployment, its ReplicaSets or its pods goes through a
-    pass), and a scrape re-reads only what was invalidated, for half a second after the pass
-    (the pods the store shows are flushed ~0.1 s later). Everything is read afresh every
-    5 minutes all the same.
+    milliseconds of Python; a scrape every 15 s must not. The cache is keyed on the store's own
+    word, never on the daemon's passes (a status, a ReplicaSet's counts or the pods may be
+    written outside a pass, or committed before its hook runs): a scrape first asks SQLite
+    whether anything was committed since the last one (``Store.change_mark``); if so it reads
+    the raw rows of one committed state (``Store.scan``) and re-renders the deployments whose
+    object, status, ReplicaSet or pod rows differ from the ones their lines were made from. So
+    no scrape serves a figure older than what the store held when it began. Analysis failures
+    live in the daemon, not the store: those are asked again on every scrape.
     """
-
-    SETTLE = 0.5
-    FULL_EVERY = 300.0
-    SERVICES_EVERY = 30.0
 
     def __init__(self, live: Live) -> None:
         self.live = live
-        self._lock = threading.Lock()
-        self._dirty: dict[ObjectRef, float] = {}  # ref -> re-read until (monotonic)
+        self._mark: tuple[int, int] | None = None  # the store's change mark at the last scan
         self._entries: dict[ObjectRef, _Entry] = {}
-        self._full_at: float | None = None
+        self._services_raw: Sequence[Any] = ()
         self._services: list[AppliedObject] = []
-        self._services_at = 0.0
         self._index: ServiceIndex | None = None  # rebuilt when deployments or services change
         self._proxy_lines: dict[str, tuple[Any, list[str]]] = {}  # service -> (stats, lines)
-        self._sorted: list[_Entry] = []
         self._state_bytes = b""  # the deployment, ReplicaSet and pod families, as last rendered
         self._proxy_bytes = b""
-        self._templates = [
-            f.header()
-            for f in chain(
-                deployment_families([], {}, None), replicaset_families([]), pod_families([])
-            )
-        ]
-        self._order = [
-            f.sample
-            for f in chain(
-                deployment_families([], {}, None), replicaset_families([]), pod_families([])
-            )
-        ]
 
-    def invalidate(self, ref: ObjectRef) -> None:
-        """The daemon's loop: ``ref`` changed (called after each of its passes)."""
-        with self._lock:
-            self._dirty[ref] = time.monotonic() + self.SETTLE
+    @staticmethod
+    def _stale_analysis(
+        ref: ObjectRef, entry: _Entry, analysis_failures: Callable[[ObjectRef, str], int] | None
+    ) -> bool:
+        """The daemon counts another failure than the one the entry's lines show."""
+        if entry.analysis is None:
+            return False
+        rs_hash, failures = entry.analysis
+        return (analysis_failures(ref, rs_hash) if analysis_failures else 0) != failures
+
+    def _analysis_moved(self, analysis_failures: Callable[[ObjectRef, str], int] | None) -> bool:
+        return any(
+            self._stale_analysis(ref, e, analysis_failures) for ref, e in self._entries.items()
+        )
 
     def _refresh(
         self, store: Store, analysis_failures: Callable[[ObjectRef, str], int] | None
     ) -> None:
-        now = time.monotonic()
-        with self._lock:
-            dirty = dict(self._dirty)
-            for ref, until in dirty.items():
-                if until <= now:
-                    del self._dirty[ref]
-        if self._full_at is None or now - self._full_at > self.FULL_EVERY:
-            self._full_at = now
-            deployments = store.list_objects(Kind.DEPLOYMENT)
-            rows_of: dict[tuple[str, str], list[ReplicaSetRow]] = {}
-            for rs in store.list_all_replicasets():
-                rows_of.setdefault((rs.namespace, rs.deployment), []).append(rs)
-            pods_of: dict[tuple[str, str], list[PodRecord]] = {}
-            for pod in store.list_pods():
-                pods_of.setdefault((pod.namespace, pod.deployment), []).append(pod)
-            self._entries = {
-                d.ref: _entry(
-                    d,
-                    rows_of.get((d.ref.namespace, d.ref.name), []),
-                    pods_of.get((d.ref.namespace, d.ref.name), []),
-                    analysis_failures,
-                )
-                for d in deployments
-            }
-        else:
-            for ref in dirty:
-                obj = store.get_object(ref)
-                if obj is None:
-                    self._entries.pop(ref, None)
-                    continue
-                rows = store.list_replicasets(ref)
-                pods = [p for rs in rows for p in store.list_pods(ref.namespace, owner=rs.name)]
-                self._entries[ref] = _entry(obj, rows, pods, analysis_failures)
-        services_due = now - self._services_at > self.SERVICES_EVERY
-        if services_due or dirty or self._index is None:
-            if services_due or self._index is None:
-                self._services = store.list_objects(Kind.SERVICE)
-                self._services_at = now
-            self._sorted = [self._entries[ref] for ref in sorted(self._entries)]
-            self._index = ServiceIndex([e.obj for e in self._sorted], self._services)
+        if (
+            self._index is not None
+            and store.change_mark() == self._mark
+            and not self._analysis_moved(analysis_failures)
+        ):
+            return  # nothing committed since the last scan
+        scan = store.scan()
+        rs_of: dict[tuple[str, str], list[Any]] = {}
+        deployment_of: dict[tuple[str, str], tuple[str, str]] = {}  # (ns, rs) -> (ns, deploy)
+        for row in scan.replicasets:  # name, namespace, deployment, ...
+            rs_of.setdefault((row[1], row[2]), []).append(row)
+            deployment_of[(row[1], row[0])] = (row[1], row[2])
+        pods_of: dict[tuple[str, str], list[Any]] = {}
+        for row in scan.pods:  # name, namespace, owner, deployment, ...
+            key = deployment_of.get((row[1], row[2])) or (row[1], row[3])
+            pods_of.setdefault(key, []).append(row)
+        changed = self._index is None
+        if scan.services != self._services_raw or self._index is None:
+            self._services_raw = scan.services
+            self._services = [Store.parse_object(row) for row in scan.services]
+            changed = True
+        specs_changed = changed  # what the Service index depends on: the objects, no status
+        entries: dict[ObjectRef, _Entry] = {}
+        for row in scan.deployments:  # kind, namespace, name, ...
+            key = (row[1], row[2])
+            raw = (row, tuple(rs_of.get(key, ())), tuple(pods_of.get(key, ())))
+            ref = ObjectRef(Kind.DEPLOYMENT, row[1], row[2])
+            old = self._entries.get(ref)
+            if (
+                old is not None
+                and old.raw == raw
+                and not self._stale_analysis(ref, old, analysis_failures)
+            ):
+                entries[ref] = old
+                continue
+            if old is None or old.raw[0][:_STATUS_COLUMN] != row[:_STATUS_COLUMN]:
+                specs_changed = True
+            entries[ref] = _entry(
+                Store.parse_object(row),
+                [Store.parse_replicaset(r) for r in raw[1]],
+                [pod_of(p) for p in raw[2]],
+                analysis_failures,
+                raw=raw,
+            )
+            changed = True
+        if entries.keys() != self._entries.keys():
+            changed = specs_changed = True
+        self._entries = entries
+        self._mark = scan.mark
+        if changed:
+            ordered = [entries[ref] for ref in sorted(entries)]
+            if specs_changed:
+                self._index = ServiceIndex([e.obj for e in ordered], self._services)
             out: list[str] = []
-            for sample, header in zip(self._order, self._templates, strict=True):
+            # zip(*...) turns the deployments' parts into one column per family, in C
+            columns = list(zip(*(e.parts for e in ordered), strict=True)) or [()] * len(_HEADERS)
+            for header, column in zip(_HEADERS, columns, strict=True):
                 out.append(header)
-                out.extend([e.chunks.get(sample, "") for e in self._sorted])
+                out.extend(column)
             self._state_bytes = "".join(out).encode()
 
     def render(

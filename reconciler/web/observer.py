@@ -7,7 +7,8 @@ Two sources, both cheap for the daemon:
   tracker (webhooks), and the deployment is marked changed for the live pages.
 - the events table is polled (an indexed query every 0.2 s, on the reader thread): new events
   and repeats count into ``rollout_events_total``, reach the live pages, and an
-  ``InvalidManifest`` is a webhook of its own.
+  ``InvalidManifest`` is a webhook of its own. A scrape polls it too before it renders, so
+  ``/metrics`` counts every event the store held when the scrape began.
 
 Everything that reads the store for a page or a scrape runs on one reader thread with its own
 SQLite connection (WAL: readers never block the daemon's writes), never on the daemon's loop.
@@ -21,7 +22,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +30,7 @@ from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
 from reconciler.store import EventRow, Store
 from reconciler.web.events import Hub
-from reconciler.web.metrics import Live, Metrics
+from reconciler.web.metrics import Live
 from reconciler.web.transitions import Notice, Tracked, Transition, next_transitions, tracked_from
 from reconciler.web.webhooks import Notifier
 
@@ -63,7 +63,6 @@ class Observer:
         hub: Hub,
         notifier: Notifier | None,
         live: Live,
-        metrics: Metrics | None = None,
         poll_interval: float = 0.2,
         push_delay: float = 0.12,
     ) -> None:
@@ -72,7 +71,6 @@ class Observer:
         self.hub = hub
         self.notifier = notifier
         self.live = live
-        self.metrics = metrics
         self.poll_interval = poll_interval
         self.push_delay = push_delay
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-reader")
@@ -100,16 +98,16 @@ class Observer:
     # -- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        def seed(store: Store) -> tuple[dict[ObjectRef, Tracked], list[EventRow]]:
+        def seed(store: Store) -> dict[ObjectRef, Tracked]:
             tracked = {o.ref: tracked_from(o.status) for o in store.list_objects(Kind.DEPLOYMENT)}
-            return tracked, store.list_events()
+            for event in store.list_events():  # counted already: only what comes next is news
+                self._counts[_event_key(event)] = event.count
+                self._since = max(self._since, event.last_seen)
+            return tracked
 
-        tracked, events = await self.read(seed)
+        tracked = await self.read(seed)
         for ref, state in tracked.items():
             self._tracked.setdefault(ref, state)  # a pass may already have run
-        for event in events:
-            self._counts[_event_key(event)] = event.count
-            self._since = max(self._since, event.last_seen)
         self._tasks.append(asyncio.create_task(self._poll_events(), name="web events"))
 
     async def close(self) -> None:
@@ -132,8 +130,6 @@ class Observer:
     def on_pass(self, ref: ObjectRef, result: PassResult, seconds: float) -> None:
         """The daemon's hook: called on its loop after each pass; must stay cheap."""
         self.live.reconciled(ref, seconds)
-        if self.metrics is not None:
-            self.metrics.invalidate(ref)
         self._changed(ref)
         if result.plan is None:
             self._tracked.pop(ref, None)
@@ -198,8 +194,7 @@ class Observer:
         while True:
             await asyncio.sleep(self.poll_interval)
             try:
-                rows = await self.read(partial(_events_since, since=self._since))
-                self._take_events(rows)
+                self.announce(await self.read(self.catch_up))
             except Exception:
                 if not failing:
                     log.exception("web_events_poll_failed")
@@ -207,9 +202,14 @@ class Observer:
             else:
                 failing = False
 
-    def _take_events(self, rows: list[EventRow]) -> None:
+    def catch_up(self, store: Store) -> list[EventRow]:
+        """On the reader thread: the events (and repeats) the store has that were not counted
+        yet, counted now into ``rollout_events_total``. The poll calls it, and so does every
+        scrape before it renders, so a scrape never misses an event the store already held;
+        what it returns goes to ``announce`` on the loop. (Only the reader thread touches
+        ``_counts`` and ``_since``.)"""
         fresh = []
-        for event in rows:
+        for event in _events_since(store, since=self._since):
             key = _event_key(event)
             delta = event.count - self._counts.get(key, 0)
             self._since = max(self._since, event.last_seen)
@@ -217,15 +217,19 @@ class Observer:
                 continue
             self._counts[key] = event.count
             fresh.append(event)
-            if event.ref.kind is Kind.DEPLOYMENT and self.metrics is not None:
-                self.metrics.invalidate(event.ref)  # e.g. InvalidManifest: a status, no pass
             if event.ref.kind is Kind.DEPLOYMENT:
                 self.live.event(event.ref, type=event.type, reason=event.reason, count=delta)
+        if len(self._counts) > 40_000:  # the store keeps 20,000: forget what it dropped
+            self._counts = dict(list(self._counts.items())[-20_000:])
+        return fresh
+
+    def announce(self, fresh: list[EventRow]) -> None:
+        """On the loop: events ``catch_up`` found reach the live pages, and an
+        ``InvalidManifest`` of a Deployment is a webhook of its own."""
+        for event in fresh:
             invalid = event.reason == "InvalidManifest" and event.ref.kind is Kind.DEPLOYMENT
             if invalid and self.notifier is not None:
                 self._notify_invalid(event)
-        if len(self._counts) > 40_000:  # the store keeps 20,000: forget what it dropped
-            self._counts = dict(list(self._counts.items())[-20_000:])
         if fresh:
             self.hub.broadcast("event", [event_json(e) for e in fresh])
 

@@ -124,7 +124,6 @@ class Web:
             hub=self.hub,
             notifier=self.notifier,
             live=self.live,
-            metrics=self.metrics,
         )
         observer.on_changed = self._push_changed
         await observer.start()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from reconciler.runtime import PodStatus
 from tests.e2e.conftest import free_port
 from tests.e2e.harness import DaemonProcess, wait_for
 from tests.e2e.load import fetch_version
@@ -45,6 +46,22 @@ def rollout(daemon: DaemonProcess, name: str) -> dict[str, Any]:
     return dict(daemon.status(name).get("rollout", {}))
 
 
+Seen = tuple[dict[str, dict[str, Any]], list[PodStatus]]  # statuses by name, pods
+
+
+def still_scrape(daemon: DaemonProcess, names: tuple[str, ...]) -> tuple[Samples, Seen] | None:
+    """A scrape and the store's statuses and pods, when the store was the same just before and
+    just after it (the scrape must then show exactly that state); None when it moved."""
+
+    def read() -> Seen:
+        return {n: daemon.status(n) for n in names}, daemon.pods()
+
+    before = read()
+    samples = scrape(daemon)
+    after = read()
+    return (samples, after) if before == after else None
+
+
 def test_metrics_match_the_store_during_a_canary(
     folder: Path, start_daemon: Any, token: str
 ) -> None:
@@ -56,9 +73,13 @@ def test_metrics_match_the_store_during_a_canary(
     wait_for(lambda: rollout(daemon, "cn").get("phase") == "Healthy", what="cn healthy")
     wait_for(lambda: rollout(daemon, "web").get("phase") == "Healthy", what="web healthy")
 
-    samples = scrape(daemon)
+    # the store may change between two reads (a probe, a restart): compare a scrape with the
+    # state the store held all through it
+    samples, (statuses, pods) = wait_for(
+        lambda: still_scrape(daemon, ("cn", "web")), what="a scrape of a still store"
+    )
     for name in ("cn", "web"):
-        status = daemon.status(name)
+        status = statuses[name]
         d = {"namespace": "default", "deployment": name}
         assert value(samples, "kube_deployment_spec_replicas", **d) == (2 if name == "cn" else 1)
         for metric, field in (
@@ -79,7 +100,6 @@ def test_metrics_match_the_store_during_a_canary(
     info = matching(samples, "rollout_info", namespace="default", name="cn")
     assert [dict(k)["phase"] for k in info] == ["Healthy"]
     assert [dict(k)["strategy"] for k in info] == ["Canary"]
-    pods = daemon.pods()
     assert len(pods) == 3
     for pod in pods:
         uid_series = matching(samples, "kube_pod_info", namespace="default", pod=pod.name)
@@ -102,12 +122,14 @@ def test_metrics_match_the_store_during_a_canary(
     )
     versions = [fetch_version(port) for _ in range(40)]
     assert set(versions) == {"1", "2"}
-    samples = wait_for(
+    samples, (statuses, _) = wait_for(
         lambda: (
-            (s := scrape(daemon))
-            and sum(matching(s, "reconciler_service_connections_total", service="cn").values())
+            (still := still_scrape(daemon, ("cn",)))
+            and sum(
+                matching(still[0], "reconciler_service_connections_total", service="cn").values()
+            )
             >= 40
-            and s
+            and still
         ),
         what="connections counted",
     )
@@ -130,11 +152,10 @@ def test_metrics_match_the_store_during_a_canary(
     assert by_revision == {"1": versions.count("1"), "2": versions.count("2")}
     sent = matching(samples, "reconciler_service_bytes_sent_total", service="cn", revision="2")
     assert next(iter(sent.values())) > 0
-    status = daemon.status("cn")
     assert (
         value(
             samples, "kube_deployment_status_replicas_updated", namespace="default", deployment="cn"
         )
-        == status["updatedReplicas"]
+        == statuses["cn"]["updatedReplicas"]
     )
     assert matching(samples, "rollout_events_total", name="cn", reason="RolloutPaused")
