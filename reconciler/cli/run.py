@@ -1,7 +1,9 @@
 """``reconciler run [DIR]``: the daemon, in the foreground.
 
 Logs go to stderr: a console format on a terminal, JSON lines otherwise. SIGTERM and SIGINT
-stop it gracefully. A second daemon on the same state directory is refused with the holder's pid.
+stop the daemon and leave its pods running (the next ``run`` adopts them; ``reconciler down``
+stops everything); a second signal forces a stuck stop. A second daemon on the same state
+directory is refused with the holder's pid.
 """
 
 from __future__ import annotations
@@ -106,7 +108,6 @@ async def _serve(
     from reconciler.daemon import Daemon, DaemonOptions, ForcedStop, install_signal_handlers
     from reconciler.proxy.server import TcpProxy
     from reconciler.runtime.process import ProcessRuntime
-    from reconciler.runtime.records import clean_leftovers
     from reconciler.store import Store
 
     store = Store.open(state)
@@ -128,8 +129,7 @@ async def _serve(
         try:
             await daemon.run(stop)
         except ForcedStop:
-            killed = clean_leftovers(state)  # every pod process group this daemon recorded
-            log.get_logger(component="daemon").error("pods_killed", pids=killed)
+            # the pods run on under their shims, as after any stop: the next daemon adopts them
             return 1
         finally:
             remove()
