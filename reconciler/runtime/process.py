@@ -127,6 +127,7 @@ class ProcessRuntime:
         self._subscribers: list[Callback] = []
         self._finishing: set[asyncio.Task[None]] = set()
         self._saved: dict[str, object] = {}  # the status.json last written, per pod
+        self._shims: dict[tuple[str, str], ShimHandle] = {}  # (pod, container) -> live shim
         self._detached = False
         self._daemon = {"pid": os.getpid(), "start_time": process_start_time(os.getpid())}
 
@@ -211,6 +212,13 @@ class ProcessRuntime:
         for pod in self._pods.values():
             self._persist(pod)
         log.info("pods_left_running", pods=len(self._pods))
+
+    def kill_all(self) -> None:
+        """SIGKILL every container now (a forced ``reconciler down``); the pods then finish."""
+        for pod in self._pods.values():
+            pod.stop_deadline = time.monotonic()
+        for handle in list(self._shims.values()):
+            handle.send(shim_records.KILL)
 
     async def wait_gone(self, name: str) -> None:
         """Wait until a stopping pod is gone (for tests and the benchmark)."""
@@ -442,6 +450,8 @@ class ProcessRuntime:
         )
         probes.start()
         exited = handle.exited()
+        key = (pod.spec.name, container.name)
+        self._shims[key] = handle
         stopping = asyncio.ensure_future(pod.stopping.wait())
         unhealthy = asyncio.ensure_future(container.kill_requested.wait())
         waiters: set[asyncio.Future[Any]] = {exited, stopping, unhealthy}
@@ -458,6 +468,7 @@ class ProcessRuntime:
             handle.release()
             raise
         finally:
+            self._shims.pop(key, None)
             stopping.cancel()
             unhealthy.cancel()
             probes.stop()

@@ -164,6 +164,10 @@ class DaemonProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
+    def down(self, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``reconciler down``: the daemon (if running) and every pod stopped."""
+        return self.cli("down", timeout=timeout)
+
     # -- reading what it did ----------------------------------------------------------------
 
     def store(self) -> Store:
