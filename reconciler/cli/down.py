@@ -103,7 +103,7 @@ async def _stop_pods(path: Path) -> int:
     await runtime.start()
     pods = runtime.pods()
     if pods:
-        print(f"stopping {len(pods)} pods gracefully (Ctrl-C kills them at once)", flush=True)
+        print(f"stopping {len(pods)} pod{'s' if len(pods) != 1 else ''} gracefully (Ctrl-C kills them at once)", flush=True)
     forced = asyncio.Event()
     loop = asyncio.get_running_loop()
 
