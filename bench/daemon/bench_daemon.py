@@ -180,6 +180,7 @@ def reaction(work: Path, saves: int) -> dict[str, float]:
         }
     finally:
         daemon.stop()
+        daemon.down()  # pods outlive the daemon
 
 
 def rollout(work: Path) -> dict[str, float]:
@@ -219,6 +220,7 @@ def rollout(work: Path) -> dict[str, float]:
         return {"total_s": took, "ideal_s": 5.0, "overhead_pct": (took / 5.0 - 1) * 100}
     finally:
         daemon.stop()
+        daemon.down()  # pods outlive the daemon
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -271,6 +273,7 @@ def scale(work: Path, count: int) -> dict[str, float]:
         }
     finally:
         daemon.stop()
+        daemon.down()  # pods outlive the daemon
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ from tests.reliability.test_crash import crash_iteration  # noqa: E402
 
 def _cleanup(daemon: DaemonProcess, token: str) -> None:
     daemon.stop()
+    daemon.down()  # pods outlive the daemon
     try:
         wait_for(lambda: not processes_with(token), timeout=30, what="pods gone")
     finally:

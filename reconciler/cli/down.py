@@ -103,7 +103,8 @@ async def _stop_pods(path: Path) -> int:
     await runtime.start()
     pods = runtime.pods()
     if pods:
-        print(f"stopping {len(pods)} pod{'s' if len(pods) != 1 else ''} gracefully (Ctrl-C kills them at once)", flush=True)
+        plural = "s" if len(pods) != 1 else ""
+        print(f"stopping {len(pods)} pod{plural} gracefully (Ctrl-C: kill at once)", flush=True)
     forced = asyncio.Event()
     loop = asyncio.get_running_loop()
 
