@@ -108,9 +108,16 @@ class Daemon:
         wait(lambda: "daemon_started" in self.log.read_text(), 60)
 
     def stop(self) -> None:
+        """SIGTERM the daemon, then ``reconciler down``: the pods outlive the daemon."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(120)
+        subprocess.run(
+            [sys.executable, "-m", "reconciler", "down", "--state-dir", os.fspath(self.state)],
+            cwd=ROOT,
+            capture_output=True,
+            check=False,
+        )
 
     def events(self, name: str) -> list[dict[str, Any]]:
         out = []
@@ -180,7 +187,6 @@ def reaction(work: Path, saves: int) -> dict[str, float]:
         }
     finally:
         daemon.stop()
-        daemon.down()  # pods outlive the daemon
 
 
 def rollout(work: Path) -> dict[str, float]:
@@ -220,7 +226,6 @@ def rollout(work: Path) -> dict[str, float]:
         return {"total_s": took, "ideal_s": 5.0, "overhead_pct": (took / 5.0 - 1) * 100}
     finally:
         daemon.stop()
-        daemon.down()  # pods outlive the daemon
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -273,7 +278,6 @@ def scale(work: Path, count: int) -> dict[str, float]:
         }
     finally:
         daemon.stop()
-        daemon.down()  # pods outlive the daemon
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ from reconciler.runtime.shim import (
     LogWriter,
     series,
 )
+from reconciler.store import lock
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -134,8 +135,8 @@ def read_log(
 
 
 def pod_is_gone(state_dir: Path, namespace: str, pod: str) -> bool:
-    """True once the pod's record is removed, or neither a shim of it nor the daemon that
-    owns it is alive (pods outlive the daemon: a running one is followed while none runs)."""
+    """True once the pod's record is removed, or neither a shim of it nor a daemon is alive
+    (pods outlive the daemon: a running one is followed while none runs)."""
     runtime_dir = pod_runtime_dir(state_dir, namespace, pod)
     record = read_json(runtime_dir / "pod.json")
     if not isinstance(record, dict):
@@ -145,6 +146,9 @@ def pod_is_gone(state_dir: Path, namespace: str, pod: str) -> bool:
         with contextlib.suppress(KeyError, TypeError, ValueError):
             if process_alive(int(shim["shim"]["pid"]), shim["shim"]["start_time"]):
                 return False
+    # starting or between instances: gone unless a daemon runs that will start the next one
+    if lock.holder(state_dir) is not None:
+        return False
     owner = record.get("daemon")
     if isinstance(owner, dict):
         return not process_alive(int(owner.get("pid", 0)), owner.get("start_time"))

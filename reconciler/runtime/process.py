@@ -231,8 +231,10 @@ class ProcessRuntime:
     def _adopt(self, found: Adopted) -> None:
         pod = found.pod
         self._ports.reserve({p for p in pod.ports.values()})
-        save_pod(pod, daemon=self._daemon)  # the owner of record is now this daemon
         self._pods[pod.spec.name] = pod
+        # status.json says what was just read from it: write it again only once something
+        # changes (a restart's worth of 100 rewrites would cost more than the adoption itself)
+        self._saved[pod.spec.name] = {**status_snapshot(pod), "stop_deadline": None}
         log.info(
             "pod_adopted",
             pod=pod.spec.name,
@@ -287,8 +289,8 @@ class ProcessRuntime:
         if self._detached:
             return
         self._ports.release({p for p in pod.ports.values()})
-        shutil.rmtree(pod.runtime_dir, ignore_errors=True)
-        shutil.rmtree(pod.logs_dir, ignore_errors=True)
+        # off the loop: on a slow disk removing two folders takes milliseconds
+        await asyncio.to_thread(_remove, pod.runtime_dir, pod.logs_dir)
         del self._pods[pod.spec.name]
         self._saved.pop(pod.spec.name, None)
         pod.gone_at = time.time()
@@ -517,6 +519,11 @@ class ProcessRuntime:
         if not exited.done():
             log.info("container_sigkill", pod=pod.spec.name, container=container.name)
             handle.send(shim_records.KILL)
+
+
+def _remove(*folders: Path) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _lost(handle: ShimHandle) -> ExitRecord:

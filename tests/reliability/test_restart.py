@@ -9,7 +9,12 @@ and ``reconciler down`` leaving no process and no listener behind.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -263,3 +268,47 @@ def test_down_leaves_no_process_and_no_listener(
     assert not any(listening(port) for port in [members[0].port, *pod_ports])
     assert daemon.pods() == []
     assert revisions(daemon, members) == before  # history is kept; `run` starts the pods again
+
+
+def test_logs_exec_and_previous_work_on_adopted_pods(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """`logs -f` keeps following a pod while no daemon runs and after the next one adopts it;
+    `exec` runs in the adopted pod's environment; after the adopted container dies and is
+    restarted, `logs --previous` shows its output; `down` ends the follower."""
+    write(folder, "web", deployment_yaml("web", replicas=1, env=env(token)))
+    daemon.start()
+    pod = wait_for(lambda: next((p for p in daemon.pods() if p.ready), None), what="ready")
+    port = pod.ports["http"]
+    envs = {**os.environ, "RECONCILER_STATE_DIR": os.fspath(daemon.state)}
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "logs", "-f", pod.name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=envs,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        seen: list[str] = []
+        stream = follower.stdout
+        reader = threading.Thread(target=lambda: seen.extend(iter(stream.readline, "")))
+        reader.start()
+        wait_for(lambda: any("listening" in line for line in seen), what="the first lines")
+        assert daemon.stop() == 0
+        _answers(port)
+        wait_for(lambda: any("GET / " in line for line in seen), what="a line while no daemon")
+        restart(daemon, attempt=0)
+        result = daemon.cli("exec", pod.name, "--", "sh", "-c", "echo $POD_NAME")
+        assert (result.returncode, result.stdout) == (0, f"{pod.name}\n"), result.stderr
+        [main] = pod_processes(token)
+        os.kill(main, signal.SIGKILL)
+        wait_for(lambda: any(p.restarts == 1 and p.ready for p in daemon.pods()), what="restarted")
+        previous = daemon.cli("logs", "--previous", pod.name)
+        assert previous.returncode == 0 and "listening" in previous.stdout, previous.stderr
+        assert daemon.down().returncode == 0
+        assert follower.wait(10) == 0
+        reader.join(5)
+    finally:
+        follower.kill()
+        follower.wait()
