@@ -128,6 +128,7 @@ class Daemon:
             self._rs_owner[rs.name] = ObjectRef(Kind.DEPLOYMENT, rs.namespace, rs.deployment)
         self._flush_pods()
         self.runtime.subscribe(self._on_pod_change)
+        await self._route_before_listening()
         await self._on_folder_change()
         # Services the store already had are unchanged for the sync, so it does not bind them:
         # after a restart (or a crash) each needs its listener again.
@@ -150,6 +151,20 @@ class Daemon:
         self.synced.set()
         await stop.wait()
         await self._shutdown_within_budget(stop)
+
+    async def _route_before_listening(self) -> None:
+        """One pass of each BlueGreen and Canary Deployment before any Service listens: their
+        plans say which ReplicaSet a Service sends to. Without them, a Service bound after a
+        restart would send to every Ready pod it selects (preview and active alike) until the
+        first pass."""
+        for obj in self.store.list_objects(Kind.DEPLOYMENT):
+            strategy = (obj.spec.get("spec", {}).get("strategy") or {}).get("type")
+            if strategy in ("BlueGreen", "Canary"):
+                try:
+                    await self._pass(obj.ref)
+                except Exception:
+                    log.exception("reconcile_failed", deployment=obj.ref.key)
+                    self.enqueue(obj.ref, delay=1.0)
 
     async def _shutdown_within_budget(self, stop: asyncio.Event) -> None:
         """Graceful shutdown, but never a daemon that will not die: a second signal, or a

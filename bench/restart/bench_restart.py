@@ -11,6 +11,9 @@ Run on demand, not in CI (venv active, from the repo root):
   Deployment queued), timed from the moment ``reconciler run`` is launched; the adoption alone
   is ``pods_adopted``. Each round checks the same pods and processes, with 0 restarts. The same
   start on an empty folder is the baseline (the interpreter and its imports).
+- adopt: the adoption alone, in-process (``ProcessRuntime.start()`` on the stopped daemon's
+  state, then ``detach()``), ``--rounds`` times: what a restart costs beyond the interpreter's
+  start and the daemon's imports (also timed: ``python -c "import reconciler.daemon ..."``).
 - shims: RSS, PSS and USS (``/proc/<pid>/smaps_rollup``) of every shim of those pods, and the
   time from asking for a container to its shim's record (``spawn_shim``), ``--shims`` times.
 - down: ``reconciler down`` of all of them, and what is left afterwards (``/proc``).
@@ -24,6 +27,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -136,6 +140,36 @@ def shim_start_times(work: Path, count: int) -> dict[str, float]:
     }
 
 
+def adopt_in_process(state: Path, *, rounds: int, pods: int) -> dict[str, float]:
+    from reconciler import log
+    from reconciler.runtime.process import ProcessRuntime
+
+    log.configure("warning", json=True)
+
+    async def once() -> float:
+        runtime = ProcessRuntime(state)
+        started = time.perf_counter()
+        await runtime.start()
+        took = time.perf_counter() - started
+        assert len(runtime.pods()) == pods
+        await runtime.detach()
+        return took
+
+    took = [asyncio.run(once()) for _ in range(rounds)]
+    return {"median_ms": statistics.median(took) * 1000, "max_ms": max(took) * 1000}
+
+
+def import_time() -> float:
+    """The daemon's imports in a fresh interpreter (what every start pays before adopting)."""
+    code = (
+        "import reconciler.cli, reconciler.daemon, reconciler.proxy.server, "
+        "reconciler.runtime.process, reconciler.store"
+    )
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    return time.perf_counter() - started
+
+
 def restart_rounds(daemon: DaemonProcess, *, rounds: int, pods: int, token: str) -> dict[str, Any]:
     before = pod_processes(token)
     assert len(before) == pods, len(before)
@@ -178,14 +212,22 @@ def main() -> None:
         (folder / "idle.yaml").write_text(manifest(args.pods, token))
         started = time.time()
         wait_for(
-            lambda: len(pod_processes(token)) == args.pods
-            and sum(p.ready for p in daemon.pods()) == args.pods,
+            lambda: (
+                len(pod_processes(token)) == args.pods
+                and sum(p.ready for p in daemon.pods()) == args.pods
+            ),
             timeout=300,
             what="all pods Ready",
         )
         results["cold_all_ready_s"] = time.time() - started
         results.update(restart_rounds(daemon, rounds=args.rounds, pods=args.pods, token=token))
         results["shim_memory"] = shim_memory(daemon.state)
+        assert daemon.stop() == 0
+        results["adopt_in_process"] = adopt_in_process(
+            daemon.state, rounds=args.rounds, pods=args.pods
+        )
+        results["python_and_imports_s"] = statistics.median(import_time() for _ in range(3))
+        timed_start(daemon)
         assert daemon.proc is not None
         results["daemon_rss_mib"] = _memory(daemon.proc.pid)["rss"]
         container = next(iter(pod_processes(token)))

@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import signal
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -38,9 +36,7 @@ import structlog
 from reconciler.runtime import PodSpec, PodStatus
 from reconciler.runtime import shim as shim_records
 from reconciler.runtime.adopt import (
-    LOST,
     Adopted,
-    kill_container,
     save_pod,
     status_snapshot,
     survey,
@@ -60,6 +56,7 @@ from reconciler.runtime.layout import (
     read_json,
     write_private_json,
 )
+from reconciler.runtime.lifecycle import Backoff, lost, remove_folders, terminate
 from reconciler.runtime.logs import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_FILES,
@@ -74,29 +71,6 @@ from reconciler.runtime.supervisor import ExitRecord, ShimHandle, paths, spawn_s
 log = structlog.get_logger(component="runtime")
 
 Callback = Callable[[PodStatus], None]
-
-
-class Backoff:
-    """The kubelet's restart back-off: the first retry at once, then initial, doubling to max.
-
-    >>> b = Backoff(10, 300); [b.next() for _ in range(8)]
-    [0.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0]
-    """
-
-    __slots__ = ("_current", "_initial", "_max")
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self._initial = float(initial)
-        self._max = float(maximum)
-        self._current = 0.0
-
-    def next(self) -> float:
-        delay = self._current
-        self._current = self._initial if delay == 0 else min(delay * 2, self._max)
-        return min(delay, self._max)
-
-    def reset(self) -> None:
-        self._current = 0.0
 
 
 class ProcessRuntime:
@@ -290,7 +264,7 @@ class ProcessRuntime:
             return
         self._ports.release({p for p in pod.ports.values()})
         # off the loop: on a slow disk removing two folders takes milliseconds
-        await asyncio.to_thread(_remove, pod.runtime_dir, pod.logs_dir)
+        await asyncio.to_thread(remove_folders, pod.runtime_dir, pod.logs_dir)
         del self._pods[pod.spec.name]
         self._saved.pop(pod.spec.name, None)
         pod.gone_at = time.time()
@@ -464,7 +438,7 @@ class ProcessRuntime:
                 log.info(
                     "container_killing", pod=pod.spec.name, container=container.name, why=reason
                 )
-                await self._terminate(pod, container, handle, exited, env=env, cwd=cwd)
+                await terminate(pod, container, handle, exited, env=env, cwd=cwd)
             await exited
         except asyncio.CancelledError:
             handle.release()
@@ -476,7 +450,7 @@ class ProcessRuntime:
             probes.stop()
         handle.release()
         record = ExitRecord.load(paths(pod.runtime_dir, container.name)["exit"])
-        self._terminated(pod, container, record or _lost(handle))
+        self._terminated(pod, container, record or lost(handle))
         return time.monotonic() - started
 
     def _terminated(self, pod: Pod, container: Container, record: ExitRecord) -> None:
@@ -497,82 +471,6 @@ class ProcessRuntime:
     def _on_probe_change(self, pod: Pod) -> None:
         pod.update_ready()
         self._notify(pod)
-
-    async def _terminate(
-        self,
-        pod: Pod,
-        container: Container,
-        handle: ShimHandle,
-        exited: asyncio.Future[None],
-        *,
-        env: Mapping[str, str],
-        cwd: Path,
-    ) -> None:
-        """preStop, SIGTERM to the group, SIGKILL when the grace period is over."""
-        deadline = pod.stop_deadline if pod.terminating else time.monotonic() + pod.grace_period
-        await _pre_stop(container, env=env, cwd=cwd, deadline=deadline, exited=exited)
-        handle.send(signal.SIGTERM)
-        remaining = deadline - time.monotonic()
-        if remaining > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(exited), remaining)
-        if not exited.done():
-            log.info("container_sigkill", pod=pod.spec.name, container=container.name)
-            handle.send(shim_records.KILL)
-
-
-def _remove(*folders: Path) -> None:
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _lost(handle: ShimHandle) -> ExitRecord:
-    """The shim exited without an exit record (it was killed): stop its container too."""
-    kill_container(handle.record)
-    return LOST
-
-
-async def _pre_stop(
-    container: Container,
-    *,
-    env: Mapping[str, str],
-    cwd: Path,
-    deadline: float,
-    exited: asyncio.Future[None],
-) -> None:
-    """Run ``lifecycle.preStop`` (``exec`` or ``sleep``) within the grace period."""
-    hook = (container.spec.get("lifecycle") or {}).get("preStop") or {}
-    budget = deadline - time.monotonic()
-    if budget <= 0 or not isinstance(hook, dict):
-        return
-    if isinstance(hook.get("sleep"), dict):
-        seconds = float(hook["sleep"].get("seconds", 0))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(exited), min(seconds, budget))
-        return
-    exec_hook = hook.get("exec")
-    command = exec_hook.get("command") if isinstance(exec_hook, dict) else None
-    if not command:
-        return
-    try:
-        hook_process = await asyncio.create_subprocess_exec(
-            *[str(part) for part in command],
-            env=dict(env),
-            cwd=cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        log.warning("prestop_failed", container=container.name, error=str(exc))
-        return
-    try:
-        await asyncio.wait_for(hook_process.wait(), budget)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(hook_process.pid, signal.SIGKILL)
-        await hook_process.wait()
 
 
 __all__ = ["Backoff", "ProcessRuntime"]

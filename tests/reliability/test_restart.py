@@ -233,9 +233,15 @@ def test_the_blue_green_active_service_holds_across_a_restart(
     write(folder, "web", manifest(2))
     wait_for(lambda: _answers(preview) == "2", what="preview on v2")
     before = pod_processes(token)
-    assert daemon.stop() == 0
-    restart(daemon, attempt=0)
-    wait_for(lambda: _answers(active) == "1" and _answers(preview) == "2", what="as before")
+    with Load(active, workers=2, rate=100) as load:
+        wait_for(lambda: load.result.ok >= 5, what="load on the active Service")
+        assert daemon.stop() == 0
+        restart(daemon, attempt=0)
+        wait_for(lambda: _answers(active) == "1" and _answers(preview) == "2", what="as before")
+        served = load.result.ok
+        wait_for(lambda: load.result.ok >= served + 10, what="answers after the restart")
+    # while no daemon runs its listener is down (failures); what answers is never the preview
+    assert set(load.result.versions) == {"1"}, load.result.versions
     assert pod_processes(token) == before
     assert daemon.cli("rollout", "promote", "deployment/web").returncode == 0
     wait_for(lambda: _answers(active) == "2", what="promoted")
