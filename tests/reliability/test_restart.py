@@ -233,7 +233,7 @@ def test_the_blue_green_active_service_holds_across_a_restart(
     write(folder, "web", manifest(2))
     wait_for(lambda: _answers(preview) == "2", what="preview on v2")
     before = pod_processes(token)
-    with Load(active, workers=2, rate=100) as load:
+    with Load(active, workers=4, rate=400) as load:
         wait_for(lambda: load.result.ok >= 5, what="load on the active Service")
         assert daemon.stop() == 0
         restart(daemon, attempt=0)
@@ -318,3 +318,24 @@ def test_logs_exec_and_previous_work_on_adopted_pods(
     finally:
         follower.kill()
         follower.wait()
+
+
+def test_adopted_pods_whose_replica_set_is_gone_are_stopped(
+    folder: Path, daemon: DaemonProcess, token: str
+) -> None:
+    """A pod adopted from a previous daemon whose ReplicaSet the store no longer has (a crash
+    between forgetting the ReplicaSet and stopping its pods) is stopped, as Kubernetes' garbage
+    collector deletes pods whose owner is gone; the Deployment's own pods are left alone."""
+    write(folder, "web", deployment_yaml("web", replicas=1, env=env(token)))
+    write(folder, "other", deployment_yaml("other", replicas=1, env=env(token)))
+    daemon.start()
+    wait_for(lambda: len([p for p in daemon.pods() if p.ready]) == 2, what="2 pods ready")
+    assert daemon.stop() == 0
+    [orphan] = [p for p in daemon.pods() if p.labels.get("app") == "other"]
+    [kept] = [p for p in daemon.pods() if p.labels.get("app") == "web"]
+    (folder / "other.yaml").unlink()
+    daemon.read(lambda store: store.delete_replicaset("default", orphan.owner))
+    restart(daemon, attempt=0)
+    wait_for(lambda: orphan.name not in set(pod_processes(token).values()), what="orphan stopped")
+    assert kept.name in set(pod_processes(token).values())
+    assert "ownerless_pod_stopped" in daemon.log.read_text()
