@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import time
@@ -77,8 +76,15 @@ def _stop_daemon(store: Any) -> None:
         store.lock_daemon()
         return
     print(f"stopping the daemon (pid {pid}) first", flush=True)
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass  # it exited meanwhile: the lock is free
+    except PermissionError:
+        raise ReconcilerError(
+            f"error: the daemon (pid {pid}) on this state directory belongs to another user; "
+            "nothing was stopped"
+        ) from None
     deadline = time.monotonic() + DAEMON_EXIT_TIMEOUT
     while True:
         try:

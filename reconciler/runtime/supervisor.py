@@ -222,7 +222,15 @@ async def spawn_shim(
     lock_fd = os.open(files["lock"], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     errors = os.open(files["errors"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return ExitRecord(
+                exit_code=128,
+                signal=None,
+                reason="StartError",
+                message=f"another supervisor still holds {files['lock'].name}",
+            )
         popen = subprocess.Popen(
             [
                 sys.executable,
@@ -241,6 +249,8 @@ async def spawn_shim(
             cwd="/",
             start_new_session=True,
         )
+    except OSError as exc:  # no memory, no processes left: a start error, tried again
+        return ExitRecord(exit_code=128, signal=None, reason="StartError", message=str(exc))
     finally:
         os.close(lock_fd)
         os.close(errors)

@@ -22,8 +22,12 @@ def folder(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def token(tmp_path: Path) -> str:
-    """A marker every pod of the test carries in its environment (to find leftovers)."""
-    return f"e2e-{tmp_path.name}"
+    """A marker every pod of the test carries in its environment (to find leftovers).
+
+    Unique per pytest session too (``pytest-N``): the test's name alone is the same in every
+    session on the machine, and a concurrent session's teardown kills what carries its token.
+    """
+    return f"e2e-{tmp_path.parent.name}-{tmp_path.name}"
 
 
 @pytest.fixture

@@ -42,6 +42,15 @@ def renamed(old: dict[int, str], token: str) -> dict[int, tuple[str, str]]:
     return {pid: (name, now[pid]) for pid, name in old.items() if pid in now and now[pid] != name}
 
 
+def warnings(daemon: DaemonProcess) -> list[str]:
+    """The daemon's warning and error lines (what a failure message needs)."""
+    return [
+        line[:300]
+        for line in daemon.log.read_text(errors="replace").splitlines()
+        if '"level": "warning"' in line or '"level": "error"' in line
+    ][:10]
+
+
 def crash_iteration(
     daemon: DaemonProcess,
     folder: Path,
@@ -73,8 +82,15 @@ def crash_iteration(
         mismatch = processes_match_pods(daemon, token)
         time.sleep(0.05)
     assert not mismatch, f"pods and processes differ after a crash {delay:.2f}s in: {mismatch}"
-    restarted = [(p.name, p.restarts) for p in daemon.pods() if p.restarts]
-    assert restarted == [], f"pods restarted over a crash {delay:.2f}s in: {restarted}"
+    restarted = [
+        (p.name, p.restarts, [(c.last_reason, c.last_exit_code) for c in p.containers])
+        for p in daemon.pods()
+        if p.restarts
+    ]
+    assert restarted == [], (
+        f"pods restarted over a crash {delay:.2f}s in: {restarted}; "
+        f"the daemon's warnings: {warnings(daemon)}"
+    )
     after = revisions(daemon, members)
     lost = before - after
     assert not lost, f"revisions lost over the crash: {sorted(lost)}"

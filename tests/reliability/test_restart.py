@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.runtime.ports import PortAllocator
 from tests.e2e.conftest import free_port
 from tests.e2e.harness import (
     ROLLING_SURGE_ONE,
@@ -41,6 +42,13 @@ from tests.reliability.fleet import (
 )
 
 pytestmark = [pytest.mark.e2e]
+
+
+def service_port() -> int:
+    """A free port below the ephemeral range, for a Service whose listener is down while the
+    daemon restarts: one from ``free_port()`` (in the ephemeral range) can be taken meanwhile by
+    the local end of one of the load generator's hundreds of outgoing connections."""
+    return PortAllocator().allocate()
 
 
 def stop(daemon: DaemonProcess, how: str) -> None:
@@ -83,7 +91,7 @@ def test_pods_outlive_a_restart_and_answer_throughout(
 ) -> None:
     """Stop (or kill -9) and start again under load on every pod: not one request fails, and
     afterwards the same pod names run the same processes with 0 restarts."""
-    members = [Member("rolling", free_port())]
+    members = [Member("rolling", service_port())]
     write_fleet(folder, members, version=1, token=token, replicas=3)
     daemon.start()
     wait_settled(daemon, members, version=1, timeout=20, replicas=3)
@@ -208,7 +216,7 @@ def test_the_blue_green_active_service_holds_across_a_restart(
 ) -> None:
     """A restart while the preview waits for promotion: the active Service still serves the
     old version, the preview the new one, with the same pods; promote then switches."""
-    active, preview = free_port(), free_port()
+    active, preview = service_port(), service_port()
     strategy = """
   strategy:
     type: BlueGreen

@@ -12,7 +12,7 @@ MODULES = [
     "reconciler.runtime.container",
     "reconciler.runtime.expand",
     "reconciler.runtime.ports",
-    "reconciler.runtime.process",
+    "reconciler.runtime.lifecycle",
 ]
 
 
