@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -342,3 +343,41 @@ def test_a_reused_pid_is_not_killed(state_dir: Path) -> None:
     finally:
         os.kill(stranger.pid, signal.SIGKILL)
         stranger.wait()
+
+
+def test_a_shim_still_starting_is_waited_for_and_adopted(state_dir: Path, tmp_path: Path) -> None:
+    """A shim holds its lock from the first instant but writes its record a moment later (a
+    daemon killed in between): the next runtime waits for the record and adopts the shim
+    instead of starting a second instance of the container."""
+    spec = pod_spec("young", container(**py(SLEEP)), base_dir=tmp_path, grace=1)
+
+    async def first() -> None:
+        rt = runtime(state_dir)
+        await rt.start()
+        await rt.start_pod(spec)
+        await wait_until(lambda: (p := pod_of(rt, "young")) is not None and p.ready)
+        await rt.detach()
+
+    asyncio.run(first())
+    record_file = state_dir / "runtime" / "default" / "young" / "app.shim.json"
+    record = record_file.read_text()
+    main = json.loads(record)["child"]["pid"]
+    record_file.unlink()  # as if the shim had not written it yet; it still holds the lock
+    writer = threading.Timer(0.5, record_file.write_text, args=(record,))
+    writer.start()
+
+    async def second() -> tuple[int, int]:
+        rt = runtime(state_dir)
+        await rt.start()
+        try:
+            pod = pod_of(rt, "young")
+            assert pod is not None
+            return json.loads(record_file.read_text())["child"]["pid"], pod.restarts
+        finally:
+            await rt.close()
+
+    try:
+        assert asyncio.run(second()) == (main, 0)
+    finally:
+        writer.cancel()
+    assert not pid_alive(main)
