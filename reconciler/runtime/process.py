@@ -440,7 +440,11 @@ class ProcessRuntime:
                 )
                 await terminate(pod, container, handle, exited, env=env, cwd=cwd)
             await exited
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the daemon is leaving: the instance runs on
+            handle.release()
+            raise
+        except Exception:  # supervising it failed: never leave it running unsupervised
+            handle.send(shim_records.KILL)
             handle.release()
             raise
         finally:
