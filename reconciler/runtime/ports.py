@@ -7,8 +7,11 @@ outgoing connection (the proxy's, the probes') also takes its local port, so und
 could lose its port to the proxy itself and crash-loop. Pod ports therefore come from just below
 the ephemeral range (``/proc/sys/net/ipv4/ip_local_port_range``, 32768–60999 by default →
 pods get 20768–32767): only an explicit ``bind`` by another program can take them there.
-The allocator remembers what it gave to live pods and skips those; a pod keeps its ports until
-it is gone.
+The allocator remembers what it gave to live pods (and those of pods adopted from a previous
+daemon) and skips those; a pod keeps its ports until it is gone. Each allocator starts at a
+random place in the range: daemons of several state directories on one host would otherwise
+all hand out the same sequence and race each other for every port (a pod losing that race
+crash-loops on "Address already in use").
 
 >>> pod_port_range((32768, 60999))
 range(20768, 32768)
@@ -18,6 +21,7 @@ True
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 
@@ -49,7 +53,7 @@ class PortAllocator:
         self._family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
         self._held: set[int] = set()
         self._range = ports if ports is not None else pod_port_range(ephemeral_range())
-        self._next = 0
+        self._next = random.randrange(len(self._range)) if self._range else 0
 
     def _free(self, port: int) -> bool:
         with socket.socket(self._family, socket.SOCK_STREAM) as sock:
@@ -76,6 +80,10 @@ class PortAllocator:
                 self._held.add(port)
                 return port
         raise OSError("no free port found")  # pragma: no cover - needs an exhausted range
+
+    def reserve(self, ports: set[int] | list[int]) -> None:
+        """Hold ports a live pod already has (one adopted from a previous daemon)."""
+        self._held.update(ports)
 
     def release(self, ports: set[int] | list[int]) -> None:
         for port in ports:

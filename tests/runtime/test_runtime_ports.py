@@ -35,3 +35,14 @@ def test_released_ports_come_back_last() -> None:
     first = allocator.allocate()
     allocator.release([first])
     assert allocator.allocate() != first
+
+
+def test_reserved_ports_of_adopted_pods_are_never_handed_out() -> None:
+    """Ports an adopted pod holds are skipped, even while its container is down (not bound)."""
+    free = PortAllocator().allocate()  # a port of the pod range nobody is bound to right now
+    assert PortAllocator(ports=range(free, free + 1)).allocate() == free
+    allocator = PortAllocator(ports=range(free, free + 1))
+    allocator.reserve([free])
+    assert allocator.allocate() != free  # falls back to the kernel's choice
+    allocator.release([free])
+    assert allocator.allocate() == free
