@@ -486,7 +486,7 @@ class ProcessRuntime:
             pod=pod.spec.name,
             container=container.name,
             exit_code=record.exit_code,
-            reason=record.reason,
+            reason=reason,
         )
         self._notify(pod)
 
