@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,57 @@ def test_a_pod_pending_across_a_detach_stays_pending_and_is_placed_once_room_is_
 @pytest.fixture
 def _needs_isolation() -> None:
     require_isolation()
+
+
+@pytest.mark.usefixtures("_needs_isolation")
+def test_an_oom_kill_while_no_daemon_ran_is_reported_by_the_next_one(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    """The container passes its memory limit while no runtime watches: the next runtime
+    restarts it and says Last State OOMKilled / 137, as if it had watched."""
+    trigger = tmp_path / "hog-now"
+    code = (
+        "import os, time\n"
+        f"while not os.path.exists({str(trigger)!r}): time.sleep(0.05)\n"
+        f"os.unlink({str(trigger)!r})\n"
+        "hog = bytearray(200 * 2**20)\n"
+        "time.sleep(60)\n"
+    )
+    spec = isolated_pod(
+        "iso-2",
+        container("app", **py(code), resources={"limits": {"memory": "50Mi"}}),
+        base_dir=tmp_path,
+    )
+
+    async def first() -> None:
+        rt = runtime(state_dir)
+        await rt.start()
+        await rt.start_pod(spec)
+        await wait_until(
+            lambda: (p := pod_of(rt, "iso-2")) and p.containers[0].state is ContainerState.RUNNING
+        )
+        await rt.detach()
+
+    asyncio.run(first())
+    exit_file = state_dir / "runtime" / "default" / "iso-2" / "app.exit.json"
+    trigger.touch()
+    deadline = time.monotonic() + 20
+    while not exit_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert exit_file.exists()
+
+    async def second() -> tuple[str, int | None, int]:
+        rt = runtime(state_dir)
+        await rt.start()
+        try:
+            pod = await wait_until(
+                lambda: (p := pod_of(rt, "iso-2")) and p.containers[0].restart_count == 1 and p,
+                timeout=20,
+            )
+            c = pod.containers[0]
+            return c.last_reason, c.last_exit_code, c.restart_count
+        finally:
+            await rt.close()
+
+    assert asyncio.run(second()) == ("OOMKilled", 137, 1)
+    assert cgroup_dirs(state_dir) == []
