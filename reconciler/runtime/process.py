@@ -122,7 +122,8 @@ class ProcessRuntime:
         # after the survey: what it could not adopt has no runtime directory any more, so its
         # volumes and cgroups are leftovers (and what is still in those cgroups is killed)
         self._isolation.start()
-        for found in adopted:
+        # the placed pods first: their requests count before a held pod is placed again
+        for found in sorted(adopted, key=lambda a: bool(a.pod.unschedulable)):
             self._adopt(found)
         if adopted:
             log.info(

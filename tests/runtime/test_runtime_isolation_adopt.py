@@ -108,7 +108,8 @@ def test_a_pod_pending_across_a_detach_stays_pending_and_is_placed_once_room_is_
     state_dir: Path, tmp_path: Path
 ) -> None:
     """A pod the scheduler held is not started by the next runtime without a place: it stays
-    Pending (its requests counted against the adopted pods'), and runs once room is made."""
+    Pending (placed after the adopted pods, whatever its name, so their requests count), and
+    runs once room is made."""
     node = Isolation(state_dir, capacity=Resources(cpu_millis=2000, memory=2**30))
 
     def pod(name: str, memory: str) -> object:
@@ -121,24 +122,24 @@ def test_a_pod_pending_across_a_detach_stays_pending_and_is_placed_once_room_is_
     async def first() -> None:
         rt = runtime(state_dir, isolation=node)
         await rt.start()
-        await rt.start_pod(pod("big", "700Mi"))  # type: ignore[arg-type]
-        await rt.start_pod(pod("held", "500Mi"))  # type: ignore[arg-type]
-        await wait_until(lambda: (p := pod_of(rt, "big")) and p.ready)
-        assert pod_of(rt, "held").phase is PodPhase.PENDING  # type: ignore[union-attr]
+        await rt.start_pod(pod("zbig", "700Mi"))  # type: ignore[arg-type]
+        await rt.start_pod(pod("aheld", "500Mi"))  # type: ignore[arg-type]
+        await wait_until(lambda: (p := pod_of(rt, "zbig")) and p.ready)
+        assert pod_of(rt, "aheld").phase is PodPhase.PENDING  # type: ignore[union-attr]
         await rt.detach()
 
     asyncio.run(first())
-    assert not (state_dir / "runtime" / "default" / "held" / "app.shim.json").exists()
+    assert not (state_dir / "runtime" / "default" / "aheld" / "app.shim.json").exists()
 
     async def second() -> tuple[object, object]:
         again = Isolation(state_dir, capacity=Resources(cpu_millis=2000, memory=2**30))
         rt = runtime(state_dir, isolation=again)
         await rt.start()
         try:
-            held = pod_of(rt, "held")
-            await rt.stop_pod("big")
+            held = pod_of(rt, "aheld")
+            await rt.stop_pod("zbig")
             placed = await wait_until(
-                lambda: (p := pod_of(rt, "held")) and p.phase is PodPhase.RUNNING and p,
+                lambda: (p := pod_of(rt, "aheld")) and p.phase is PodPhase.RUNNING and p,
                 timeout=10,
             )
             return held, placed
