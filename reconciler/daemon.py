@@ -10,7 +10,8 @@ proxy and the executor):
 - pod changes also refresh Service endpoints and, a little later, the pods the CLI reads;
 - intents written by the CLI are polled from the store and handed to the engine (or, for
   ``delete pod`` and ``prune``, carried out here);
-- SIGTERM/SIGINT stop everything gracefully: pods under their grace periods, the store last.
+- SIGTERM/SIGINT stop the daemon and leave the pods running (as the kubelet does): the runtime
+  lets go of them and the next daemon adopts them; ``reconciler down`` stops everything.
 """
 
 from __future__ import annotations
@@ -130,10 +131,15 @@ class Daemon:
         self.store.set_meta("manifests_dir", os.fspath(self.options.manifests.resolve()))
         self.store.set_meta("bind", self.options.bind)  # `get services` shows it as CLUSTER-IP
         await self._heartbeat()
-        self.store.replace_pods([])  # pods of a previous daemon are gone (the runtime killed them)
+        # the pods the runtime adopted from a previous daemon are ours now, under their owners
+        for rs in self.store.list_all_replicasets():
+            self._rs_owner[rs.name] = ObjectRef(Kind.DEPLOYMENT, rs.namespace, rs.deployment)
+        self._flush_pods()
         self.runtime.subscribe(self._on_pod_change)
         # Until a deployment's first pass says how its Services split traffic, they keep what
-        # the data plane serves (the previous daemon's split), minus pods no longer Ready.
+        # the data plane serves (the previous daemon's split), minus pods no longer Ready. No
+        # pass runs before the worker: a pod stopped inside the data plane's start-up sync
+        # would still be served by the backends it keeps until ``configured``.
         self.services.await_routes(o.ref for o in self.store.list_objects(Kind.DEPLOYMENT))
         await self._on_folder_change()
         # Services the store already had are unchanged for the sync, so it does not bind them:
@@ -147,6 +153,8 @@ class Daemon:
         for obj in self.store.list_objects(Kind.DEPLOYMENT):
             self.enqueue(obj.ref)
         self._forget_orphans()
+        await self._stop_ownerless_pods()
+        self.services.refresh()
         await self.watcher.start()
         self._tasks = [
             asyncio.create_task(self._worker(), name="worker"),
@@ -199,12 +207,12 @@ class Daemon:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for timer in self._timers.values():
             timer.cancel()
-        # Endpoints first, then the pods: no new connection goes to a pod that is stopping.
-        self.services.all_leaving()
-        await self.runtime.close()
+        # the pods keep running (the next daemon adopts them); the store shows them as they were
+        await self.runtime.detach()
         await self.proxy.close()
-        self.store.replace_pods([])
-        log.info("daemon_stopped")
+        with contextlib.suppress(sqlite3.Error):
+            self._flush_pods()
+        log.info("daemon_stopped", pods_left_running=len(self.runtime.pods()))
 
     # -- the folder -------------------------------------------------------------------------
 
@@ -318,6 +326,16 @@ class Daemon:
                 is None
             ):
                 self.enqueue(ObjectRef(Kind.DEPLOYMENT, rs.namespace, rs.deployment))
+
+    async def _stop_ownerless_pods(self) -> None:
+        """Adopted pods whose ReplicaSet the store no longer has (a crash between forgetting
+        it and stopping them) have no owner to wind them down: stop them, as Kubernetes'
+        garbage collector deletes pods whose owner is gone."""
+        known = {(rs.namespace, rs.name) for rs in self.store.list_all_replicasets()}
+        for pod in self.runtime.pods():
+            if (pod.namespace, pod.owner) not in known and not pod.terminating:
+                log.warning("ownerless_pod_stopped", pod=pod.name, replica_set=pod.owner)
+                await self.executor.stop_pod(pod.name)
 
     def _refresh_deployments_of(self, namespace: str) -> None:
         for obj in self.store.list_objects(Kind.DEPLOYMENT, namespace):

@@ -124,11 +124,6 @@ class ServiceRouter:
         if pod.gone:
             self._leaving.discard(pod.name)
 
-    def all_leaving(self) -> None:
-        """Shutdown: no new connection goes to any pod."""
-        self._leaving.update(p.name for p in self.runtime.pods())
-        self.refresh()
-
     def _groups_for(self, ref: ObjectRef) -> tuple[TrafficGroup, ...] | None:
         for owner, routes in self._routes.items():
             if owner.namespace == ref.namespace and ref.name in routes:

@@ -111,9 +111,16 @@ class Daemon:
         wait(lambda: "daemon_started" in self.log.read_text(), 60)
 
     def stop(self) -> None:
+        """SIGTERM the daemon, then ``reconciler down``: the pods outlive the daemon."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(120)
+        subprocess.run(
+            [sys.executable, "-m", "reconciler", "down", "--state-dir", os.fspath(self.state)],
+            cwd=ROOT,
+            capture_output=True,
+            check=False,
+        )
 
     def events(self, name: str) -> list[dict[str, Any]]:
         out = []

@@ -44,6 +44,7 @@ from tests.reliability.test_crash import crash_iteration  # noqa: E402
 
 def _cleanup(daemon: DaemonProcess, token: str) -> None:
     daemon.stop()
+    daemon.down()  # pods outlive the daemon
     try:
         wait_for(lambda: not processes_with(token), timeout=30, what="pods gone")
     finally:
@@ -61,6 +62,7 @@ def crash(args: argparse.Namespace) -> dict[str, object]:
     rng = random.Random(args.seed)
     delays: list[float] = []
     old_pods = 0
+    adopted = 0
     started = time.monotonic()
     try:
         write_fleet(folder, members, version=1, token=token)
@@ -72,6 +74,7 @@ def crash(args: argparse.Namespace) -> dict[str, object]:
             )
             delays.append(float(result["delay"]))  # type: ignore[arg-type]
             old_pods += int(result["old_pods"])  # type: ignore[call-overload]
+            adopted += int(result["adopted"])  # type: ignore[call-overload]
             print(f"iteration {attempt + 1}: ok {result}", flush=True)
     finally:
         _cleanup(daemon, token)
@@ -79,7 +82,8 @@ def crash(args: argparse.Namespace) -> dict[str, object]:
         "iterations": args.iterations,
         "seed": args.seed,
         "kills": args.iterations,
-        "old_pod_processes_cleaned": old_pods,
+        "pod_processes_at_the_kills": old_pods,
+        "adopted_by_the_next_daemon": adopted,
         "kill_delay_s": [round(min(delays), 3), round(max(delays), 3)],
         "failures": 0,
         "seconds": round(time.monotonic() - started, 1),

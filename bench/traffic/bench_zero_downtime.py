@@ -105,6 +105,7 @@ def run_case(strategy: str, keepalive: bool) -> dict[str, object]:
         }
     finally:
         daemon.stop()
+        daemon.down()  # pods outlive the daemon
         shutil.rmtree(work, ignore_errors=True)
 
 

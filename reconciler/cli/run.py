@@ -1,9 +1,10 @@
 """``reconciler run [DIR]``: the daemon, in the foreground.
 
 Logs go to stderr: a console format on a terminal, JSON lines otherwise. SIGTERM and SIGINT
-stop it gracefully; the Service listeners stay up in the data plane (``proxy/dataplane.py``),
-which only ``stop_dataplane`` stops. A second daemon on the same state directory is refused with
-the holder's pid.
+stop the daemon and leave its pods running (the next ``run`` adopts them), and the Service
+listeners stay up in the data plane (``proxy/dataplane.py``); ``reconciler down`` stops
+everything. A second signal forces a stuck stop. A second daemon on the same state directory is
+refused with the holder's pid.
 """
 
 from __future__ import annotations
@@ -133,7 +134,6 @@ async def _serve(
 ) -> int:
     from reconciler.daemon import Daemon, DaemonOptions, ForcedStop, install_signal_handlers
     from reconciler.proxy.client import DataPlaneClient
-    from reconciler.runtime.records import clean_leftovers
     from reconciler.store import Store
     from reconciler.web import Web
 
@@ -169,8 +169,7 @@ async def _serve(
             await web.attach(daemon)
             await daemon.run(stop)
         except ForcedStop:
-            killed = clean_leftovers(state)  # every pod process group this daemon recorded
-            log.get_logger(component="daemon").error("pods_killed", pids=killed)
+            # the pods run on under their shims, as after any stop: the next daemon adopts them
             return 1
         finally:
             remove()

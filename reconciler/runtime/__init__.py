@@ -133,3 +133,7 @@ class Runtime(Protocol):
 
     async def close(self) -> None:
         """Stop every pod gracefully and wait until all are gone."""
+
+    async def detach(self) -> None:
+        """Stop watching the pods and leave them running (the daemon is stopping; the next one
+        adopts them)."""

@@ -21,9 +21,11 @@ import tty as tty_mode
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
+from reconciler.runtime import shim
 from reconciler.runtime.isolation.nsenter import join_mount_namespace
 from reconciler.runtime.layout import container_file, pod_runtime_dir, read_json
 from reconciler.runtime.logs import resolve_container
+from reconciler.runtime.supervisor import ShimRecord
 
 
 def exec_environment(
@@ -62,9 +64,11 @@ def exec_in_pod(
         raise ReconcilerError("error: you must specify at least one command for the container")
     name, env, cwd = exec_environment(state_dir, namespace, pod, container)
     # the container's mounts (its volumes at their mountPath) before anything is looked up
-    join_mount_namespace(
-        container_file(pod_runtime_dir(state_dir, namespace, pod), name, ".proc.json")
+    record = ShimRecord.load(
+        container_file(pod_runtime_dir(state_dir, namespace, pod), name, shim.SHIM)
     )
+    if record is not None:
+        join_mount_namespace(record.child_pid, start_time=record.child_start, boot=record.boot_id)
     failure = _start_failure(argv[0], env=env, cwd=cwd)
     if failure is not None:
         # what the container runtime writes on the exec's stderr stream; kubectl then reports

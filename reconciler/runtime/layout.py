@@ -8,8 +8,13 @@ they hold container environments (which may carry secrets) and container output.
 
 Layout::
 
-    runtime/<namespace>/<pod>/pod.json             the pod: containers, owner daemon
-    runtime/<namespace>/<pod>/<container>.proc.json  the running process: pid, pgid, start time
+    runtime/format.json                            the format of everything below
+    runtime/<namespace>/<pod>/pod.json             the pod: spec, ports, containers, owner daemon
+    runtime/<namespace>/<pod>/status.json          its last known state (Ready, restarts, ...)
+    runtime/<namespace>/<pod>/<container>.launch.json  what its shim runs: argv, env, cwd, log
+    runtime/<namespace>/<pod>/<container>.shim.json    the shim and its child: pids, start times
+    runtime/<namespace>/<pod>/<container>.exit.json    how the last instance exited
+    runtime/<namespace>/<pod>/<container>.lock         held by the live shim (flock)
     runtime/<namespace>/<pod>/<container>.env.json   env and working dir, for ``exec``
     logs/<namespace>/<pod>/<container>.log[.N]       current instance (rotated)
     logs/<namespace>/<pod>/<container>.previous.log[.N]  the instance before the last restart

@@ -1,6 +1,7 @@
 """Container logs: the runtime writes them, ``logs`` reads them, with or without a daemon.
 
-The supervisor reads each container's stdout and stderr (one pipe) and appends to
+The container's shim (``reconciler.runtime.shim``, where ``LogWriter`` lives: it runs there,
+not in the daemon) reads its stdout and stderr (one pipe) and appends to
 ``<container>.log``; when the next chunk would pass ``max_bytes`` the files shift
 (``.log`` → ``.log.1`` → ``.log.2``; the oldest beyond ``max_files`` is dropped), so a chatty
 container never fills the disk. Rotating in the writer instead of copy-and-truncate loses no
@@ -23,91 +24,38 @@ from pathlib import Path
 from reconciler.errors import NotFoundError
 from reconciler.runtime.layout import (
     container_file,
-    make_private_dir,
     pod_logs_dir,
     pod_runtime_dir,
     read_json,
 )
 from reconciler.runtime.records import process_alive
+from reconciler.runtime.shim import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_FILES,
+    SHIM,
+    LogWriter,
+    series,
+)
+from reconciler.store import lock
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_FILES = 3
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_FILES",
+    "LogWriter",
+    "current_log",
+    "follow_log",
+    "keep_as_previous",
+    "pod_containers",
+    "pod_is_gone",
+    "previous_log",
+    "read_log",
+    "resolve_container",
+]
 
 
 def _series(base: Path, count: int) -> list[Path]:
     """``[base, base.1, ..., base.(count-1)]``: newest first."""
-    return [base, *(base.with_name(f"{base.name}.{i}") for i in range(1, count))]
-
-
-class LogWriter:
-    """Appends one container's output to its log file, rotating by size."""
-
-    def __init__(self, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_files: int = 3):
-        self.path = path
-        self._max_bytes = max(1, max_bytes)
-        self._max_files = max(1, max_files)
-        self._fd = -1
-        self._size = 0
-        self.dropped = 0  # bytes of output lost to a full or read-only disk
-        with contextlib.suppress(OSError):  # a full disk: opened at the first write instead
-            self._reopen()
-
-    def _reopen(self) -> None:
-        make_private_dir(self.path.parent)
-        self._fd = self._open()
-        self._size = os.fstat(self._fd).st_size
-
-    def _open(self) -> int:
-        return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-
-    def write(self, data: bytes) -> None:
-        """Append ``data``; on a full or read-only disk drop it (counted in ``dropped``).
-
-        Raising instead would leave the pipe undrained: the event loop would call the reader
-        again at once, forever, and the container would block on a full pipe.
-        """
-        try:
-            self._write(data)
-        except OSError:
-            self.dropped += len(data)
-
-    def _write(self, data: bytes) -> None:
-        if self._fd < 0:  # not opened yet, or a rotation could not reopen it: try now
-            self._reopen()
-        while data:
-            room = self._max_bytes - self._size
-            if len(data) <= room:
-                cut = len(data)
-            else:
-                # keep lines whole where they fit: cut after the last newline that fits, or
-                # start a fresh file for a line that would not fit the rest of this one
-                newline = data.rfind(b"\n", 0, max(room, 0))
-                if newline >= 0:
-                    cut = newline + 1
-                elif self._size > 0:
-                    self._rotate()
-                    continue
-                else:
-                    cut = room
-            written = os.write(self._fd, data[:cut])
-            self._size += written
-            data = data[written:]
-
-    def _rotate(self) -> None:
-        os.close(self._fd)
-        files = _series(self.path, self._max_files)
-        with contextlib.suppress(FileNotFoundError):
-            files[-1].unlink()
-        for newer, older in zip(reversed(files[:-1]), reversed(files[1:]), strict=True):
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(newer, older)
-        self._fd = -1
-        self._fd = self._open()
-        self._size = 0
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
+    return [Path(p) for p in series(os.fspath(base), count)]
 
 
 def current_log(state_dir: Path, namespace: str, pod: str, container: str) -> Path:
@@ -187,14 +135,24 @@ def read_log(
 
 
 def pod_is_gone(state_dir: Path, namespace: str, pod: str) -> bool:
-    """True once the pod's record is removed, or the daemon that ran it is dead."""
-    record = read_json(pod_runtime_dir(state_dir, namespace, pod) / "pod.json")
+    """True once the pod's record is removed, or neither a shim of it nor a daemon is alive
+    (pods outlive the daemon: a running one is followed while none runs)."""
+    runtime_dir = pod_runtime_dir(state_dir, namespace, pod)
+    record = read_json(runtime_dir / "pod.json")
     if not isinstance(record, dict):
         return True
+    for path in runtime_dir.glob(f"*{SHIM}"):
+        shim = read_json(path)
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            if process_alive(int(shim["shim"]["pid"]), shim["shim"]["start_time"]):
+                return False
+    # starting or between instances: gone unless a daemon runs that will start the next one
+    if lock.holder(state_dir) is not None:
+        return False
     owner = record.get("daemon")
     if isinstance(owner, dict):
         return not process_alive(int(owner.get("pid", 0)), owner.get("start_time"))
-    return False
+    return True
 
 
 def follow_log(

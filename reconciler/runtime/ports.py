@@ -7,11 +7,12 @@ outgoing connection (the proxy's, the probes') also takes its local port, so und
 could lose its port to the proxy itself and crash-loop. Pod ports therefore come from just below
 the ephemeral range (``/proc/sys/net/ipv4/ip_local_port_range``, 32768–60999 by default →
 pods get 20768–32767): only an explicit ``bind`` by another program can take them there.
-The allocator remembers what it gave to live pods and skips those; a pod keeps its ports until
-it is gone. It starts its round at a random place of the range: daemons started at the same
-moment (one per state directory; tests on a shared machine) would otherwise all probe the
-same first ports, both find one free, and hand it to two pods: one crash-loops on "address
-in use" while its readiness probe, and its Service's traffic, reach the other daemon's pod.
+The allocator remembers what it gave to live pods (and those of pods adopted from a previous
+daemon) and skips those; a pod keeps its ports until it is gone. It starts its round at a random
+place of the range: daemons started at the same moment (one per state directory; tests on a
+shared machine) would otherwise all probe the same first ports, both find one free, and hand it
+to two pods: one crash-loops on "address in use" while its readiness probe, and its Service's
+traffic, reach the other daemon's pod.
 
 >>> pod_port_range((32768, 60999))
 range(20768, 32768)
@@ -80,6 +81,10 @@ class PortAllocator:
                 self._held.add(port)
                 return port
         raise OSError("no free port found")  # pragma: no cover - needs an exhausted range
+
+    def reserve(self, ports: set[int] | list[int]) -> None:
+        """Hold ports a live pod already has (one adopted from a previous daemon)."""
+        self._held.update(ports)
 
     def release(self, ports: set[int] | list[int]) -> None:
         for port in ports:

@@ -1,45 +1,52 @@
-"""The process runtime: each pod is a set of supervised process groups, one per container.
+"""The process runtime: each pod is a set of containers, each run by a shim that outlives us.
 
-Everything runs on the daemon's event loop. Each container has one supervisor task that owns
-its process from first start to last exit, so there is exactly one place that starts, restarts
-and kills it:
+Each container has one supervising task on the daemon's event loop that owns its life from
+first start to last exit, so there is exactly one place that decides to start, restart and
+stop it; the process itself runs under a shim (``reconciler.runtime.shim``) that owns its
+output, its signals and its exit status, and carries on when the daemon stops or dies:
 
-    config ─► executable found? ─► (back-off) ─► spawn in own group ─► Running ─► exit or
+    config ─► executable found? ─► (back-off) ─► shim spawns it ─► Running ─► exit or
        │            │ no: ErrImagePull → ImagePullBackOff, retry          │ liveness/startup
        │ no command: CreateContainerConfigError, wait                    ▼ failure: kill
-       └──────────────────────────────── restartPolicy Always ◄── Terminated (kill the group)
+       └──────────────────────────────── restartPolicy Always ◄── Terminated (exit record)
 
-Output goes through a pipe the supervisor reads (``LogWriter`` rotates by size). The pipe is
-not asyncio's, on purpose: asyncio's ``Process.wait()`` waits for its pipes to close, and a
-grandchild holding stdout would hide the container's exit.
+``start()`` adopts what a previous daemon left (``reconciler.runtime.adopt``): same pods, same
+processes, same restart counts, the last known Ready state, the same host ports. ``detach()``
+(the daemon stopping) lets go of every shim and leaves the pods running; ``close()`` stops them.
 
 Stopping a pod (``stop_pod``) marks it terminating and notifies subscribers *first* (the proxy
-drops the endpoint), then each supervisor runs ``preStop``, sends SIGTERM to its group and
-SIGKILL once ``terminationGracePeriodSeconds`` (counted from the stop request) runs out. When a
-container's main process exits, what is left of its group is killed, as a container runtime
-does, so no grandchild survives.
+drops the endpoint), then each supervisor runs ``preStop``, has the shim send SIGTERM to the
+container's group and SIGKILL once ``terminationGracePeriodSeconds`` (counted from the stop
+request) runs out. When a container's main process exits, the shim kills what is left of its
+group, as a container runtime does, so no grandchild survives.
+
+Isolation (``reconciler.runtime.isolation``) hooks in here: a pod is placed (``PendingPods``)
+before it is launched, which prepares its volumes and cgroups (``Isolation.adopt`` finds them
+again after a restart); the shim executes the program behind the isolation wrapper
+(``runtime.launch``); OOM kills and start errors are read around each instance; exec probes and
+preStop run in the container's mount namespace; a pod that goes (not a detach) tears it down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
-import shutil
-import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from reconciler.runtime import PodConfig, PodSpec, PodStatus
-from reconciler.runtime.config import (
-    ConfigError,
-    ContainerConfig,
-    container_config,
-    find_executable,
+from reconciler.runtime import launch as launching
+from reconciler.runtime import shim as shim_records
+from reconciler.runtime.adopt import (
+    Adopted,
+    StatusFiles,
+    save_pod,
+    survey,
 )
 from reconciler.runtime.container import Container, Pod, ProbeSet
 from reconciler.runtime.isolation.pending import PendingPods
@@ -49,45 +56,24 @@ from reconciler.runtime.layout import (
     make_private_dir,
     pod_logs_dir,
     pod_runtime_dir,
+    read_json,
     write_private_json,
 )
+from reconciler.runtime.lifecycle import Backoff, lost, remove_folders, terminate
 from reconciler.runtime.logs import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_FILES,
-    LogWriter,
     keep_as_previous,
 )
 from reconciler.runtime.ports import PortAllocator
 from reconciler.runtime.probes import ProbeTarget
-from reconciler.runtime.records import ProcessRecord, clean_leftovers, process_start_time
+from reconciler.runtime.records import process_start_time
+from reconciler.runtime.supervisor import ExitRecord, ShimHandle, paths, spawn_shim
 
 # a lazy proxy: the daemon configures structlog after this module is imported
 log = structlog.get_logger(component="runtime")
 
 Callback = Callable[[PodStatus], None]
-
-
-class Backoff:
-    """The kubelet's restart back-off: the first retry at once, then initial, doubling to max.
-
-    >>> b = Backoff(10, 300); [b.next() for _ in range(8)]
-    [0.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0]
-    """
-
-    __slots__ = ("_current", "_initial", "_max")
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self._initial = float(initial)
-        self._max = float(maximum)
-        self._current = 0.0
-
-    def next(self) -> float:
-        delay = self._current
-        self._current = self._initial if delay == 0 else min(delay * 2, self._max)
-        return min(delay, self._max)
-
-    def reset(self) -> None:
-        self._current = 0.0
 
 
 class ProcessRuntime:
@@ -118,6 +104,9 @@ class ProcessRuntime:
         self._pods: dict[str, Pod] = {}
         self._subscribers: list[Callback] = []
         self._finishing: set[asyncio.Task[None]] = set()
+        self._saved = StatusFiles()  # each pod's status.json, written when it changes
+        self._shims: dict[tuple[str, str], ShimHandle] = {}  # (pod, container) -> live shim
+        self._detached = False
         self._daemon = {"pid": os.getpid(), "start_time": process_start_time(os.getpid())}
         # volumes, cgroups and the one-node scheduler (reconciler.runtime.isolation)
         self._isolation = isolation or Isolation(self._state_dir)
@@ -127,12 +116,23 @@ class ProcessRuntime:
     # -- the Runtime protocol ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Kill what a crashed predecessor left running (before its ports are handed out)."""
-        killed = clean_leftovers(self._state_dir)
-        if killed:
-            log.warning("leftovers_killed", pids=killed)
+        """Adopt what a predecessor left running (before any port is handed out)."""
         make_private_dir(self._state_dir / "runtime")
+        adopted = await asyncio.to_thread(survey, self._state_dir)
+        # after the survey: what it could not adopt has no runtime directory any more, so its
+        # volumes and cgroups are leftovers (and what is still in those cgroups is killed)
         self._isolation.start()
+        # the placed pods first: their requests count before a held pod is placed again
+        for found in sorted(adopted, key=lambda a: bool(a.pod.unschedulable)):
+            self._adopt(found)
+        if adopted:
+            log.info(
+                "pods_adopted",
+                pods=len(adopted),
+                running=sum(
+                    isinstance(i, ShimHandle) for a in adopted for i in a.instances.values()
+                ),
+            )
 
     async def start_pod(self, spec: PodSpec) -> None:
         if spec.name in self._pods:
@@ -147,16 +147,7 @@ class ProcessRuntime:
             pod.ports[number] = host_port
             if name:
                 pod.ports[name] = host_port
-        write_private_json(
-            runtime_dir / "pod.json",
-            {
-                "name": spec.name,
-                "namespace": spec.namespace,
-                "containers": [c.name for c in pod.containers],
-                "ports": pod.ports,
-                "daemon": self._daemon,
-            },
-        )
+        save_pod(pod, daemon=self._daemon)
         make_private_dir(logs_dir)
         self._pods[spec.name] = pod
         log.info("pod_started", pod=spec.name, namespace=spec.namespace, ports=dict(pod.ports))
@@ -164,9 +155,15 @@ class ProcessRuntime:
 
     def _launch(self, pod: Pod) -> None:
         self._isolated[pod.spec.name] = self._isolation.prepare(pod.spec, pod.runtime_dir)
+        self._supervise_all(pod, {})
+
+    def _supervise_all(
+        self, pod: Pod, instances: Mapping[str, ShimHandle | ExitRecord | None]
+    ) -> None:
         for container in pod.containers:
             container.task = asyncio.create_task(
-                self._supervise(pod, container), name=f"pod/{pod.spec.name}/{container.name}"
+                self._supervise(pod, container, instances.get(container.name)),
+                name=f"pod/{pod.spec.name}/{container.name}",
             )
 
     async def update_pod_config(self, name: str, config: PodConfig) -> list[str]:
@@ -189,10 +186,7 @@ class ProcessRuntime:
         pod.update_ready()
         # subscribers (the proxy) hear of it before any signal is sent
         self._notify(pod)
-        pod.stopping.set()
-        task = asyncio.create_task(self._finish(pod), name=f"pod/{name}/finish")
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
+        self._begin_finish(pod)
 
     def pods(self) -> list[PodStatus]:
         return [pod.status(self._bind_host) for pod in self._pods.values()]
@@ -207,10 +201,30 @@ class ProcessRuntime:
         return unsubscribe
 
     async def close(self) -> None:
+        """Stop every pod gracefully and wait until all are gone (``reconciler down``)."""
         for name in list(self._pods):
             await self.stop_pod(name)
         while self._finishing:
             await asyncio.gather(*list(self._finishing), return_exceptions=True)
+
+    async def detach(self) -> None:
+        """Let go of every pod and leave it running: the next daemon adopts it."""
+        self._detached = True
+        tasks = [*self._finishing]
+        tasks += [c.task for p in self._pods.values() for c in p.containers if c.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for pod in self._pods.values():
+            self._saved.write(pod)
+        log.info("pods_left_running", pods=len(self._pods))
+
+    def kill_all(self) -> None:
+        """SIGKILL every container now (a forced ``reconciler down``); the pods then finish."""
+        for pod in self._pods.values():
+            pod.stop_deadline = time.monotonic()
+        for handle in list(self._shims.values()):
+            handle.send(shim_records.KILL)
 
     async def wait_gone(self, name: str) -> None:
         """Wait until a stopping pod is gone (for tests and the benchmark)."""
@@ -220,7 +234,38 @@ class ProcessRuntime:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _adopt(self, found: Adopted) -> None:
+        pod = found.pod
+        self._ports.reserve({p for p in pod.ports.values()})
+        self._pods[pod.spec.name] = pod
+        self._saved.read_back(pod)  # rewritten only once something changes
+        log.info(
+            "pod_adopted",
+            pod=pod.spec.name,
+            namespace=pod.spec.namespace,
+            ready=pod.ready,
+            terminating=pod.terminating,
+            pids=[i.pid for i in found.instances.values() if isinstance(i, ShimHandle)],
+        )
+        if pod.unschedulable and not pod.terminating:
+            self._pending.place(pod)  # never launched: placed (and prepared) as a new pod
+        else:
+            # its volumes and cgroups are where it left them: found, not made again
+            self._isolated[pod.spec.name] = self._isolation.adopt(pod.spec, pod.runtime_dir)
+            self._notify(pod)
+            self._supervise_all(pod, found.instances)
+        if pod.terminating:
+            self._begin_finish(pod)  # the stop a predecessor began goes on
+
+    def _begin_finish(self, pod: Pod) -> None:
+        pod.stopping.set()
+        task = asyncio.create_task(self._finish(pod), name=f"pod/{pod.spec.name}/finish")
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
     def _notify(self, pod: Pod) -> None:
+        if pod.gone_at is None and not self._detached:
+            self._saved.write(pod)
         status = pod.status(self._bind_host)
         for callback in list(self._subscribers):
             try:
@@ -232,14 +277,17 @@ class ProcessRuntime:
         await asyncio.gather(
             *(c.task for c in pod.containers if c.task is not None), return_exceptions=True
         )
+        if self._detached:
+            return  # the pod runs on: its volumes and cgroups stay for the next daemon
         self._ports.release({p for p in pod.ports.values()})
         isolated = self._isolated.pop(pod.spec.name, None)
         if isolated is not None:
             await isolated.close()
         self._isolation.release(pod.spec.name)
-        shutil.rmtree(pod.runtime_dir, ignore_errors=True)
-        shutil.rmtree(pod.logs_dir, ignore_errors=True)
+        # off the loop: on a slow disk removing two folders takes milliseconds
+        await asyncio.to_thread(remove_folders, pod.runtime_dir, pod.logs_dir)
         del self._pods[pod.spec.name]
+        self._saved.forget(pod.spec.name)
         pod.gone_at = time.time()
         log.info("pod_stopped", pod=pod.spec.name, namespace=pod.spec.namespace)
         self._notify(pod)
@@ -253,61 +301,44 @@ class ProcessRuntime:
                 await asyncio.wait_for(pod.stopping.wait(), seconds)
         return pod.terminating
 
-    async def _supervise(self, pod: Pod, container: Container) -> None:
+    async def _supervise(
+        self, pod: Pod, container: Container, adopted: ShimHandle | ExitRecord | None
+    ) -> None:
         try:
-            await self._supervise_loop(pod, container)
+            await self._supervise_loop(pod, container, adopted)
         except Exception:
             log.exception("supervisor_failed", pod=pod.spec.name, container=container.name)
             container.set_waiting("RunContainerError", "supervisor failed; see the daemon log")
             self._notify(pod)
 
-    async def _supervise_loop(self, pod: Pod, container: Container) -> None:
+    async def _supervise_loop(
+        self, pod: Pod, container: Container, adopted: ShimHandle | ExitRecord | None
+    ) -> None:
         restarts = Backoff(self._backoff_initial, self._backoff_max)
         pulls = Backoff(self._pull_initial, self._backoff_max)
         pulls.next()  # the first pull retry waits the initial back-off, not zero
+        if isinstance(adopted, ShimHandle):
+            saved = read_json(container_file(pod.runtime_dir, container.name, ".env.json")) or {}
+            env = {str(k): str(v) for k, v in (saved.get("env") or {}).items()}
+            cwd = Path(str(saved.get("cwd") or pod.spec.base_dir))
+            ran = await self._watch(pod, container, adopted, env=env, cwd=cwd, adopted=True)
+            if ran >= 2 * self._backoff_max:
+                restarts.reset()
+        elif isinstance(adopted, ExitRecord):
+            self._terminated(pod, container, adopted)
         while not pod.terminating:
-            try:
-                config = container_config(
-                    container.spec,
-                    variables=pod.variables(container, self._bind_host),
-                    labels=pod.spec.labels,
-                    base_dir=pod.spec.base_dir,
-                    config=pod.spec.config,
-                    template=pod.spec.template,
-                )
-            except ConfigError as exc:
-                container.set_waiting("CreateContainerConfigError", str(exc))
-                self._notify(pod)
-                await pod.stopping.wait()
-                return
             isolated = self._isolated[pod.spec.name]
-            if isolated.error:
-                container.set_waiting("CreateContainerConfigError", isolated.error)
-                self._notify(pod)
-                await pod.stopping.wait()
-                return
-            config = dataclasses.replace(config, env={**config.env, **isolated.env(container.name)})
-            program = find_executable(config.argv[0], path=config.env["PATH"], cwd=config.cwd)
-            if program is None and isolated.exists_inside(
-                container.name, config.argv[0], executable=True
-            ):
-                program = config.argv[0]  # a script from a volume, at its mountPath
-            problem = ""
-            reason = "ErrImagePull"
-            if program is None:
-                problem = (
-                    f'failed to pull image "{container.image}": exec: "{config.argv[0]}": '
-                    "executable file not found in $PATH"
+            checked = launching.check_start(pod, container, isolated, bind_host=self._bind_host)
+            if isinstance(checked, launching.Refused):
+                if not checked.retry:
+                    container.set_waiting(checked.reason, checked.message)
+                    self._notify(pod)
+                    await pod.stopping.wait()
+                    return
+                await self._wait_to_retry(
+                    pod, container, pulls, reason=checked.reason, message=checked.message
                 )
-            elif not config.cwd.is_dir() and not isolated.exists_inside(
-                container.name, str(config.cwd)
-            ):
-                reason = "CreateContainerError"
-                problem = f'working directory "{config.cwd}" does not exist'
-            if problem:
-                await self._wait_to_retry(pod, container, pulls, reason=reason, message=problem)
                 continue
-            assert program is not None
             pulls.reset()
             pulls.next()
             if container.instances:
@@ -321,7 +352,7 @@ class ProcessRuntime:
                     self._notify(pod)
                 if await self._sleep_unless_stopping(pod, delay):
                     return
-            ran = await self._run_once(pod, container, program=program, config=config)
+            ran = await self._run_once(pod, container, checked)
             if ran >= 2 * self._backoff_max:
                 restarts.reset()  # it ran long enough: the next crash restarts at once again
 
@@ -340,10 +371,14 @@ class ProcessRuntime:
             self._notify(pod)
         await self._sleep_unless_stopping(pod, delay - shown)
 
-    async def _run_once(
-        self, pod: Pod, container: Container, *, program: str, config: ContainerConfig
-    ) -> float:
-        """Start one instance, supervise it until it is gone; returns how long it ran."""
+    async def _run_once(self, pod: Pod, container: Container, launch: launching.Launch) -> float:
+        """Start one instance under a new shim, watch it until it is gone; how long it ran.
+
+        The shim executes ``launching.argv``: the container's program behind the isolation
+        wrapper (``argv[0]`` a path).
+        """
+        config = launch.config
+        isolated = self._isolated[pod.spec.name]
         current = container_file(pod.logs_dir, container.name, ".log")
         if container.instances:
             keep_as_previous(
@@ -351,219 +386,114 @@ class ProcessRuntime:
                 container_file(pod.logs_dir, container.name, ".previous.log"),
                 max_files=self._log_max_files,
             )
-        writer = LogWriter(current, max_bytes=self._log_max_bytes, max_files=self._log_max_files)
-        read_fd, write_fd = os.pipe()
-        isolated = self._isolated[pod.spec.name]
-        try:
-            argv = isolated.command(container.name, [program, *config.argv[1:]], cwd=config.cwd)
-            isolated.started(container.name)
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                env=dict(config.env),
-                # a workingDir inside a volume exists only once the wrapper has mounted it
-                cwd=config.cwd if config.cwd.is_dir() else "/",
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            os.close(read_fd)
-            os.close(write_fd)
-            writer.close()
-            container.instances += 1
-            container.set_terminated(exit_code=128, signal_number=None, reason="StartError")
-            container.message = str(exc)
-            self._notify(pod)
-            return 0.0
-        os.close(write_fd)
-        try:
-            return await self._supervise_instance(
-                pod, container, process=process, config=config, read_fd=read_fd, writer=writer
-            )
-        except BaseException:
-            # never leave a process behind if supervising it failed (or was cancelled)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            raise
-
-    async def _supervise_instance(
-        self,
-        pod: Pod,
-        container: Container,
-        *,
-        process: asyncio.subprocess.Process,
-        config: ContainerConfig,
-        read_fd: int,
-        writer: LogWriter,
-    ) -> float:
-        pump = _LogPump(read_fd, writer)
-        record_path = container_file(pod.runtime_dir, container.name, ".proc.json")
-        ProcessRecord.of(process.pid).save(record_path)
         write_private_json(
             container_file(pod.runtime_dir, container.name, ".env.json"),
             {"env": dict(config.env), "cwd": str(config.cwd)},
         )
-        started = time.monotonic()
-        container.begin_instance(process)
-        log.info("container_started", pod=pod.spec.name, container=container.name, pid=process.pid)
+        started: ShimHandle | ExitRecord
+        try:
+            argv = launching.argv(isolated, container, launch)
+        except OSError as exc:  # a mount plan that cannot be made: a start error
+            started = ExitRecord(exit_code=128, signal=None, reason="StartError", message=str(exc))
+        else:
+            isolated.started(container.name)  # the OOM baseline of this instance
+            started = await spawn_shim(
+                pod.runtime_dir,
+                container.name,
+                argv=argv,
+                env=config.env,
+                cwd=launching.spawn_cwd(config.cwd),
+                log=current,
+                grace=pod.grace_period,
+                max_bytes=self._log_max_bytes,
+                max_files=self._log_max_files,
+            )
+        if isinstance(started, ExitRecord):
+            container.instances += 1
+            self._terminated(pod, container, started)
+            return 0.0
+        container.begin_instance()
+        log.info("container_started", pod=pod.spec.name, container=container.name, pid=started.pid)
+        return await self._watch(pod, container, started, env=config.env, cwd=config.cwd)
+
+    async def _watch(
+        self,
+        pod: Pod,
+        container: Container,
+        handle: ShimHandle,
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        adopted: bool = False,
+    ) -> float:
+        """Probe a running instance and stop it when asked, until its shim exits; how long it
+        ran. Cancelled (the daemon leaving), it lets go of the shim and the instance runs on."""
+        started = time.monotonic() - max(time.time() - (container.started_at or time.time()), 0)
         pod.update_ready()
         self._notify(pod)
-        isolated = self._isolated[pod.spec.name]
+        # exec probes (and preStop) run inside the container's mount namespace, if it has one
+        enter = self._isolated[pod.spec.name].enter_command(container.name, handle.pid, cwd=cwd)
         target = ProbeTarget(
-            host=self._bind_host,
-            ports=dict(pod.ports),
-            env=dict(config.env),
-            cwd=str(config.cwd),
-            enter=isolated.enter_command(container.name, process.pid, cwd=config.cwd),
+            host=self._bind_host, ports=dict(pod.ports), env=dict(env), cwd=str(cwd), enter=enter
         )
-        probes = ProbeSet(container, target, on_change=lambda: self._on_probe_change(pod))
+        probes = ProbeSet(
+            container, target, on_change=lambda: self._on_probe_change(pod), adopted=adopted
+        )
         probes.start()
-        exited = asyncio.ensure_future(process.wait())
+        exited = handle.exited()
+        key = (pod.spec.name, container.name)
+        self._shims[key] = handle
         stopping = asyncio.ensure_future(pod.stopping.wait())
         unhealthy = asyncio.ensure_future(container.kill_requested.wait())
+        waiters: set[asyncio.Future[Any]] = {exited, stopping, unhealthy}
         try:
-            await asyncio.wait({exited, stopping, unhealthy}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if not exited.done():
+                reason = "stopping" if pod.terminating else "unhealthy"
+                log.info(
+                    "container_killing", pod=pod.spec.name, container=container.name, why=reason
+                )
+                await terminate(pod, container, handle, exited, env=env, cwd=cwd, enter=enter)
+            await exited
+        except asyncio.CancelledError:  # the daemon is leaving: the instance runs on
+            handle.release()
+            raise
+        except Exception:  # supervising it failed: never leave it running unsupervised
+            handle.send(shim_records.KILL)
+            handle.release()
+            raise
         finally:
+            self._shims.pop(key, None)
             stopping.cancel()
             unhealthy.cancel()
             probes.stop()
-        if not exited.done():
-            reason = "stopping" if pod.terminating else "unhealthy"
-            log.info("container_killing", pod=pod.spec.name, container=container.name, why=reason)
-            await self._terminate(pod, container, process, exited, config=config)
-        returncode = await exited
-        # what the main process left behind in its group goes with it
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await pump.drain(timeout=1.0)
-        writer.close()
-        with contextlib.suppress(FileNotFoundError):
-            record_path.unlink()
-        signal_number = -returncode if returncode < 0 else None
-        exit_code = 128 + signal_number if signal_number else returncode
-        reason, message = self._isolated[pod.spec.name].exited(container.name) or (
-            "Completed" if exit_code == 0 else "Error",
-            "",
+        handle.release()
+        record = ExitRecord.load(paths(pod.runtime_dir, container.name)["exit"])
+        self._terminated(pod, container, record or lost(handle))
+        return time.monotonic() - started
+
+    def _terminated(self, pod: Pod, container: Container, record: ExitRecord) -> None:
+        # the cgroup says OOMKilled, the wrapper's error file StartError (over Completed/Error)
+        isolated = self._isolated.get(pod.spec.name)
+        overrides = isolated.exited(container.name) if isolated is not None else None
+        reason, message = overrides or (record.reason, record.message)
+        container.set_terminated(
+            exit_code=record.exit_code, signal_number=record.signal, reason=reason
         )
-        container.set_terminated(exit_code=exit_code, signal_number=signal_number, reason=reason)
         container.message = message
         pod.update_ready()
         log.info(
-            "container_exited", pod=pod.spec.name, container=container.name, exit_code=exit_code
+            "container_exited",
+            pod=pod.spec.name,
+            container=container.name,
+            exit_code=record.exit_code,
+            reason=reason,
         )
         self._notify(pod)
-        return time.monotonic() - started
 
     def _on_probe_change(self, pod: Pod) -> None:
         pod.update_ready()
         self._notify(pod)
-
-    async def _terminate(
-        self,
-        pod: Pod,
-        container: Container,
-        process: asyncio.subprocess.Process,
-        exited: asyncio.Future[int],
-        *,
-        config: ContainerConfig,
-    ) -> None:
-        """preStop, SIGTERM to the group, SIGKILL when the grace period is over."""
-        deadline = pod.stop_deadline if pod.terminating else time.monotonic() + pod.grace_period
-        isolated = self._isolated[pod.spec.name]
-        enter = isolated.enter_command(container.name, process.pid, cwd=config.cwd)
-        await _pre_stop(container, config=config, deadline=deadline, exited=exited, enter=enter)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGTERM)
-        remaining = deadline - time.monotonic()
-        if remaining > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(exited), remaining)
-        if not exited.done():
-            log.info("container_sigkill", pod=pod.spec.name, container=container.name)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-
-
-async def _pre_stop(
-    container: Container,
-    *,
-    config: ContainerConfig,
-    deadline: float,
-    exited: asyncio.Future[int],
-    enter: tuple[str, ...] = (),
-) -> None:
-    """Run ``lifecycle.preStop`` (``exec`` or ``sleep``) within the grace period."""
-    hook = (container.spec.get("lifecycle") or {}).get("preStop") or {}
-    budget = deadline - time.monotonic()
-    if budget <= 0 or not isinstance(hook, dict):
-        return
-    if isinstance(hook.get("sleep"), dict):
-        seconds = float(hook["sleep"].get("seconds", 0))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(exited), min(seconds, budget))
-        return
-    exec_hook = hook.get("exec")
-    command = exec_hook.get("command") if isinstance(exec_hook, dict) else None
-    if not command:
-        return
-    try:
-        hook_process = await asyncio.create_subprocess_exec(
-            *enter,  # into the container's mount namespace, when it has one
-            *[str(part) for part in command],
-            env=dict(config.env),
-            cwd="/" if enter else config.cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        log.warning("prestop_failed", container=container.name, error=str(exc))
-        return
-    try:
-        await asyncio.wait_for(hook_process.wait(), budget)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(hook_process.pid, signal.SIGKILL)
-        await hook_process.wait()
-
-
-class _LogPump:
-    """Copies a container's output pipe into its log file from the event loop."""
-
-    def __init__(self, fd: int, writer: LogWriter) -> None:
-        self._fd = fd
-        self._writer = writer
-        self._loop = asyncio.get_running_loop()
-        self._done = self._loop.create_future()
-        os.set_blocking(fd, False)
-        self._loop.add_reader(fd, self._on_readable)
-
-    def _on_readable(self) -> None:
-        try:
-            data = os.read(self._fd, 65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if data:
-            self._writer.write(data)
-            return
-        self._close()
-
-    def _close(self) -> None:
-        if self._done.done():
-            return
-        self._loop.remove_reader(self._fd)
-        os.close(self._fd)
-        self._done.set_result(None)
-
-    async def drain(self, *, timeout: float) -> None:
-        """Wait for EOF (every writer gone); give up after ``timeout`` (an escaped daemon)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._done), timeout)
-        self._close()
 
 
 __all__ = ["Backoff", "ProcessRuntime"]

@@ -173,14 +173,6 @@ class DaemonProcess:
             tail = self.log.read_text()[-3000:]
             raise AssertionError(f"daemon ignored SIGTERM: {tail}") from None
 
-    def down(self) -> None:
-        """Stop everything the state directory runs: the daemon (SIGTERM), then the data plane
-        that serves its Services (it outlives the daemon by design)."""
-        try:
-            self.stop()
-        finally:
-            stop_dataplane(self.state, drain=2.0)
-
     def dataplane_pid(self) -> int | None:
         """The pid of the live data plane of this state directory, else None."""
         status = Status.load(self.state)
@@ -190,6 +182,20 @@ class DaemonProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+
+    def down(self, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``reconciler down``: the daemon (if running), the data plane and every pod stopped.
+
+        The data plane is stopped here as well should ``down`` fail or time out: a failed test
+        must not leak one (``stop_dataplane`` does nothing when none runs)."""
+        try:
+            result = self.cli("down", timeout=timeout)
+        finally:
+            if self.proc is not None and self.proc.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(5)  # `down` signalled it: reap it
+            stop_dataplane(self.state, drain=2.0)
+        return result
 
     # -- reading what it did ----------------------------------------------------------------
 

@@ -1,8 +1,11 @@
-"""The daemon's own promises: one per state dir, graceful stop, restart, prune guard, rollback."""
+"""The daemon's own promises: one per state dir, stop and `down`, restart, prune guard, rollback."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,19 +36,26 @@ def test_second_daemon_on_the_same_state_dir_is_refused(
     assert daemon.proc.poll() is None
 
 
-def test_sigterm_stops_pods_gracefully_and_exits_zero(
+def test_sigterm_leaves_pods_running_and_down_stops_them(
     folder: Path, daemon: DaemonProcess, token: str
 ) -> None:
-    """SIGTERM: every pod is stopped, the daemon exits 0, and `get pods` then shows none."""
+    """SIGTERM: the daemon exits 0 and its pods run on (`get pods` still lists them);
+    `reconciler down` then stops every one, and `get pods` shows none."""
     write(folder, "web", deployment_yaml("web", replicas=2, env=env_token(token)))
     daemon.start()
     wait_for(complete(daemon, "web", 2), what="ready")
-    assert len(processes_with(token)) == 2
+    before = set(processes_with(token))
+    assert len(before) == 2
     assert daemon.stop() == 0
-    assert processes_with(token) == []
-    assert daemon.pods() == []
+    assert set(processes_with(token)) == before
+    assert {p.name for p in daemon.pods()} and all(p.ready for p in daemon.pods())
     listing = daemon.cli("get", "deployments")
     assert listing.returncode == 0 and "web" in listing.stdout  # the store still answers
+    result = daemon.down()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(" deleted\n") == 2
+    assert processes_with(token) == []
+    assert daemon.pods() == []
 
 
 def test_rollout_restart_replaces_every_pod_without_a_new_revision(
@@ -135,10 +145,11 @@ def test_auto_rollback_returns_to_the_last_complete_revision(
     assert status.returncode == 1
 
 
-def test_a_second_signal_forces_the_stop_and_leaves_no_process(
+def test_a_signal_to_down_kills_what_is_left_and_leaves_no_process(
     folder: Path, daemon: DaemonProcess, token: str, tmp_path: Path
 ) -> None:
-    """A pod that ignores SIGTERM with a long grace period: a second SIGTERM ends it all now."""
+    """`down` with a running daemon stops it first, then waits on a pod that ignores SIGTERM
+    (grace 120 s); Ctrl-C to `down` SIGKILLs it at once, and `down` exits 1."""
     marker = tmp_path / "ignoring-sigterm"
     stubborn = (
         '["python3", "-c", "import pathlib, signal, time;'
@@ -153,10 +164,29 @@ def test_a_second_signal_forces_the_stop_and_leaves_no_process(
     # only once the pod really ignores SIGTERM (its interpreter may still be starting)
     wait_for(marker.exists, what="pod ignoring SIGTERM")
     assert daemon.proc is not None
-    daemon.proc.send_signal(signal.SIGTERM)
-    wait_for(lambda: "daemon_stopping" in daemon.log.read_text(), what="graceful stop begun")
-    assert daemon.proc.poll() is None  # still waiting for the pod's grace period
-    daemon.proc.send_signal(signal.SIGTERM)
-    assert daemon.proc.wait(10) == 1
-    assert "shutdown_forced" in daemon.log.read_text()
+    env = {**os.environ, "RECONCILER_STATE_DIR": os.fspath(daemon.state)}
+    down = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "down"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+    )
+    try:
+        assert down.stdout is not None
+        lines = []
+        for line in down.stdout:
+            lines.append(line)
+            if line.startswith("stopping 1 pod gracefully"):
+                break
+        assert lines[0] == f"stopping the daemon (pid {daemon.proc.pid}) first\n", lines
+        assert daemon.proc.wait(10) == 0  # the daemon left; the pod is still being stopped
+        assert processes_with(token)
+        down.send_signal(signal.SIGINT)
+        assert down.wait(10) == 1
+        assert "forced: killing what is left" in down.stdout.read()
+    finally:
+        down.kill()
+        down.wait()
     assert processes_with(token) == []
+    assert daemon.pods() == []

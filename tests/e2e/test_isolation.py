@@ -85,7 +85,10 @@ def test_a_memory_limit_oom_kills_and_describe_shows_it_as_kubectl(
     status = daemon.get_json("pod", name)["status"]["containerStatuses"][0]
     assert status["lastState"] == {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
     assert cgroup_dirs(daemon.state) != []
-    assert daemon.stop() == 0
+    assert daemon.stop() == 0  # SIGTERM: the pod runs on, in its cgroup, for the next daemon
+    assert cgroup_dirs(daemon.state) != []
+    result = daemon.down()
+    assert result.returncode == 0, result.stderr
     assert cgroup_dirs(daemon.state) == []
 
 
@@ -145,7 +148,10 @@ def test_files_at_the_mount_path_shared_scratch_and_exec_inside(
         "  scratch:\n    Type:       EmptyDir (a temporary directory that shares a pod's " in page
     )
     assert not os.path.exists("/etc/app") and not os.path.exists("/scratch")
-    assert daemon.stop() == 0
+    assert daemon.stop() == 0  # SIGTERM: the pod runs on with its volumes, for the next daemon
+    assert (daemon.state / "volumes").exists()
+    result = daemon.down()
+    assert result.returncode == 0, result.stderr
     assert mounts_under(daemon.state) == []
     assert not (daemon.state / "volumes").exists()
     assert conf.read_text() == "color=blue\n"

@@ -21,24 +21,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 NO_DAEMON_REQUESTS = 300  # requests served with no daemon at all (1.5 s at 200 req/s)
 
 
-# The demo app with its output sent to /dev/null. Today a pod's stdout is a pipe to the daemon,
-# so once the daemon is gone the demo app's request log fails with EPIPE and so does its
-# answer; the per-container supervisor of issue 13a (it owns the log) removes that. With this
-# command a pod does not depend on the daemon, which is what isolates the data plane's part.
-QUIET_DEMO = (
-    '["python3", "-c", "import os, runpy; fd = os.open(os.devnull, os.O_WRONLY); '
-    "os.dup2(fd, 1); os.dup2(fd, 2); runpy.run_module('reconciler.demoapp', run_name='__main__')\"]"
-)
-
-
-def serve_web(folder: Path, daemon: DaemonProcess, token: str, *, quiet: bool = True) -> int:
+def serve_web(folder: Path, daemon: DaemonProcess, token: str) -> int:
     """Deployment ``web`` (3 replicas) behind a Service on a free port, rolled out and answering."""
     port = free_port()
-    command = {"command": QUIET_DEMO} if quiet else {}
     write(
         folder,
         "web",
-        deployment_yaml("web", replicas=3, env=env_token(token), **command)
+        deployment_yaml("web", replicas=3, env=env_token(token))
         + service_yaml("web", port, app="web"),
     )
     daemon.start()
@@ -151,20 +140,13 @@ def attempts(load: Load) -> int:
     return load.result.ok + len(load.result.failures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs issue 13a (pods outlive the daemon): today a pod's output is a pipe to the "
-    "daemon (a dead daemon makes the demo app fail its answers), SIGTERM stops the pods, and a "
-    "starting daemon kills the pods its predecessor left. Remove this mark once 13a is merged: "
-    "the Service side (this branch) already keeps every listener and backend across the restart.",
-)
 @pytest.mark.parametrize("how", ["kill -9", "SIGTERM"])
 def test_zero_failed_requests_across_a_daemon_restart(
     folder: Path, daemon: DaemonProcess, token: str, how: str
 ) -> None:
     """200 req/s through a Service of 3 pods across a daemon restart: 0 failed requests, and
     the same pods and data plane afterwards."""
-    port = serve_web(folder, daemon, token, quiet=False)
+    port = serve_web(folder, daemon, token)
     pods = {p.name for p in daemon.pods()}
     plane = daemon.dataplane_pid()
     with Load(port) as load:

@@ -15,6 +15,7 @@ from tests.e2e.harness import (
     sampling,
     wait_for,
 )
+from tests.reliability.fleet import pod_processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -241,7 +242,8 @@ def test_invalid_edit_keeps_last_good_revision_running(
 def test_kill_9_mid_rollout_then_restart_completes_without_leftovers(
     folder: Path, daemon: DaemonProcess, token: str
 ) -> None:
-    """kill -9 of the daemon during a rollout; a new daemon finishes it, old pods are gone."""
+    """kill -9 of the daemon during a rollout; a new daemon adopts the pods and finishes it:
+    the new pods started before the kill keep their processes, the old ones are gone."""
     write(folder, "web", deployment_yaml("web", replicas=3, strategy=ROLLING, env=env_token(token)))
     daemon.start()
     wait_for(complete(daemon, "web", 3), what="rev 1")
@@ -251,8 +253,9 @@ def test_kill_9_mid_rollout_then_restart_completes_without_leftovers(
         deployment_yaml("web", image="demo:2", replicas=3, strategy=ROLLING, env=env_token(token)),
     )
     wait_for(lambda: "demo:2" in images(daemon), what="rollout started")
-    old_pids = processes_with(token)
+    new_rs = max(daemon.replicasets("web"), key=lambda rs: rs.revision).name
     daemon.kill()
+    new_before = {p for p, name in pod_processes(token).items() if name.startswith(new_rs)}
     daemon.start()
     wait_for(
         lambda: complete(daemon, "web", 3)() and images(daemon) == {"demo:2"},
@@ -260,7 +263,9 @@ def test_kill_9_mid_rollout_then_restart_completes_without_leftovers(
     )
     # old pods of the finished rollout may still be terminating: wait for exactly 3 processes
     wait_for(lambda: len(processes_with(token)) == 3, what="only the 3 new pods' processes")
-    assert not set(old_pids) & set(processes_with(token))
+    after = pod_processes(token)
+    assert new_before <= set(after), (new_before, after)
+    assert all(name.startswith(new_rs) for name in after.values()), after
 
 
 def test_set_image_rolls_out_and_history_names_the_command(

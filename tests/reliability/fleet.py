@@ -163,13 +163,14 @@ def wait_settled(
     version: int,
     timeout: float = 40.0,
     what: str = "",
+    replicas: int = 2,
 ) -> None:
     """Wait until every member is settled on ``demo:<version>``; name the ones that are not."""
     members = list(members)
     deadline = time.monotonic() + timeout
     pending = members
     while time.monotonic() < deadline:
-        pending = [m for m in pending if not settled(daemon, m, version=version)]
+        pending = [m for m in pending if not settled(daemon, m, version=version, replicas=replicas)]
         if not pending:
             return
         time.sleep(0.05)

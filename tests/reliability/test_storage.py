@@ -108,8 +108,8 @@ def _fault_then_recover(
         assert "StateStoreUnwritable" in events
         assert daemon.read(lambda s: s.integrity_check()) == "ok"
     finally:
-        daemon.down()
-        wait_for(lambda: not processes_with(token), timeout=15, what="pods gone after stop")
+        daemon.down()  # the daemon, the data plane and the pods (they outlive the daemon)
+        wait_for(lambda: not processes_with(token), timeout=15, what="pods gone after down")
 
 
 def test_full_disk_under_the_state_dir(folder: Path, small_disk: Path, token: str) -> None:

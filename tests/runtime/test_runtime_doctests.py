@@ -13,7 +13,7 @@ MODULES = [
     "reconciler.runtime.env",
     "reconciler.runtime.expand",
     "reconciler.runtime.ports",
-    "reconciler.runtime.process",
+    "reconciler.runtime.lifecycle",
 ]
 
 

@@ -379,7 +379,7 @@ def test_grandchildren_die_when_the_main_process_crashes(state_dir: Path, tmp_pa
 def test_stop_pod_of_unknown_pod_is_a_no_op_and_close_stops_everything(
     state_dir: Path, tmp_path: Path
 ) -> None:
-    """stop_pod ignores unknown names; close() stops every pod and waits for them."""
+    """stop_pod ignores unknown names; close() stops every pod (and its shim), waits for them."""
     pids: list[int] = []
 
     async def scenario(rt: ProcessRuntime) -> None:
@@ -389,9 +389,9 @@ def test_stop_pod_of_unknown_pod_is_a_no_op_and_close_stops_everything(
         await wait_until(lambda: sum(p.ready for p in rt.pods()) == 3)
         for i in range(3):
             record = json.loads(
-                (state_dir / "runtime/default" / f"many-{i}" / "app.proc.json").read_text()
+                (state_dir / "runtime/default" / f"many-{i}" / "app.shim.json").read_text()
             )
-            pids.append(record["pid"])
+            pids.extend((record["child"]["pid"], record["shim"]["pid"]))
 
     run_with_runtime(state_dir, scenario)
     assert pids and not any(pid_alive(p) for p in pids)

@@ -54,3 +54,14 @@ def test_daemons_started_together_start_at_different_ports() -> None:
     """Each allocator begins its round at a random place: two daemons do not race for one port."""
     firsts = {PortAllocator().allocate() for _ in range(5)}
     assert len(firsts) > 1
+
+
+def test_reserved_ports_of_adopted_pods_are_never_handed_out() -> None:
+    """Ports an adopted pod holds are skipped, even while its container is down (not bound)."""
+    free = PortAllocator().allocate()  # a port of the pod range nobody is bound to right now
+    assert PortAllocator(ports=range(free, free + 1)).allocate() == free
+    allocator = PortAllocator(ports=range(free, free + 1))
+    allocator.reserve([free])
+    assert allocator.allocate() != free  # falls back to the kernel's choice
+    allocator.release([free])
+    assert allocator.allocate() == free

@@ -25,8 +25,9 @@ def folder(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def token(tmp_path: Path) -> str:
-    """A marker every pod of the test carries in its environment (to find leftovers)."""
-    return f"web-{tmp_path.name}"
+    """A marker every pod of the test carries in its environment (to find leftovers); unique
+    per pytest session too, or a concurrent session's teardown would kill this one's pods."""
+    return f"web-{tmp_path.parent.name}-{tmp_path.name}"
 
 
 @pytest.fixture
@@ -43,12 +44,13 @@ def start_daemon(
 
     yield start
     for process in started:
-        process.stop()
+        process.down()  # the pods and the data plane outlive the daemon: `down` stops them too
     try:
-        wait_for(lambda: not processes_with(token), timeout=15, what="pods gone after stop")
+        wait_for(lambda: not processes_with(token), timeout=15, what="pods gone after down")
     finally:
         for pid in processes_with(token):
             os.kill(pid, signal.SIGKILL)
+    assert all(p.dataplane_pid() is None for p in started), "a data plane outlived the test"
 
 
 class Receiver:

@@ -250,8 +250,15 @@ class PodIsolation:
             self.cgroups = self._groups()
         except (QuantityError, ReconcilerError) as exc:
             self.error = f"failed to find the pod's volumes and cgroups: {exc}"
-        # an OOM kill before the adoption was already reported by the previous daemon
-        self._oom_baseline = {name: group.oom_kills() for name, group in self.cgroups.items()}
+        # counted from the start of each container's current instance (recorded by
+        # ``started``), so an OOM kill while no daemon ran is reported; the current count for
+        # records without it (an OOM kill before that was reported by the previous daemon)
+        self._oom_baseline = {}
+        for name, group in self.cgroups.items():
+            try:
+                self._oom_baseline[name] = int(self._baseline_file(name).read_text())
+            except (OSError, ValueError):
+                self._oom_baseline[name] = group.oom_kills()
 
     def env(self, container: str) -> dict[str, str]:
         """Where no mount namespace exists, each mounted volume's host path, by name."""
@@ -340,11 +347,17 @@ class PodIsolation:
     def _error_file(self, container: str) -> Path:
         return container_file(self.runtime_dir, container, ".start-error")
 
+    def _baseline_file(self, container: str) -> Path:
+        return container_file(self.runtime_dir, container, ".oom-baseline")
+
     def started(self, container: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._error_file(container).unlink()
         group = self.cgroups.get(container)
         self._oom_baseline[container] = group.oom_kills() if group else 0
+        if group is not None:  # for a successor that adopts this instance
+            with contextlib.suppress(OSError):
+                self._baseline_file(container).write_text(str(self._oom_baseline[container]))
 
     def exited(self, container: str) -> tuple[str, str] | None:
         """(reason, message) that overrides Completed/Error: StartError, or OOMKilled."""
