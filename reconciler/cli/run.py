@@ -188,6 +188,7 @@ def _runtime(
 
     from reconciler.objects import Kind, ObjectRef
     from reconciler.runtime.podman import PodmanRuntime
+    from reconciler.runtime.podman.adopt import has_pods
     from reconciler.runtime.process import ProcessRuntime
     from reconciler.runtime.select import SelectingRuntime
 
@@ -218,6 +219,7 @@ def _runtime(
                 on_event=pod_event,
             ),
         },
+        adopt=("podman",) if has_pods(state) else (),
     )
 
 

@@ -212,7 +212,12 @@ class ProbeSet:
     """The probes of one container instance, as tasks on the loop."""
 
     def __init__(
-        self, container: Container, target: ProbeTarget, *, on_change: Callable[[], None]
+        self,
+        container: Container,
+        target: ProbeTarget,
+        *,
+        on_change: Callable[[], None],
+        adopted: bool = False,
     ) -> None:
         self._container = container
         self._target = target
@@ -220,6 +225,11 @@ class ProbeSet:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = asyncio.Event()
         self._t0 = time.monotonic()
+        # an instance a previous daemon started: its probes continue where they were (the
+        # startup probe passed or not, Ready or not, delays counted from its real start)
+        self._adopted = adopted
+        if adopted and container.started_at is not None:
+            self._t0 -= max(time.time() - container.started_at, 0.0)
 
     def _probe(self, key: str) -> Probe | None:
         spec = self._container.spec.get(key)
@@ -227,7 +237,7 @@ class ProbeSet:
 
     def start(self) -> None:
         startup = self._probe("startupProbe")
-        if startup is None:
+        if startup is None or (self._adopted and self._container.started):
             self._started.set()
         else:
             self._tasks.append(asyncio.create_task(self._run_startup(startup)))
@@ -284,7 +294,7 @@ class ProbeSet:
                 return
 
     async def _run_readiness(self, probe: Probe) -> None:
-        state = ProbeState(probe, initial=False)
+        state = ProbeState(probe, initial=self._adopted and self._container.ready)
         async for _ in self._ticks(probe):
             ok = await check(probe, self._target)
             if state.record(ok):

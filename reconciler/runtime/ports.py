@@ -77,6 +77,10 @@ class PortAllocator:
                 return port
         raise OSError("no free port found")  # pragma: no cover - needs an exhausted range
 
+    def reserve(self, ports: set[int] | list[int]) -> None:
+        """Hold ports a live pod already has (one adopted from a previous daemon)."""
+        self._held.update(ports)
+
     def release(self, ports: set[int] | list[int]) -> None:
         for port in ports:
             self._held.discard(port)

@@ -75,6 +75,13 @@ async def supervise(runtime: PodmanRuntime, entry: PodmanPod, container: Contain
     # IfNotPresent/Never: run at once with ``--pull never``; only a missing image costs the
     # image check (one podman call less before Ready in the common case)
     optimistic = policy != "Always"
+    adopted = entry.adopted.pop(container.name, None)
+    if adopted is not None:  # a previous daemon started it: watch it from where it is
+        ran = await _watch(runtime, entry, container, adopted, adopted=True)
+        if ran >= 2 * runtime.backoff_max:
+            restarts.reset()
+        if not await _restart_delay(runtime, entry, container, restarts):
+            return
     while not entry.pod.terminating:
         if optimistic:
             try:
@@ -244,7 +251,6 @@ async def _run_once(
     if not pull:
         message = f'Container image "{container.image}" already present on machine'
         runtime.event(entry, "Normal", "Pulled", message)
-    began = time.monotonic()
     container.spec = with_exec_via_podman(
         entry.specs[container.name], binary=podman.binary, container_id=instance.id
     )
@@ -255,8 +261,26 @@ async def _run_once(
     log.info("container_started", pod=entry.pod.spec.name, container=container.name)
     entry.pod.update_ready()
     runtime.notify(entry)
+    return await _watch(runtime, entry, container, instance, adopted=False)
+
+
+async def _watch(
+    runtime: PodmanRuntime,
+    entry: PodmanPod,
+    container: Container,
+    instance: Instance,
+    *,
+    adopted: bool,
+) -> float:
+    """Probe a running instance and wait for its end (its death, the pod stopping, a failed
+    liveness probe); how long it ran. An adopted one keeps its Ready state and start time."""
+    podman = runtime.podman
+    began = time.monotonic() - max(0.0, time.time() - (container.started_at or time.time()))
     probes = ProbeSet(
-        container, runtime.probe_target(entry), on_change=lambda: _ready(runtime, entry)
+        container,
+        runtime.probe_target(entry),
+        on_change=lambda: _ready(runtime, entry),
+        adopted=adopted,
     )
     probes.start()
     if watch_oom(entry.specs[container.name]) or not instance.image_id:
@@ -328,6 +352,7 @@ def run_argv(
 def _ready(runtime: PodmanRuntime, entry: PodmanPod) -> None:
     entry.pod.update_ready()
     runtime.notify(entry)
+    runtime.save(entry)  # the Ready state a successor starts from
 
 
 async def _terminate(
