@@ -180,13 +180,26 @@ class SelectingRuntime:
         return out
 
     def subscribe(self, callback: Callback) -> Callable[[], None]:
+        """Every change from now on, after the pods there are (a list, then a watch): a
+        subscriber after ``start`` learns the pods adopted from the previous daemon."""
         self._subscribers.append(callback)
+        with contextlib.suppress(RuntimeError):  # no loop: nothing runs yet
+            loop = asyncio.get_running_loop()
+            for status in self.pods():
+                loop.call_soon(self._replay, callback, status)
 
         def unsubscribe() -> None:
             with contextlib.suppress(ValueError):
                 self._subscribers.remove(callback)
 
         return unsubscribe
+
+    def _replay(self, callback: Callback, status: PodStatus) -> None:
+        if callback in self._subscribers:
+            try:
+                callback(status)
+            except Exception:
+                log.exception("subscriber_failed", pod=status.name)
 
     async def close(self) -> None:
         for name in list(self._refused):

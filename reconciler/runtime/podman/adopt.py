@@ -267,7 +267,9 @@ async def _remove_others(
     stray = [
         cid
         for cid, c in ps.items()
-        if cid not in kept_containers and c.get("PodName") not in gone_pods
+        if cid not in kept_containers
+        and c.get("PodName") not in gone_pods
+        and not (c.get("IsInfra") and c.get("PodName") in kept_pods)
     ]
     if stray:
         await podman.run("rm", "-f", "--time", "0", *stray, timeout=120)
