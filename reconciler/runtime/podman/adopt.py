@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,9 @@ import structlog
 from reconciler.errors import ReconcilerError
 from reconciler.runtime import ContainerState, PodConfig, PodSpec, PodStatus
 from reconciler.runtime.container import Pod
+from reconciler.runtime.isolation.volumes import remove_volumes
 from reconciler.runtime.layout import read_json
+from reconciler.runtime.podman import volumes
 from reconciler.runtime.podman.env import with_exec_via_podman
 from reconciler.runtime.podman.host import podman_dir
 from reconciler.runtime.podman.records import remove_record
@@ -235,6 +236,12 @@ def _adopt_pod(
             previous.exited.set_result(None)
             entry.previous[container.name] = previous
         entry.adopted[container.name] = instance
+    entry.volumes = volumes.existing(
+        spec.template.get("spec") or {},
+        state_dir=runtime.state_dir,
+        namespace=spec.namespace,
+        pod=spec.name,
+    )
     pod.update_ready()
     runtime.adopted(entry)
     return entry
@@ -276,13 +283,13 @@ async def _remove_others(
     if gone_pods or stray:
         log.warning("leftovers_removed", pods=len(gone_pods), containers=len(stray))
     base = podman_dir(runtime.state_dir)
-    for folder in ("volumes", "auth"):
-        for path in (base / folder).glob("*"):
-            if path.name.removesuffix(".json") not in kept_pods:
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+    for path in (base / "auth").glob("*.json"):
+        if path.name.removesuffix(".json") not in kept_pods:
+            path.unlink(missing_ok=True)
+    kept = {(e.pod.spec.namespace, e.pod.spec.name) for e in runtime.entries()}
+    for path in (base / "volumes").glob("*/*"):
+        if (path.parent.name, path.name) not in kept:
+            remove_volumes([], pod_dir=path)
     for path in (base / "pods").glob("*/*.json"):
         record = None
         with contextlib.suppress(ReconcilerError):

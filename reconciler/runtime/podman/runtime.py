@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import shutil
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
@@ -36,7 +35,12 @@ import structlog
 
 from reconciler.runtime import PodConfig, PodSpec, PodStatus
 from reconciler.runtime.container import Container, Pod
-from reconciler.runtime.podman import images
+from reconciler.runtime.isolation.volumes import (
+    HostVolume,
+    remove_volumes,
+    update_config_volumes,
+)
+from reconciler.runtime.podman import images, volumes
 from reconciler.runtime.podman.adopt import adopt, pod_record
 from reconciler.runtime.podman.client import Event, EventStream, Podman
 from reconciler.runtime.podman.env import needs_pod_ip
@@ -93,6 +97,7 @@ class PodmanPod:
     pod_id: str = ""  # the podman pod's ID (a successor verifies it before adopting)
     # container name -> the running instance a previous daemon started (adopted at start)
     adopted: dict[str, Instance] = field(default_factory=dict)
+    volumes: dict[str, HostVolume] | None = None  # made before its first container is
     # one container and no need of the pod's IP: its first ``run`` starts the pod too
     fast: bool = False
     started: bool = False  # the infra container has been started (the ports are bound)
@@ -204,10 +209,22 @@ class PodmanRuntime:
             )
 
     async def update_pod_config(self, name: str, config: PodConfig) -> list[str]:
-        """configMap and secret volumes are written once, when the pod's containers are
-        created (``volumes.volume_flags``); a changed object reaches a podman pod when the
-        Deployment rolls (its config hash changes), not in place."""
-        return []
+        """Rewrite the pod's configMap and secret volumes in place (the kubelet's atomic
+        ``..data`` swap, seen through the containers' bind mounts of the volume directory);
+        the names of the volumes that changed. Containers started later get the new env."""
+        entry = self._pods.get(name)
+        if entry is None or entry.pod.terminating:
+            return []
+        entry.pod.spec = replace(entry.pod.spec, config=config)
+        changed: list[str] = []
+        if entry.volumes is not None:
+            specs = volumes.volume_specs(entry.pod.spec.template.get("spec") or {})
+            changed = await asyncio.to_thread(update_config_volumes, specs, entry.volumes, config)
+        if changed:
+            log.info("volumes_updated", pod=name, volumes=changed)
+        with contextlib.suppress(OSError):
+            self.save(entry)
+        return changed
 
     async def stop_pod(self, name: str) -> None:
         entry = self._pods.get(name)
@@ -383,7 +400,10 @@ class PodmanRuntime:
         with contextlib.suppress(OSError):
             remove_record(self._state_dir, pod.spec.namespace, pod.spec.name)
         (podman_dir(self._state_dir) / "auth" / f"{entry.name}.json").unlink(missing_ok=True)
-        shutil.rmtree(self.volumes_dir(entry), ignore_errors=True)
+        remove_volumes(
+            (entry.volumes or {}).values(),
+            pod_dir=volumes.pod_dir(self._state_dir, pod.spec.namespace, pod.spec.name),
+        )
         del self._pods[pod.spec.name]
         pod.gone_at = time.time()
         log.info("pod_stopped", pod=pod.spec.name, namespace=pod.spec.namespace)
@@ -391,9 +411,6 @@ class PodmanRuntime:
         pod.gone.set()
 
     # -- helpers for the supervisor --------------------------------------------------------
-
-    def volumes_dir(self, entry: PodmanPod) -> Path:
-        return podman_dir(self._state_dir) / "volumes" / entry.name
 
     def auth_file(self, entry: PodmanPod) -> Path | None:
         """The pod's ``imagePullSecrets`` as a 0600 podman auth file (None: podman's own)."""
@@ -451,6 +468,9 @@ class PodmanRuntime:
             containers=record.pop("containers"),
             extra=record,
         )
+
+    def entries(self) -> list[PodmanPod]:
+        return list(self._pods.values())
 
     def adopted(self, entry: PodmanPod) -> None:
         """An adopted pod is ours: its host ports are held again; its supervisors start

@@ -23,6 +23,7 @@ import structlog
 
 from reconciler.runtime.config import ConfigError
 from reconciler.runtime.container import Container, ProbeSet
+from reconciler.runtime.podman import volumes
 from reconciler.runtime.podman.env import container_env, with_exec_via_podman
 from reconciler.runtime.podman.oom import OomWatch, watch_oom
 from reconciler.runtime.podman.translate import (
@@ -33,7 +34,6 @@ from reconciler.runtime.podman.translate import (
     normalize_image,
     pull_policy,
 )
-from reconciler.runtime.podman.volumes import volume_flags
 
 if TYPE_CHECKING:
     from reconciler.runtime.podman.runtime import Instance, PodmanPod, PodmanRuntime
@@ -335,14 +335,16 @@ def run_argv(
     )
     argv += ["--label", f"{LABEL_CONTAINER}={container.name}"]
     argv += ["--log-driver", "k8s-file", "--log-opt", "max-size=10mb"]
-    argv += volume_flags(
-        spec.template.get("spec") or {},
-        entry.specs[container.name],
-        pod_dir=runtime.volumes_dir(entry),
-        state_dir=runtime.state_dir,
-        config=spec.config,
-        namespace=spec.namespace,
-    )
+    pod_spec = spec.template.get("spec") or {}
+    if entry.volumes is None:  # once per pod: its containers share them
+        entry.volumes = volumes.prepare(
+            pod_spec,
+            state_dir=runtime.state_dir,
+            config=spec.config,
+            namespace=spec.namespace,
+            pod=spec.name,
+        )
+    argv += volumes.volume_flags(pod_spec, entry.specs[container.name], entry.volumes)
     argv += create_args(
         entry.specs[container.name], image=image, env=env, command=command, args=args
     )

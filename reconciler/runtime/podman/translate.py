@@ -33,6 +33,7 @@ LABEL_NAMESPACE = "io.reconciler.namespace"
 LABEL_REPLICASET = "io.reconciler.replicaset"
 LABEL_CONTAINER = "io.reconciler.container"
 
+
 def _has_registry(first: str) -> bool:
     return "." in first or ":" in first or first == "localhost"
 
