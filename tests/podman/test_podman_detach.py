@@ -59,3 +59,41 @@ def test_detach_leaves_the_pod_running_and_the_next_runtime_adopts_it(
 
     asyncio.run(main())
     assert containers_of(podman_env_vars, state) == []
+
+
+def test_a_container_that_died_while_no_daemon_watched_is_restarted_after_adoption(
+    tmp_path: Path, images: Images, podman_env_vars: dict[str, str]
+) -> None:
+    """A container stopped between two daemons is adopted as it is (terminated): the new
+    runtime reads how it ended and restarts it, restart count 1, same pod and ports."""
+    from tests.podman.conftest import podman
+
+    state = tmp_path / "state"
+    state.mkdir()
+    web = container("web", image=images.local_web, ports=[{"name": "http", "containerPort": 80}])
+    spec = pod_spec("web-1", web, base_dir=tmp_path, grace=2)
+
+    async def main() -> None:
+        first = PodmanRuntime(state, backoff_initial=0.2, backoff_max=1)
+        await first.start()
+        await first.start_pod(spec)
+        (ready,) = await wait_until(lambda: [p for p in first.pods() if p.ready], timeout=60)
+        await first.detach()
+        old = ready.containers[0].container_id.removeprefix("podman://")
+        podman(podman_env_vars, "stop", "--time", "0", old)
+        second = PodmanRuntime(state, backoff_initial=0.2, backoff_max=1)
+        await second.start()
+        try:
+            pod = await wait_until(
+                lambda: next((p for p in second.pods() if p.ready and p.restarts == 1), None),
+                timeout=30,
+            )
+            assert pod.name == "web-1" and pod.ports == ready.ports
+            assert pod.containers[0].container_id not in ("", ready.containers[0].container_id)
+            assert pod.containers[0].last_exit_code == 137
+            assert http_get(pod.ports["80"]) == "podman v1\n"
+        finally:
+            await second.close()
+
+    asyncio.run(main())
+    assert containers_of(podman_env_vars, state) == []

@@ -234,3 +234,33 @@ def test_export_drops_our_runtime_class_with_a_warning(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "runtimeClassName" not in result.stdout
     assert "spec.template.spec.runtimeClassName: dropped" in result.stderr
+
+
+def test_pods_adopted_by_a_runtime_are_routed_to_it_replayed_and_left_running() -> None:
+    """A runtime named in ``adopt`` starts with the daemon; the pods it adopted go to it
+    (stop_pod reaches it), a later subscriber hears of them, and detach leaves them running."""
+    process, podman = FakeRuntime(), FakeRuntime()
+    podman.started.append("old")  # adopted at start from the previous daemon
+    detached: list[bool] = []
+
+    async def detach() -> None:
+        detached.append(True)
+
+    podman.detach = detach  # type: ignore[attr-defined]
+    selecting = SelectingRuntime(
+        "process", {"process": lambda: process, "podman": lambda: podman}, adopt=("podman",)
+    )
+    seen: list[str] = []
+
+    async def scenario() -> None:
+        await selecting.start()
+        selecting.subscribe(lambda status: seen.append(status.name))
+        await asyncio.sleep(0)
+        assert seen == ["old"]
+        await selecting.start_pod(spec("new", "podman"))
+        await selecting.detach()  # the process runtime has no detach here: it is closed
+        assert podman.started == ["old", "new"] and detached == [True]
+        await selecting.stop_pod("old")
+
+    asyncio.run(scenario())
+    assert podman.started == ["new"]
