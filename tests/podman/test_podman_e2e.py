@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from pathlib import Path
 
 import pytest
 
+from reconciler.runtime.podman import stop_all
 from tests.e2e.harness import DaemonProcess, complete, http_get, wait_for
 from tests.e2e.load import Load
 from tests.podman.conftest import Images, containers_of, free_port
@@ -178,6 +180,7 @@ def test_crash_at_start_is_crash_loop_back_off_on_a_process_daemon(
         )
     finally:
         daemon.stop()
+        asyncio.run(stop_all(daemon.state))  # ``down``'s part: SIGTERM leaves pods running
     assert containers_of(podman_env_vars, daemon.state) == []
 
 

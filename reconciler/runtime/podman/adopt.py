@@ -163,7 +163,9 @@ async def adopt(runtime: PodmanRuntime) -> None:
     """Take over the pods a previous daemon left running; remove everything else of ours."""
     podman = runtime.podman
     label = f"label={LABEL_STATE_ID}={runtime.state}"
-    listed = await podman.json("ps", "-a", "--filter", label, "--format", "json", timeout=120)
+    listed = await podman.json(
+        "ps", "-a", "--pod", "--filter", label, "--format", "json", timeout=120
+    )
     ps = {str(c["Id"]): c for c in listed or [] if isinstance(c, dict) and c.get("Id")}
     listed_pods = await podman.json("pod", "ps", "--filter", label, "--format", "json")
     pods = {str(p.get("Name")): str(p.get("Id")) for p in listed_pods or [] if isinstance(p, dict)}
@@ -251,6 +253,13 @@ async def _made() -> bool:
     return True
 
 
+def _infra_of(container: dict[str, Any], pods: set[str]) -> bool:
+    """Whether ``container`` is the infra container of one of ``pods`` (``--infra-name``)."""
+    pod = str(container.get("PodName") or "")
+    names = container.get("Names") or []
+    return pod in pods and (bool(container.get("IsInfra")) or f"{pod}-infra" in names)
+
+
 async def _remove_others(
     runtime: PodmanRuntime,
     pods: dict[str, str],
@@ -276,12 +285,13 @@ async def _remove_others(
         for cid, c in ps.items()
         if cid not in kept_containers
         and c.get("PodName") not in gone_pods
-        and not (c.get("IsInfra") and c.get("PodName") in kept_pods)
+        and not _infra_of(c, kept_pods)
     ]
     if stray:
         await podman.run("rm", "-f", "--time", "0", *stray, timeout=120)
     if gone_pods or stray:
-        log.warning("leftovers_removed", pods=len(gone_pods), containers=len(stray))
+        names = sorted(str((ps[cid].get("Names") or [cid])[0]) for cid in stray)
+        log.warning("leftovers_removed", pods=gone_pods, containers=names)
     base = podman_dir(runtime.state_dir)
     for path in (base / "auth").glob("*.json"):
         if path.name.removesuffix(".json") not in kept_pods:
