@@ -59,7 +59,6 @@ from reconciler.runtime.podman.translate import (
     pod_name,
 )
 from reconciler.runtime.ports import PortAllocator
-from reconciler.runtime.probes import ProbeTarget
 from reconciler.runtime.process import Backoff
 
 log = structlog.get_logger(component="runtime", runtime="podman")
@@ -412,20 +411,6 @@ class PodmanRuntime:
 
     # -- helpers for the supervisor --------------------------------------------------------
 
-    def auth_file(self, entry: PodmanPod) -> Path | None:
-        """The pod's ``imagePullSecrets`` as a 0600 podman auth file (None: podman's own)."""
-        path = podman_dir(self._state_dir) / "auth" / f"{entry.name}.json"
-        written, missing = images.write_auth_file(path, entry.pod.spec)
-        for name in missing:
-            self._event(
-                entry.pod,
-                "Warning",
-                "FailedToRetrieveImagePullSecret",
-                f"Unable to retrieve some image pull secrets ({name}); attempting to pull the "
-                "image may not succeed.",
-            )
-        return written
-
     @property
     def state_dir(self) -> Path:
         return self._state_dir
@@ -437,14 +422,6 @@ class PodmanRuntime:
     @property
     def bind_host(self) -> str:
         return self._bind_host
-
-    def probe_target(self, entry: PodmanPod) -> ProbeTarget:
-        return ProbeTarget(
-            host=self._bind_host,
-            ports=dict(entry.pod.ports),
-            env=dict(self.podman.env),
-            cwd=str(self._state_dir),
-        )
 
     def instance_started(self, entry: PodmanPod, container: Container, instance: Instance) -> None:
         old = entry.retired.pop(container.name, None)
@@ -502,12 +479,6 @@ class PodmanRuntime:
 
     def event(self, entry: PodmanPod, kind: str, reason: str, message: str) -> None:
         self._event(entry.pod, kind, reason, message)
-
-    @staticmethod
-    def grace_left(entry: PodmanPod) -> float:
-        pod = entry.pod
-        deadline = pod.stop_deadline if pod.terminating else time.monotonic() + pod.grace_period
-        return max(0.0, deadline - time.monotonic())
 
     @staticmethod
     def stop_timeout(seconds: float) -> str:

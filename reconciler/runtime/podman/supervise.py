@@ -17,14 +17,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import structlog
 
 from reconciler.runtime.config import ConfigError
 from reconciler.runtime.container import Container, ProbeSet
-from reconciler.runtime.podman import volumes
+from reconciler.runtime.podman import images, volumes
 from reconciler.runtime.podman.env import container_env, with_exec_via_podman
+from reconciler.runtime.podman.host import podman_dir
 from reconciler.runtime.podman.oom import OomWatch, watch_oom
 from reconciler.runtime.podman.translate import (
     LABEL_CONTAINER,
@@ -34,6 +36,7 @@ from reconciler.runtime.podman.translate import (
     normalize_image,
     pull_policy,
 )
+from reconciler.runtime.probes import ProbeTarget
 
 if TYPE_CHECKING:
     from reconciler.runtime.podman.runtime import Instance, PodmanPod, PodmanRuntime
@@ -71,7 +74,7 @@ async def supervise(runtime: PodmanRuntime, entry: PodmanPod, container: Contain
     spec = entry.specs[container.name]
     ref = normalize_image(container.image)
     policy = pull_policy(spec)
-    auth_file = runtime.auth_file(entry)
+    auth_file = _auth_file(runtime, entry)
     # IfNotPresent/Never: run at once with ``--pull never``; only a missing image costs the
     # image check (one podman call less before Ready in the common case)
     optimistic = policy != "Always"
@@ -278,7 +281,7 @@ async def _watch(
     began = time.monotonic() - max(0.0, time.time() - (container.started_at or time.time()))
     probes = ProbeSet(
         container,
-        runtime.probe_target(entry),
+        _probe_target(runtime, entry),
         on_change=lambda: _ready(runtime, entry),
         adopted=adopted,
     )
@@ -370,7 +373,7 @@ async def _terminate(
             "Killing",
             f"Container {container.name} failed its probe, will be restarted",
         )
-    deadline = time.monotonic() + runtime.grace_left(entry)
+    deadline = time.monotonic() + _grace_left(entry)
     await _pre_stop(runtime, entry, container, instance, deadline=deadline)
     left = runtime.stop_timeout(deadline - time.monotonic())
     await runtime.podman.run("stop", "--time", left, instance.name, timeout=float(left) + 60)
@@ -443,6 +446,36 @@ async def _exit_status(
         reason=reason,
     )
     runtime.notify(entry)
+
+
+def _auth_file(runtime: PodmanRuntime, entry: PodmanPod) -> Path | None:
+    """The pod's ``imagePullSecrets`` as a 0600 podman auth file (None: podman's own)."""
+    path = podman_dir(runtime.state_dir) / "auth" / f"{entry.name}.json"
+    written, missing = images.write_auth_file(path, entry.pod.spec)
+    for name in missing:
+        runtime.event(
+            entry,
+            "Warning",
+            "FailedToRetrieveImagePullSecret",
+            f"Unable to retrieve some image pull secrets ({name}); attempting to pull the "
+            "image may not succeed.",
+        )
+    return written
+
+
+def _probe_target(runtime: PodmanRuntime, entry: PodmanPod) -> ProbeTarget:
+    return ProbeTarget(
+        host=runtime.bind_host,
+        ports=dict(entry.pod.ports),
+        env=dict(runtime.podman.env),
+        cwd=str(runtime.state_dir),
+    )
+
+
+def _grace_left(entry: PodmanPod) -> float:
+    pod = entry.pod
+    deadline = pod.stop_deadline if pod.terminating else time.monotonic() + pod.grace_period
+    return max(0.0, deadline - time.monotonic())
 
 
 __all__ = ["supervise"]
