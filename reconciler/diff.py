@@ -118,7 +118,8 @@ def mask_secrets(
     masked = []
     for values, other, label in ((before, after, "before"), (after, before, "after")):
         out = {
-            key: "***" if other.get(key, value) == value or key not in other else f"*** ({label})"
+            key: "***" if other.get(key, value) == value or key not in other
+            else f"*** ({label})"
             for key, value in values.items()
         }
         masked.append(out)

@@ -157,7 +157,9 @@ def configmap_manifest(args: argparse.Namespace) -> dict[str, Any]:
 
 def secret_manifest(args: argparse.Namespace) -> dict[str, Any]:
     """The Secret ``kubectl create secret generic`` would make from these flags."""
-    data = {key: base64.b64encode(value).decode("ascii") for key, value in _pairs(args, "Secret")}
+    data = {
+        key: base64.b64encode(value).decode("ascii") for key, value in _pairs(args, "Secret")
+    }
     metadata: dict[str, Any] = {"name": args.name}
     if args.namespace != "default":
         metadata["namespace"] = args.namespace

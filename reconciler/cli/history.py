@@ -183,10 +183,8 @@ def value_from_text(
     if "secretKeyRef" in source or "configMapKeyRef" in source:
         secret = "secretKeyRef" in source
         ref = source["secretKeyRef" if secret else "configMapKeyRef"]
-        where = (
-            f"in secret '{ref.get('name', '')}'"
-            if secret
-            else (f"of config map '{ref.get('name', '')}'")
+        where = f"in secret '{ref.get('name', '')}'" if secret else (
+            f"of config map '{ref.get('name', '')}'"
         )
         optional = "true" if ref.get("optional") else "false"
         return f"<set to the key '{ref.get('key', '')}' {where}>\tOptional: {optional}"
@@ -198,8 +196,8 @@ def value_from_text(
         resource = str(source["resourceFieldRef"].get("resource", ""))
         which, _, name = resource.partition(".")
         value = ((container.get("resources") or {}).get(which) or {}).get(name)
-        shown = (
-            str(value) if value is not None else ("node allocatable" if which == "limits" else "0")
+        shown = str(value) if value is not None else (
+            "node allocatable" if which == "limits" else "0"
         )
         return f"{shown} ({resource})"
     return f"<set from {sorted(source)[0]}>" if source else ""

@@ -57,7 +57,10 @@ def test_detach_leaves_the_pod_running_and_the_next_runtime_adopts_it(
         stopped = await stop_all(state)
         assert [p.name for p in stopped] == ["web-1"]
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        asyncio.run(stop_all(state))  # nothing left, even after a failed assertion
     assert containers_of(podman_env_vars, state) == []
 
 
@@ -95,5 +98,8 @@ def test_a_container_that_died_while_no_daemon_watched_is_restarted_after_adopti
         finally:
             await second.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        asyncio.run(stop_all(state))  # nothing left, even after a failed assertion
     assert containers_of(podman_env_vars, state) == []
