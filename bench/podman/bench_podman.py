@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from reconciler.defaults import default_pod_template  # noqa: E402
 from reconciler.log import configure  # noqa: E402
 from reconciler.runtime import PodSpec, PodStatus  # noqa: E402
-from reconciler.runtime.podman import PodmanRuntime  # noqa: E402
+from reconciler.runtime.podman import PodmanRuntime, stop_all  # noqa: E402
 from reconciler.runtime.podman.host import configure as configure_podman  # noqa: E402
 from tests.e2e.harness import DaemonProcess, wait_for  # noqa: E402
 from tests.e2e.load import Load  # noqa: E402
@@ -175,6 +175,57 @@ def bench_start(args: argparse.Namespace, env: dict[str, str], work: Path) -> No
     )
 
 
+# -- adoption --------------------------------------------------------------------------------
+
+
+async def adoption_times(state: Path, image: str, pods: int, rounds: int) -> list[float]:
+    """Start ``pods`` pods, then ``rounds`` times: detach, and time a new runtime's start
+    (adoption included) until every pod is back in ``pods()`` Ready."""
+    template = default_pod_template(
+        {
+            "metadata": {"labels": {"app": "bench"}},
+            "spec": {
+                "terminationGracePeriodSeconds": 2,
+                "containers": [
+                    {
+                        "name": "web",
+                        "image": image,
+                        "ports": [{"containerPort": 80, "name": "http"}],
+                        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1},
+                    }
+                ],
+            },
+        }
+    )
+    runtime = PodmanRuntime(state)
+    await runtime.start()
+    for index in range(pods):
+        spec = PodSpec(f"adopt-{RUN}-{index}", "default", "bench-rs", {}, template, state)
+        await runtime.start_pod(spec)
+    while sum(p.ready for p in runtime.pods()) < pods:
+        await asyncio.sleep(0.1)
+    times = []
+    for _ in range(rounds):
+        await runtime.detach()
+        started = time.monotonic()
+        runtime = PodmanRuntime(state)
+        await runtime.start()
+        assert sum(p.ready for p in runtime.pods()) == pods, "not every pod was adopted Ready"
+        times.append(time.monotonic() - started)
+    await runtime.close()
+    return times
+
+
+def bench_adopt(args: argparse.Namespace, env: dict[str, str], work: Path) -> None:
+    image = f"localhost/rc-bench-{RUN}/web:v1"
+    build_image(env, work, image, "bench v1\n")
+    times = asyncio.run(adoption_times(work / "state", image, args.pods, 5))
+    print(
+        f"detach + start -> {args.pods} podman pods adopted Ready (n={len(times)}): "
+        f"median {statistics.median(times):.3f} s, max {max(times):.3f} s"
+    )
+
+
 # -- idle ------------------------------------------------------------------------------------
 
 
@@ -261,6 +312,7 @@ def bench_idle(args: argparse.Namespace, env: dict[str, str], work: Path) -> Non
         )
     finally:
         daemon.stop(timeout=300)
+        asyncio.run(stop_all(daemon.state))  # SIGTERM leaves podman pods running (13a)
 
 
 # -- side by side with podman kube play -----------------------------------------------------
@@ -297,6 +349,7 @@ def bench_peer(args: argparse.Namespace, env: dict[str, str], work: Path) -> Non
         ours = load.result
     finally:
         daemon.stop(timeout=300)
+        asyncio.run(stop_all(daemon.state))  # SIGTERM leaves podman pods running (13a)
     print(f"ours: {args.replicas} replicas Ready in {ours_up:.2f} s (daemon start included)")
     print(
         f"ours: RollingUpdate v1 -> v2 at {args.rate:g} req/s through the Service: "
@@ -364,7 +417,7 @@ def _answers(port: int, version: str = "") -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["start", "idle", "peer"])
+    parser.add_argument("what", choices=["start", "idle", "peer", "adopt"])
     parser.add_argument("--pods", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--period", type=float, default=10.0, help="readiness probe period (s)")
@@ -378,9 +431,12 @@ def main() -> None:
         env = configure_podman(work / "conf")
         os.environ.update({k: v for k, v in env.items() if k == "CONTAINERS_CONF"})
         try:
-            {"start": bench_start, "idle": bench_idle, "peer": bench_peer}[args.what](
-                args, env, work
-            )
+            {
+                "start": bench_start,
+                "idle": bench_idle,
+                "peer": bench_peer,
+                "adopt": bench_adopt,
+            }[args.what](args, env, work)
         finally:
             cleanup(env)
     signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -187,6 +187,7 @@ def _runtime(
 
     from reconciler.objects import Kind, ObjectRef
     from reconciler.runtime.podman import PodmanRuntime
+    from reconciler.runtime.podman.adopt import has_pods
     from reconciler.runtime.process import ProcessRuntime
     from reconciler.runtime.select import SelectingRuntime
 
@@ -217,6 +218,7 @@ def _runtime(
                 on_event=pod_event,
             ),
         },
+        adopt=("podman",) if has_pods(state) else (),
     )
 
 

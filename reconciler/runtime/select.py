@@ -8,7 +8,9 @@ kinds in ``pods()``, every change through one ``subscribe``.
 The default runtime is started with the daemon, so a missing podman under ``--runtime podman``
 is a clear error at start. The other one starts when a pod first asks for it; if it cannot
 (``podman not found``), that pod waits in ``CreateContainerConfigError`` with the message, so
-``rollout status`` fails fast and names the fix, and the daemon runs on.
+``rollout status`` fails fast and names the fix, and the daemon runs on. A runtime that left
+pods running (the previous daemon's, to adopt: ``adopt``) starts with the daemon too, and the
+pods it adopts are routed to it.
 
 >>> runtime_class({"spec": {"runtimeClassName": "podman"}}, default="process")
 'podman'
@@ -57,11 +59,16 @@ class SelectingRuntime:
     """``reconciler.runtime.Runtime`` over named runtimes (see the module docstring)."""
 
     def __init__(
-        self, default: str, factories: Mapping[str, Callable[[], StartableRuntime]]
+        self,
+        default: str,
+        factories: Mapping[str, Callable[[], StartableRuntime]],
+        *,
+        adopt: tuple[str, ...] = (),
     ) -> None:
         if default not in factories:
             raise ValueError(f"unknown runtime {default!r}")
         self._default = default
+        self._adopt = adopt
         self._factories = dict(factories)
         self._started: dict[str, StartableRuntime] = {}
         self._failed: dict[str, str] = {}  # runtime -> why it cannot start
@@ -77,6 +84,12 @@ class SelectingRuntime:
         await self._runtime(self._default, fatal=True)
         if "process" in self._factories:
             await self._runtime("process")
+        for name in self._adopt:
+            if name in self._factories:
+                await self._runtime(name)
+        for name, runtime in self._started.items():
+            for status in runtime.pods():  # adopted from the previous daemon
+                self._owner.setdefault(status.name, name)
 
     async def _runtime(self, name: str, *, fatal: bool = False) -> StartableRuntime | None:
         if name in self._started:
@@ -167,7 +180,13 @@ class SelectingRuntime:
         return out
 
     def subscribe(self, callback: Callback) -> Callable[[], None]:
+        """Every change from now on, after the pods there are (a list, then a watch): a
+        subscriber after ``start`` learns the pods adopted from the previous daemon."""
         self._subscribers.append(callback)
+        with contextlib.suppress(RuntimeError):  # no loop: nothing runs yet
+            loop = asyncio.get_running_loop()
+            for status in self.pods():
+                loop.call_soon(self._replay, callback, status)
 
         def unsubscribe() -> None:
             with contextlib.suppress(ValueError):
@@ -175,10 +194,28 @@ class SelectingRuntime:
 
         return unsubscribe
 
+    def _replay(self, callback: Callback, status: PodStatus) -> None:
+        if callback in self._subscribers:
+            try:
+                callback(status)
+            except Exception:
+                log.exception("subscriber_failed", pod=status.name)
+
     async def close(self) -> None:
         for name in list(self._refused):
             await self.stop_pod(name)
         await asyncio.gather(*(r.close() for r in self._started.values()))
+
+    async def detach(self) -> None:
+        """Leave every runtime's pods running for the next daemon (a runtime that cannot,
+        stops them)."""
+        self._refused.clear()
+
+        async def let_go(runtime: StartableRuntime) -> None:
+            detach = getattr(runtime, "detach", None)
+            await (detach() if detach is not None else runtime.close())
+
+        await asyncio.gather(*(let_go(r) for r in self._started.values()))
 
     async def wait_gone(self, name: str) -> None:
         """Wait until a stopping pod is gone (for tests and the benchmark)."""

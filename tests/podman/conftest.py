@@ -15,6 +15,7 @@ they are skipped, with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.runtime.podman import stop_all
 from reconciler.runtime.podman.host import configure, podman_env
 from reconciler.runtime.podman.translate import LABEL_STATE_ID
 from tests.e2e.harness import DaemonProcess, wait_for
@@ -220,6 +222,9 @@ def daemon(
     yield process
     process.stop()
     state = tmp_path / "state"
+    # what ``reconciler down`` does for podman pods: a daemon stopping leaves them running
+    # once it detaches at SIGTERM (issue 13a); this removes every one, gracefully
+    asyncio.run(stop_all(state))
     try:
         assert containers_of(podman_env_vars, state) == [], "containers left after stop"
     finally:

@@ -171,12 +171,14 @@ def _deployment(runtime_class: str | None) -> str:
     )
 
 
-def test_volumes_become_bind_mounts_with_kubernetes_semantics(tmp_path: Path) -> None:
-    """emptyDir/configMap/secret/hostPath/claim → podman mounts; configMap files with their
-    mode, read-only; a missing ConfigMap is CreateContainerConfigError's message."""
+def test_volumes_become_bind_mounts_of_the_shared_host_volumes(tmp_path: Path) -> None:
+    """emptyDir/configMap/secret/hostPath/claim → podman mounts of the host volumes the process
+    runtime makes too: a configMap is its volume directory (the ..data swap), read-only, a
+    claim is the shared claim directory; a missing ConfigMap is the kubelet's message."""
     from reconciler.runtime import PodConfig
     from reconciler.runtime.config import ConfigError
-    from reconciler.runtime.podman.volumes import volume_flags
+    from reconciler.runtime.isolation.volumes import claim_dir
+    from reconciler.runtime.podman import volumes
 
     host = tmp_path / "host"
     pod_spec = {
@@ -196,33 +198,25 @@ def test_volumes_become_bind_mounts_with_kubernetes_semantics(tmp_path: Path) ->
         {"name": "data", "mountPath": "/data", "subPath": "one"},
     ]
     config = PodConfig(config_maps={"app": {"a": b"1"}})
-    pod_dir, state = tmp_path / "pod", tmp_path / "state"
-    flags = volume_flags(
-        pod_spec,
-        {"volumeMounts": mounts},
-        pod_dir=pod_dir,
-        state_dir=state,
-        config=config,
-        namespace="default",
-    )
+    state = tmp_path / "state"
+    made = volumes.prepare(pod_spec, state_dir=state, config=config, namespace="ns", pod="p")
+    pod_dir = volumes.pod_dir(state, "ns", "p")
+    assert pod_dir == state / "podman" / "volumes" / "ns" / "p"
+    flags = volumes.volume_flags(pod_spec, {"volumeMounts": mounts}, made)
     assert flags == [
-        *("--volume", f"{pod_dir / 'scratch'}:/tmp/s"),
         *("--mount", "type=tmpfs,destination=/run/r"),
+        *("--volume", f"{pod_dir / 'scratch'}:/tmp/s"),
         *("--volume", f"{pod_dir / 'conf'}:/etc/app:ro"),
         *("--volume", f"{host}:/var/log/app:ro"),
-        *("--volume", f"{state / 'volumes' / 'db' / 'one'}:/data"),
+        *("--volume", f"{claim_dir(state, 'ns', 'db') / 'one'}:/data"),
     ]
+    assert (pod_dir / "conf" / "..data").is_symlink()
     assert (pod_dir / "conf" / "x" / "a").read_bytes() == b"1"
     assert (pod_dir / "conf" / "x" / "a").stat().st_mode & 0o777 == 0o644
-    with pytest.raises(ConfigError, match='configmap "app" not found'):
-        volume_flags(
-            pod_spec,
-            {"volumeMounts": mounts},
-            pod_dir=pod_dir,
-            state_dir=state,
-            config=PodConfig(),
-            namespace="default",
-        )
+    with pytest.raises(ConfigError, match='volume "conf" : configmap "app" not found'):
+        volumes.prepare(pod_spec, state_dir=state, config=PodConfig(), namespace="ns", pod="q")
+    with pytest.raises(ConfigError, match='volume "nope" is mounted but not defined'):
+        volumes.volume_flags(pod_spec, {"volumeMounts": [{"name": "nope"}]}, made)
 
 
 def test_export_drops_our_runtime_class_with_a_warning(tmp_path: Path) -> None:
@@ -240,3 +234,33 @@ def test_export_drops_our_runtime_class_with_a_warning(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "runtimeClassName" not in result.stdout
     assert "spec.template.spec.runtimeClassName: dropped" in result.stderr
+
+
+def test_pods_adopted_by_a_runtime_are_routed_to_it_replayed_and_left_running() -> None:
+    """A runtime named in ``adopt`` starts with the daemon; the pods it adopted go to it
+    (stop_pod reaches it), a later subscriber hears of them, and detach leaves them running."""
+    process, podman = FakeRuntime(), FakeRuntime()
+    podman.started.append("old")  # adopted at start from the previous daemon
+    detached: list[bool] = []
+
+    async def detach() -> None:
+        detached.append(True)
+
+    podman.detach = detach  # type: ignore[attr-defined]
+    selecting = SelectingRuntime(
+        "process", {"process": lambda: process, "podman": lambda: podman}, adopt=("podman",)
+    )
+    seen: list[str] = []
+
+    async def scenario() -> None:
+        await selecting.start()
+        selecting.subscribe(lambda status: seen.append(status.name))
+        await asyncio.sleep(0)
+        assert seen == ["old"]
+        await selecting.start_pod(spec("new", "podman"))
+        await selecting.detach()  # the process runtime has no detach here: it is closed
+        assert podman.started == ["old", "new"] and detached == [True]
+        await selecting.stop_pod("old")
+
+    asyncio.run(scenario())
+    assert podman.started == ["new"]

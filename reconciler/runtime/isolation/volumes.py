@@ -193,9 +193,13 @@ def prepare_volumes(
     namespace: str,
     pod: str,
     can_mount: bool,
+    pod_dir: Path | None = None,
 ) -> dict[str, HostVolume]:
-    """Materialize every volume of the pod; VolumeError (after undoing) on the first failure."""
-    pod_dir = pod_volumes_dir(state_dir, namespace, pod)
+    """Materialize every volume of the pod; VolumeError (after undoing) on the first failure.
+
+    ``pod_dir``: where the pod's own volumes go (default ``pod_volumes_dir``; the podman
+    runtime keeps its pods' apart); claims are always ``claim_dir``, shared by both runtimes."""
+    pod_dir = pod_dir or pod_volumes_dir(state_dir, namespace, pod)
     out: dict[str, HostVolume] = {}
     try:
         for volume in volumes:
@@ -231,11 +235,16 @@ def prepare_volumes(
 
 
 def existing_volumes(
-    volumes: list[Mapping[str, Any]], *, state_dir: Path, namespace: str, pod: str
+    volumes: list[Mapping[str, Any]],
+    *,
+    state_dir: Path,
+    namespace: str,
+    pod: str,
+    pod_dir: Path | None = None,
 ) -> dict[str, HostVolume]:
     """The pod's volumes as ``prepare_volumes`` left them, without touching anything (a pod
     adopted by a new daemon: its files and tmpfs mounts are still in place)."""
-    pod_dir = pod_volumes_dir(state_dir, namespace, pod)
+    pod_dir = pod_dir or pod_volumes_dir(state_dir, namespace, pod)
     out: dict[str, HostVolume] = {}
     for volume in volumes:
         name = str(volume.get("name", ""))

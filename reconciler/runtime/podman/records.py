@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reconciler.errors import NotFoundError, ReconcilerError
 from reconciler.runtime.layout import check_label, check_subdomain, read_json, write_private_json
@@ -30,10 +31,13 @@ def write_record(
     pod: str,
     *,
     podman_pod: str,
-    containers: dict[str, dict[str, str]],
+    containers: dict[str, dict[str, Any]],
+    extra: dict[str, Any] | None = None,
 ) -> None:
+    """``extra``: what a successor daemon needs to adopt the pod (``adopt.pod_record``)."""
     write_private_json(
-        record_path(state_dir, namespace, pod), {"pod": podman_pod, "containers": containers}
+        record_path(state_dir, namespace, pod),
+        {**(extra or {}), "pod": podman_pod, "containers": containers},
     )
 
 

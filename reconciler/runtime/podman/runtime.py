@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import shutil
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
@@ -36,7 +35,13 @@ import structlog
 
 from reconciler.runtime import PodConfig, PodSpec, PodStatus
 from reconciler.runtime.container import Container, Pod
-from reconciler.runtime.podman import images
+from reconciler.runtime.isolation.volumes import (
+    HostVolume,
+    remove_volumes,
+    update_config_volumes,
+)
+from reconciler.runtime.podman import images, volumes
+from reconciler.runtime.podman.adopt import adopt, pod_record
 from reconciler.runtime.podman.client import Event, EventStream, Podman
 from reconciler.runtime.podman.env import needs_pod_ip
 from reconciler.runtime.podman.host import (
@@ -54,7 +59,6 @@ from reconciler.runtime.podman.translate import (
     pod_name,
 )
 from reconciler.runtime.ports import PortAllocator
-from reconciler.runtime.probes import ProbeTarget
 from reconciler.runtime.process import Backoff
 
 log = structlog.get_logger(component="runtime", runtime="podman")
@@ -88,7 +92,11 @@ class PodmanPod:
     # the one before the previous: kept one more restart, so a ``logs --previous`` that read
     # the record just before a restart still finds its container
     retired: dict[str, Instance] = field(default_factory=dict)
-    sandbox: asyncio.Task[bool] | None = None
+    sandbox: asyncio.Future[bool] | None = None
+    pod_id: str = ""  # the podman pod's ID (a successor verifies it before adopting)
+    # container name -> the running instance a previous daemon started (adopted at start)
+    adopted: dict[str, Instance] = field(default_factory=dict)
+    volumes: dict[str, HostVolume] | None = None  # made before its first container is
     # one container and no need of the pod's IP: its first ``run`` starts the pod too
     fast: bool = False
     started: bool = False  # the infra container has been started (the ports are bound)
@@ -130,6 +138,7 @@ class PodmanRuntime:
         self._podman: Podman | None = None
         self._events: EventStream | None = None
         self._pulls = images.Puller(self._event)
+        self._detached = False
 
     @property
     def podman(self) -> Podman:
@@ -140,7 +149,8 @@ class PodmanRuntime:
     # -- the Runtime protocol ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check podman works here, remove what a crashed predecessor left, watch events."""
+        """Check podman works here, adopt the pods a previous daemon left running (and
+        remove what does not verify), watch events."""
         binary = podman_binary()
         env = configure(self._state_dir)
         podman = Podman(binary, env, cwd=str(podman_dir(self._state_dir)))
@@ -151,7 +161,7 @@ class PodmanRuntime:
                 "(or run with --runtime process)"
             )
         self._podman = podman
-        await self._remove_leftovers()
+        await adopt(self)
         self._events = EventStream(
             podman,
             filters=[f"label={LABEL_STATE_ID}={self._state}", "type=container", "event=died"],
@@ -160,6 +170,13 @@ class PodmanRuntime:
         )
         self._events.start()
         await asyncio.wait_for(self._events.ready.wait(), 30)
+        self._recheck_waiting()  # an adopted container may have died before the stream began
+        for entry in self._pods.values():
+            for container in entry.pod.containers:
+                container.task = asyncio.create_task(
+                    self._supervise(entry, container),
+                    name=f"pod/{entry.pod.spec.name}/{container.name}",
+                )
         log.info("podman_ready", oci_runtime=info.stdout.strip(), state_id=self._state)
 
     async def start_pod(self, spec: PodSpec) -> None:
@@ -179,9 +196,7 @@ class PodmanRuntime:
         )
         self._pods[spec.name] = entry
         # the CLI knows it for a podman pod from now on (logs/exec of a container not started)
-        write_record(
-            self._state_dir, spec.namespace, spec.name, podman_pod=entry.name, containers={}
-        )
+        self.save(entry)
         log.info("pod_started", pod=spec.name, namespace=spec.namespace, ports=dict(pod.ports))
         self._notify(entry)
         entry.fast = len(pod.containers) == 1 and not needs_pod_ip(entry.specs.values())
@@ -193,10 +208,22 @@ class PodmanRuntime:
             )
 
     async def update_pod_config(self, name: str, config: PodConfig) -> list[str]:
-        """configMap and secret volumes are written once, when the pod's containers are
-        created (``volumes.volume_flags``); a changed object reaches a podman pod when the
-        Deployment rolls (its config hash changes), not in place."""
-        return []
+        """Rewrite the pod's configMap and secret volumes in place (the kubelet's atomic
+        ``..data`` swap, seen through the containers' bind mounts of the volume directory);
+        the names of the volumes that changed. Containers started later get the new env."""
+        entry = self._pods.get(name)
+        if entry is None or entry.pod.terminating:
+            return []
+        entry.pod.spec = replace(entry.pod.spec, config=config)
+        changed: list[str] = []
+        if entry.volumes is not None:
+            specs = volumes.volume_specs(entry.pod.spec.template.get("spec") or {})
+            changed = await asyncio.to_thread(update_config_volumes, specs, entry.volumes, config)
+        if changed:
+            log.info("volumes_updated", pod=name, volumes=changed)
+        with contextlib.suppress(OSError):
+            self.save(entry)
+        return changed
 
     async def stop_pod(self, name: str) -> None:
         entry = self._pods.get(name)
@@ -223,6 +250,33 @@ class PodmanRuntime:
                 self._subscribers.remove(callback)
 
         return unsubscribe
+
+    async def detach(self) -> None:
+        """Stop watching the pods and leave them running (the daemon is stopping; the next
+        one adopts them): supervisors and probes end, each pod's record is brought up to date,
+        the events stream ends; no podman container is stopped."""
+        self._detached = True
+        tasks: list[asyncio.Future[Any]] = list(self._tasks)
+        for entry in self._pods.values():
+            tasks += [c.task for c in entry.pod.containers if c.task is not None]
+            if entry.sandbox is not None:
+                tasks.append(entry.sandbox)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for entry in self._pods.values():
+            for instance in entry.current.values():
+                if instance.oom is not None:
+                    instance.oom.close()
+            if not entry.pod.terminating:
+                with contextlib.suppress(OSError):
+                    self.save(entry)
+        # pods being deleted finish (their containers are stopping anyway)
+        while self._finishing:
+            await asyncio.gather(*list(self._finishing), return_exceptions=True)
+        if self._events is not None:
+            await self._events.close()
+        log.info("podman_detached", pods=len(self._pods))
 
     async def close(self) -> None:
         for name in list(self._pods):
@@ -328,6 +382,8 @@ class PodmanRuntime:
         if entry.sandbox is not None:
             tasks.append(cast(Any, entry.sandbox))
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._detached:
+            return  # the daemon let go of it mid-stop: the next one removes it
         removed = await self.podman.run("pod", "rm", "-f", "--time", "0", entry.name, timeout=60)
         if not removed.ok and "no pod with name" not in removed.stderr:
             log.warning("pod_remove_failed", pod=pod.spec.name, error=removed.error())
@@ -343,60 +399,17 @@ class PodmanRuntime:
         with contextlib.suppress(OSError):
             remove_record(self._state_dir, pod.spec.namespace, pod.spec.name)
         (podman_dir(self._state_dir) / "auth" / f"{entry.name}.json").unlink(missing_ok=True)
-        shutil.rmtree(self.volumes_dir(entry), ignore_errors=True)
+        remove_volumes(
+            (entry.volumes or {}).values(),
+            pod_dir=volumes.pod_dir(self._state_dir, pod.spec.namespace, pod.spec.name),
+        )
         del self._pods[pod.spec.name]
         pod.gone_at = time.time()
         log.info("pod_stopped", pod=pod.spec.name, namespace=pod.spec.namespace)
         self._notify(entry)
         pod.gone.set()
 
-    async def _remove_leftovers(self) -> None:
-        """Pods and containers of ours (by the state-id label) that a crashed daemon left."""
-        found = await self.podman.run(
-            "pod", "ps", "-q", "--filter", f"label={LABEL_STATE_ID}={self._state}"
-        )
-        pods = found.stdout.split()
-        owners = await self.podman.run(
-            "ps",
-            "-a",
-            "--pod",
-            "--format",
-            "{{.PodName}}",
-            "--filter",
-            f"label={LABEL_STATE_ID}={self._state}",
-        )
-        pods += sorted({name for name in owners.stdout.split() if name not in pods})
-        if pods:
-            await self.podman.run("pod", "rm", "-f", "--time", "0", *pods, timeout=120)
-        stray = await self.podman.run(
-            "ps", "-aq", "--filter", f"label={LABEL_STATE_ID}={self._state}"
-        )
-        if stray.stdout.split():
-            await self.podman.run("rm", "-f", "--time", "0", *stray.stdout.split(), timeout=120)
-        if pods or stray.stdout.split():
-            log.warning("leftovers_removed", pods=len(pods), containers=len(stray.stdout.split()))
-        shutil.rmtree(podman_dir(self._state_dir) / "pods", ignore_errors=True)
-        shutil.rmtree(podman_dir(self._state_dir) / "auth", ignore_errors=True)
-        shutil.rmtree(podman_dir(self._state_dir) / "volumes", ignore_errors=True)
-
     # -- helpers for the supervisor --------------------------------------------------------
-
-    def volumes_dir(self, entry: PodmanPod) -> Path:
-        return podman_dir(self._state_dir) / "volumes" / entry.name
-
-    def auth_file(self, entry: PodmanPod) -> Path | None:
-        """The pod's ``imagePullSecrets`` as a 0600 podman auth file (None: podman's own)."""
-        path = podman_dir(self._state_dir) / "auth" / f"{entry.name}.json"
-        written, missing = images.write_auth_file(path, entry.pod.spec)
-        for name in missing:
-            self._event(
-                entry.pod,
-                "Warning",
-                "FailedToRetrieveImagePullSecret",
-                f"Unable to retrieve some image pull secrets ({name}); attempting to pull the "
-                "image may not succeed.",
-            )
-        return written
 
     @property
     def state_dir(self) -> Path:
@@ -410,14 +423,6 @@ class PodmanRuntime:
     def bind_host(self) -> str:
         return self._bind_host
 
-    def probe_target(self, entry: PodmanPod) -> ProbeTarget:
-        return ProbeTarget(
-            host=self._bind_host,
-            ports=dict(entry.pod.ports),
-            env=dict(self.podman.env),
-            cwd=str(self._state_dir),
-        )
-
     def instance_started(self, entry: PodmanPod, container: Container, instance: Instance) -> None:
         old = entry.retired.pop(container.name, None)
         if container.name in entry.previous:
@@ -427,19 +432,28 @@ class PodmanRuntime:
         entry.current[container.name] = instance
         if old is not None:
             self._background(self.podman.run("rm", "-f", "--time", "0", old.name))
+        self.save(entry)
+
+    def save(self, entry: PodmanPod) -> None:
+        """Write the pod's record: for the CLI (``logs``/``exec``) and for a successor."""
+        record = pod_record(entry)
         write_record(
             self._state_dir,
             entry.pod.spec.namespace,
             entry.pod.spec.name,
             podman_pod=entry.name,
-            containers={
-                name: {
-                    "id": entry.current[name].id,
-                    "previous": entry.previous[name].id if name in entry.previous else "",
-                }
-                for name in entry.current
-            },
+            containers=record.pop("containers"),
+            extra=record,
         )
+
+    def entries(self) -> list[PodmanPod]:
+        return list(self._pods.values())
+
+    def adopted(self, entry: PodmanPod) -> None:
+        """An adopted pod is ours: its host ports are held again; its supervisors start
+        once the events stream runs."""
+        self._pods[entry.pod.spec.name] = entry
+        self._ports.reserve(set(entry.pod.ports.values()))
 
     def wait_for_exit(self, instance: Instance) -> None:
         self._waiting[instance.name] = instance
@@ -465,12 +479,6 @@ class PodmanRuntime:
 
     def event(self, entry: PodmanPod, kind: str, reason: str, message: str) -> None:
         self._event(entry.pod, kind, reason, message)
-
-    @staticmethod
-    def grace_left(entry: PodmanPod) -> float:
-        pod = entry.pod
-        deadline = pod.stop_deadline if pod.terminating else time.monotonic() + pod.grace_period
-        return max(0.0, deadline - time.monotonic())
 
     @staticmethod
     def stop_timeout(seconds: float) -> str:

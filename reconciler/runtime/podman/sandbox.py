@@ -57,6 +57,7 @@ async def create_sandbox(runtime: PodmanRuntime, entry: PodmanPod, *, start: boo
             started = await runtime.podman.run("pod", "start", entry.name, timeout=60)
         if created.ok and started.ok:
             entry.started = start
+            entry.pod_id = created.stdout.strip().splitlines()[-1] if created.stdout else ""
             if needs_pod_ip(entry.specs.values()):
                 entry.ip = await _infra_ip(runtime, entry.name)
             return True

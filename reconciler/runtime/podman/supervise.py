@@ -17,13 +17,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import structlog
 
 from reconciler.runtime.config import ConfigError
 from reconciler.runtime.container import Container, ProbeSet
+from reconciler.runtime.podman import images, volumes
 from reconciler.runtime.podman.env import container_env, with_exec_via_podman
+from reconciler.runtime.podman.host import podman_dir
 from reconciler.runtime.podman.oom import OomWatch, watch_oom
 from reconciler.runtime.podman.translate import (
     LABEL_CONTAINER,
@@ -33,7 +36,7 @@ from reconciler.runtime.podman.translate import (
     normalize_image,
     pull_policy,
 )
-from reconciler.runtime.podman.volumes import volume_flags
+from reconciler.runtime.probes import ProbeTarget
 
 if TYPE_CHECKING:
     from reconciler.runtime.podman.runtime import Instance, PodmanPod, PodmanRuntime
@@ -71,10 +74,17 @@ async def supervise(runtime: PodmanRuntime, entry: PodmanPod, container: Contain
     spec = entry.specs[container.name]
     ref = normalize_image(container.image)
     policy = pull_policy(spec)
-    auth_file = runtime.auth_file(entry)
+    auth_file = _auth_file(runtime, entry)
     # IfNotPresent/Never: run at once with ``--pull never``; only a missing image costs the
     # image check (one podman call less before Ready in the common case)
     optimistic = policy != "Always"
+    adopted = entry.adopted.pop(container.name, None)
+    if adopted is not None:  # a previous daemon started it: watch it from where it is
+        ran = await _watch(runtime, entry, container, adopted, adopted=True)
+        if ran >= 2 * runtime.backoff_max:
+            restarts.reset()
+        if not await _restart_delay(runtime, entry, container, restarts):
+            return
     while not entry.pod.terminating:
         if optimistic:
             try:
@@ -244,7 +254,6 @@ async def _run_once(
     if not pull:
         message = f'Container image "{container.image}" already present on machine'
         runtime.event(entry, "Normal", "Pulled", message)
-    began = time.monotonic()
     container.spec = with_exec_via_podman(
         entry.specs[container.name], binary=podman.binary, container_id=instance.id
     )
@@ -255,8 +264,26 @@ async def _run_once(
     log.info("container_started", pod=entry.pod.spec.name, container=container.name)
     entry.pod.update_ready()
     runtime.notify(entry)
+    return await _watch(runtime, entry, container, instance, adopted=False)
+
+
+async def _watch(
+    runtime: PodmanRuntime,
+    entry: PodmanPod,
+    container: Container,
+    instance: Instance,
+    *,
+    adopted: bool,
+) -> float:
+    """Probe a running instance and wait for its end (its death, the pod stopping, a failed
+    liveness probe); how long it ran. An adopted one keeps its Ready state and start time."""
+    podman = runtime.podman
+    began = time.monotonic() - max(0.0, time.time() - (container.started_at or time.time()))
     probes = ProbeSet(
-        container, runtime.probe_target(entry), on_change=lambda: _ready(runtime, entry)
+        container,
+        _probe_target(runtime, entry),
+        on_change=lambda: _ready(runtime, entry),
+        adopted=adopted,
     )
     probes.start()
     if watch_oom(entry.specs[container.name]) or not instance.image_id:
@@ -311,14 +338,16 @@ def run_argv(
     )
     argv += ["--label", f"{LABEL_CONTAINER}={container.name}"]
     argv += ["--log-driver", "k8s-file", "--log-opt", "max-size=10mb"]
-    argv += volume_flags(
-        spec.template.get("spec") or {},
-        entry.specs[container.name],
-        pod_dir=runtime.volumes_dir(entry),
-        state_dir=runtime.state_dir,
-        config=spec.config,
-        namespace=spec.namespace,
-    )
+    pod_spec = spec.template.get("spec") or {}
+    if entry.volumes is None:  # once per pod: its containers share them
+        entry.volumes = volumes.prepare(
+            pod_spec,
+            state_dir=runtime.state_dir,
+            config=spec.config,
+            namespace=spec.namespace,
+            pod=spec.name,
+        )
+    argv += volumes.volume_flags(pod_spec, entry.specs[container.name], entry.volumes)
     argv += create_args(
         entry.specs[container.name], image=image, env=env, command=command, args=args
     )
@@ -328,6 +357,7 @@ def run_argv(
 def _ready(runtime: PodmanRuntime, entry: PodmanPod) -> None:
     entry.pod.update_ready()
     runtime.notify(entry)
+    runtime.save(entry)  # the Ready state a successor starts from
 
 
 async def _terminate(
@@ -343,7 +373,7 @@ async def _terminate(
             "Killing",
             f"Container {container.name} failed its probe, will be restarted",
         )
-    deadline = time.monotonic() + runtime.grace_left(entry)
+    deadline = time.monotonic() + _grace_left(entry)
     await _pre_stop(runtime, entry, container, instance, deadline=deadline)
     left = runtime.stop_timeout(deadline - time.monotonic())
     await runtime.podman.run("stop", "--time", left, instance.name, timeout=float(left) + 60)
@@ -416,6 +446,36 @@ async def _exit_status(
         reason=reason,
     )
     runtime.notify(entry)
+
+
+def _auth_file(runtime: PodmanRuntime, entry: PodmanPod) -> Path | None:
+    """The pod's ``imagePullSecrets`` as a 0600 podman auth file (None: podman's own)."""
+    path = podman_dir(runtime.state_dir) / "auth" / f"{entry.name}.json"
+    written, missing = images.write_auth_file(path, entry.pod.spec)
+    for name in missing:
+        runtime.event(
+            entry,
+            "Warning",
+            "FailedToRetrieveImagePullSecret",
+            f"Unable to retrieve some image pull secrets ({name}); attempting to pull the "
+            "image may not succeed.",
+        )
+    return written
+
+
+def _probe_target(runtime: PodmanRuntime, entry: PodmanPod) -> ProbeTarget:
+    return ProbeTarget(
+        host=runtime.bind_host,
+        ports=dict(entry.pod.ports),
+        env=dict(runtime.podman.env),
+        cwd=str(runtime.state_dir),
+    )
+
+
+def _grace_left(entry: PodmanPod) -> float:
+    pod = entry.pod
+    deadline = pod.stop_deadline if pod.terminating else time.monotonic() + pod.grace_period
+    return max(0.0, deadline - time.monotonic())
 
 
 __all__ = ["supervise"]

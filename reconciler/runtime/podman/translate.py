@@ -21,11 +21,10 @@ applies them:
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Mapping, Sequence
-from fractions import Fraction
 from typing import Any
+
+from reconciler.runtime.isolation.quantity import memory_bytes, parse_quantity
 
 LABEL_STATE_DIR = "io.reconciler.state-dir"
 LABEL_STATE_ID = "io.reconciler.state-id"
@@ -33,33 +32,6 @@ LABEL_POD = "io.reconciler.pod"
 LABEL_NAMESPACE = "io.reconciler.namespace"
 LABEL_REPLICASET = "io.reconciler.replicaset"
 LABEL_CONTAINER = "io.reconciler.container"
-
-# a Kubernetes quantity (the isolation package of issue 14 parses them too; one should go)
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
-_POWERS: dict[str, int | Fraction] = {
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-_POWERS |= {"m": Fraction(1, 1000), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-_POWERS |= {"P": 10**15, "E": 10**18}
-
-
-def quantity(value: object) -> Fraction:
-    """``64Mi`` → 67108864, ``250m`` → 1/4; ValueError for anything else.
-
-    >>> quantity("64Mi"), quantity("250m"), quantity(2)
-    (Fraction(67108864, 1), Fraction(1, 4), Fraction(2, 1))
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return Fraction(value)
-    match = _QUANTITY.match(str(value).strip())
-    if match is None:
-        raise ValueError(f"invalid quantity {value!r} (for example 64Mi, 500m, 1)")
-    return Fraction(match[1]) * _POWERS.get(match[2] or "", 1)
 
 
 def _has_registry(first: str) -> bool:
@@ -131,10 +103,10 @@ def limit_flags(container: Mapping[str, Any]) -> list[str]:
     limits = (container.get("resources") or {}).get("limits") or {}
     out: list[str] = []
     if limits.get("memory") is not None:
-        memory = str(math.ceil(quantity(limits["memory"])))
+        memory = str(memory_bytes(limits["memory"]))
         out += ["--memory", memory, "--memory-swap", memory]  # no swap beyond the limit
     if limits.get("cpu") is not None:
-        out += ["--cpus", f"{float(quantity(limits['cpu'])):g}"]
+        out += ["--cpus", f"{float(parse_quantity(limits['cpu'])):g}"]
     return out
 
 
@@ -178,5 +150,4 @@ __all__ = [
     "normalize_image",
     "pod_name",
     "pull_policy",
-    "quantity",
 ]
