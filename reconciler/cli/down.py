@@ -11,8 +11,9 @@ restart or an upgrade is no outage; this is the command that really stops them. 
    runs: it stops accepting, lets open connections finish (a bounded drain) and exits. It goes
    after the daemon (a running daemon would start it again, as after a crash) and before the
    pods, so that no new connection reaches a pod that is stopping;
-3. every pod the state directory's records show, adopted exactly as a starting daemon adopts
-   them (what does not verify is not touched), then stopped as ``delete pod`` stops one:
+3. every pod the state directory's records show (process and podman pods), adopted exactly as a
+   starting daemon adopts them (what does not verify is not touched), then stopped as
+   ``delete pod`` stops one:
    preStop, SIGTERM, SIGKILL after ``terminationGracePeriodSeconds``. A signal to ``down``
    (Ctrl-C) while it waits SIGKILLs what is left at once and exits 1.
 
@@ -132,9 +133,24 @@ async def _stop_pods(path: Path) -> int:
         loop.add_signal_handler(number, force)
     try:
         await runtime.close()
+        podman_pods = await _stop_podman_pods(path)
     finally:
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(number)
-    for pod in sorted(pods, key=lambda p: (p.namespace, p.name)):
+    for pod in sorted([*pods, *podman_pods], key=lambda p: (p.namespace, p.name)):
         print(f'pod "{pod.name}" deleted')
     return 1 if forced.is_set() else 0
+
+
+async def _stop_podman_pods(path: Path) -> list[Any]:
+    """The podman pods of the state directory, adopted and stopped gracefully (nothing to do,
+    and no podman needed, where it never ran one)."""
+    from reconciler.runtime.podman import PodmanUnavailable, stop_all
+
+    try:
+        return list(await stop_all(path))
+    except PodmanUnavailable as exc:
+        raise ReconcilerError(
+            f"error: podman pods of {path} are recorded but podman cannot run them: {exc}; "
+            "the process pods were stopped"
+        ) from None

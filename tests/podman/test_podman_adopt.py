@@ -81,7 +81,6 @@ def test_kill_9_then_start_adopts_the_same_containers_and_leaves_others_alone(
         podman(podman_env_vars, "rm", "-f", "--time", "0", foreign, check=False)
 
 
-@pytest.mark.xfail(strict=True, reason="needs issue-13a's detach at SIGTERM")
 def test_sigterm_then_start_keeps_the_same_containers(
     folder: Path, daemon: DaemonProcess, images: Images, podman_env_vars: dict[str, str]
 ) -> None:

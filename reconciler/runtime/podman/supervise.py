@@ -18,7 +18,7 @@ import contextlib
 import time
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
@@ -257,7 +257,7 @@ async def _run_once(
     container.spec = with_exec_via_podman(
         entry.specs[container.name], binary=podman.binary, container_id=instance.id
     )
-    container.begin_instance(cast(Any, None))
+    container.begin_instance()
     runtime.instance_started(entry, container, instance)
     runtime.event(entry, "Normal", "Created", f"Created container {container.name}")
     runtime.event(entry, "Normal", "Started", f"Started container {container.name}")
