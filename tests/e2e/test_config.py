@@ -50,13 +50,21 @@ def env_block(token: str, *refs: str) -> str:
 
 
 def pod_env(daemon: DaemonProcess, app: str) -> dict[str, str]:
-    pod = wait_for(
-        lambda: next((p for p in daemon.pods() if p.labels.get("app") == app and p.ready), None),
-        what=f"a ready pod of {app}",
-    )
-    result = daemon.cli("exec", pod.name, "--", "env")
-    assert result.returncode == 0, result.stderr
-    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    """``env`` inside a live, Ready pod of ``app``. A Secret that appears changes the pods'
+    config hash, so the pod that first started with it may still be replaced by the next
+    revision's: ask again until a Ready pod answers."""
+
+    def env_of_a_ready_pod() -> str | None:
+        pod = next(
+            (p for p in daemon.pods() if p.labels.get("app") == app and p.ready), None
+        )
+        if pod is None:
+            return None
+        result = daemon.cli("exec", pod.name, "--", "env")
+        return result.stdout if result.returncode == 0 else None
+
+    out = wait_for(env_of_a_ready_pod, what=f"env of a ready pod of {app}")
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
 def test_env_from_every_source_inside_the_pod_and_no_secret_anywhere(
