@@ -16,6 +16,7 @@ every Deployment must run exactly the image its file names, and the daemon's RSS
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.conftest import free_port  # noqa: E402
 from tests.e2e.harness import DaemonProcess, processes_with, wait_for  # noqa: E402
+from tests.e2e.load import Load  # noqa: E402
 from tests.reliability.fleet import (  # noqa: E402
     STRATEGIES,
     Member,
@@ -68,14 +70,31 @@ def crash(args: argparse.Namespace) -> dict[str, object]:
         write_fleet(folder, members, version=1, token=token)
         daemon.start()
         wait_settled(daemon, members, version=1)
-        for attempt in range(args.iterations):
-            result = crash_iteration(
-                daemon, folder, members, token=token, version=attempt + 2, rng=rng, attempt=attempt
-            )
-            delays.append(float(result["delay"]))  # type: ignore[arg-type]
-            old_pods += int(result["old_pods"])  # type: ignore[call-overload]
-            adopted += int(result["adopted"])  # type: ignore[call-overload]
-            print(f"iteration {attempt + 1}: ok {result}", flush=True)
+        # requests through every Service, a new connection each, all along: the data plane
+        # serves them while no daemon runs (Recreate's own gap between versions aside)
+        with contextlib.ExitStack() as stack:
+            loads = {
+                m.name: stack.enter_context(Load(m.port, workers=2, rate=40, max_seconds=7200))
+                for m in members
+            }
+            for attempt in range(args.iterations):
+                result = crash_iteration(
+                    daemon,
+                    folder,
+                    members,
+                    token=token,
+                    version=attempt + 2,
+                    rng=rng,
+                    attempt=attempt,
+                )
+                delays.append(float(result["delay"]))  # type: ignore[arg-type]
+                old_pods += int(result["old_pods"])  # type: ignore[call-overload]
+                adopted += int(result["adopted"])  # type: ignore[call-overload]
+                print(f"iteration {attempt + 1}: ok {result}", flush=True)
+        requests = {
+            name: {"ok": load.result.ok, "failed": len(load.result.failures)}
+            for name, load in loads.items()
+        }
     finally:
         _cleanup(daemon, token)
     return {
@@ -86,6 +105,7 @@ def crash(args: argparse.Namespace) -> dict[str, object]:
         "adopted_by_the_next_daemon": adopted,
         "kill_delay_s": [round(min(delays), 3), round(max(delays), 3)],
         "failures": 0,
+        "requests_through_services": requests,
         "seconds": round(time.monotonic() - started, 1),
     }
 
