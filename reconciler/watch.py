@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ MANIFEST_SUFFIXES = (".yaml", ".yml")
 SYNC_RETRY_SECONDS = 1.0  # after a failed sync
 SETTLE_SECONDS = 1.0  # quiet time after an in-place write without a close
 MAX_DEFER_SECONDS = 10.0  # a file written to without end is synced anyway after this
+MAX_DEBOUNCE_SECONDS = 0.5  # a folder that never goes quiet is still synced this often
 _IN_PROGRESS = frozenset({"modified", "created"})  # a write that has not been closed yet
 _COMPLETE_WRITE = "closed"  # closed after writing
 _TEMP_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".part", ".orig", ".rej")
@@ -125,6 +127,10 @@ class FolderWatcher:
         self._observer: Any = None
         self._resync_task: asyncio.Task[None] | None = None
         self._running: asyncio.Task[None] | None = None
+        self._pending_since: float | None = None  # the first change not yet synced
+        # events from the observer thread, handed to the loop in batches (see _from_thread)
+        self._inbox: list[tuple[str, str]] = []
+        self._inbox_lock = threading.Lock()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -150,9 +156,27 @@ class FolderWatcher:
             await asyncio.to_thread(observer.join, 5)
 
     def _from_thread(self, kind: str, path: str) -> None:
+        """Queue an event for the loop, waking it once per batch, not once per event.
+
+        ``call_soon_threadsafe`` writes a byte to the loop's self-pipe, which is also the
+        signal wakeup fd: a writer replacing a file in a loop while a sync keeps the loop busy
+        filled that pipe, and the SIGTERM that came next was lost ("Exception ignored when
+        trying to write to the signal wakeup fd"): the daemon did not stop.
+        """
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._touched, kind, Path(path))
+        if loop is None or loop.is_closed():
+            return
+        with self._inbox_lock:
+            self._inbox.append((kind, path))
+            wake = len(self._inbox) == 1
+        if wake:
+            loop.call_soon_threadsafe(self._drain_inbox)
+
+    def _drain_inbox(self) -> None:
+        with self._inbox_lock:
+            events, self._inbox = self._inbox, []
+        for kind, path in events:
+            self._touched(kind, Path(path))
 
     def _touched(self, kind: str, path: Path) -> None:
         # A manifest, or anything that may be a folder (created, moved, deleted): a folder event
@@ -190,8 +214,20 @@ class FolderWatcher:
         self._loop.call_later(max(due, 0.0) + 0.01, self.request_sync)
 
     def request_sync(self) -> None:
-        """Sync after the debounce (coalescing with any sync already asked for)."""
-        self._sync_in(self._debounce)
+        """Sync after the debounce (coalescing with any sync already asked for).
+
+        Each change pushes the sync back by the debounce, but never past ``MAX_DEBOUNCE_SECONDS``
+        after the first change still unsynced: a writer that replaces a file in a loop would
+        otherwise starve every sync (and with it every other file's change) for as long as it
+        runs.
+        """
+        if self._loop is None:
+            return
+        now = self._loop.time()
+        if self._pending_since is None:
+            self._pending_since = now
+        left = self._pending_since + MAX_DEBOUNCE_SECONDS - now
+        self._sync_in(max(0.0, min(self._debounce, left)))
 
     def _sync_in(self, delay: float) -> None:
         if self._loop is None or self._stopped:
@@ -223,8 +259,9 @@ class FolderWatcher:
             return
         if self._running is not None and not self._running.done():
             # a sync is running; run again after it so its result includes the latest change
-            self.request_sync()
+            self._sync_in(self._debounce)
             return
+        self._pending_since = None  # this sync reads the folder as it is now
         self._running = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
