@@ -187,3 +187,40 @@ def test_a_rename_over_the_file_is_complete_and_not_unsettled(tmp_path: Path) ->
     waited, unsettled = asyncio.run(scenario())
     assert waited < 1.0
     assert target.resolve() not in unsettled
+
+
+def test_a_file_replaced_in_a_loop_does_not_starve_the_sync(tmp_path: Path) -> None:
+    """A writer renaming onto a manifest every few ms: syncs still run while it goes on."""
+
+    async def main() -> int:
+        calls: list[int] = []
+        two = asyncio.Event()
+
+        async def on_change() -> None:
+            calls.append(1)
+            if len(calls) >= 2:
+                two.set()
+
+        watcher = FolderWatcher(tmp_path, on_change, debounce=0.1, resync=3600)
+        await watcher.start()
+        stop = asyncio.Event()
+
+        def replace_in_a_loop() -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                tmp = tmp_path / ".web.yaml.tmp"
+                tmp.write_text(f"n: {n}\n")
+                tmp.replace(tmp_path / "web.yaml")
+
+        writer = asyncio.create_task(asyncio.to_thread(replace_in_a_loop))
+        try:
+            # each event pushes the debounce back; only its cap lets a sync through
+            await asyncio.wait_for(two.wait(), timeout=10)
+        finally:
+            stop.set()
+            await writer
+            await watcher.stop()
+        return len(calls)
+
+    assert asyncio.run(main()) >= 2
