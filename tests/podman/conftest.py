@@ -225,6 +225,7 @@ def daemon(
     # what ``reconciler down`` does for podman pods: a daemon stopping leaves them running
     # once it detaches at SIGTERM (issue 13a); this removes every one, gracefully
     asyncio.run(stop_all(state))
+    process.down()  # and the data plane, and any process pod (a test may mix runtimes)
     try:
         assert containers_of(podman_env_vars, state) == [], "containers left after stop"
     finally:

@@ -181,6 +181,7 @@ def test_crash_at_start_is_crash_loop_back_off_on_a_process_daemon(
     finally:
         daemon.stop()
         asyncio.run(stop_all(daemon.state))  # ``down``'s part: SIGTERM leaves pods running
+        daemon.down()  # and the data plane
     assert containers_of(podman_env_vars, daemon.state) == []
 
 

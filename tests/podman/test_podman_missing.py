@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from reconciler.proxy.dataplane import stop_dataplane
 from reconciler.runtime.podman.host import MISSING
 
 
@@ -24,6 +25,8 @@ def test_run_with_podman_runtime_but_no_podman_says_how_to_fix(tmp_path: Path) -
         env=env,
         timeout=60,
     )
+    # the data plane comes up before the runtime and, like after any stop, outlives the daemon
+    stop_dataplane(tmp_path / "state", drain=1.0)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == f"error: {MISSING}"
     assert "Traceback" not in result.stderr
