@@ -145,7 +145,7 @@ _DOWNWARD_API = {
 
 
 class SourceObject(Protocol):
-    """One manifest object and where it was written (``reconciler.validate.ValidObject`` fits).
+    """One manifest object and where it was written (``manifests.validate.ValidObject`` fits).
 
     When the object also has ``position(path) -> (line, column)`` (or a ``document`` that has
     it), warnings point at the exact field; otherwise at the object's first line.

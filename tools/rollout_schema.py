@@ -6,7 +6,7 @@ The source is the CRD's ``openAPIV3Schema`` as transcribed for the export tests
 are closed (``additionalProperties: false``, what kubernetes-validate's strict mode does for
 built-in kinds, since a structural CRD schema prunes unknown fields instead of rejecting them),
 and ``metadata`` and ``spec.template`` point at the Kubernetes definitions that
-``reconciler.upstream`` merges in for the target version.
+``reconciler.manifests.upstream`` merges in for the target version.
 
     .venv/bin/python tools/rollout_schema.py        # from the repository root
 """

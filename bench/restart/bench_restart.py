@@ -13,7 +13,7 @@ Run on demand, not in CI (venv active, from the repo root):
   start on an empty folder is the baseline (the interpreter and its imports).
 - adopt: the adoption alone, in-process (``ProcessRuntime.start()`` on the stopped daemon's
   state, then ``detach()``), ``--rounds`` times: what a restart costs beyond the interpreter's
-  start and the daemon's imports (also timed: ``python -c "import reconciler.daemon ..."``).
+  start and the daemon's imports (also timed: ``python -c "import reconciler.daemon.loop ..."``).
 - shims: RSS, PSS and USS (``/proc/<pid>/smaps_rollup``) of every shim of those pods, and the
   time from asking for a container to its shim's record (``spawn_shim``), ``--shims`` times.
 - down: ``reconciler down`` of all of them, and what is left afterwards (``/proc``).
@@ -162,7 +162,7 @@ def adopt_in_process(state: Path, *, rounds: int, pods: int) -> dict[str, float]
 def import_time() -> float:
     """The daemon's imports in a fresh interpreter (what every start pays before adopting)."""
     code = (
-        "import reconciler.cli, reconciler.daemon, reconciler.proxy.server, "
+        "import reconciler.cli, reconciler.daemon.loop, reconciler.proxy.server, "
         "reconciler.runtime.process, reconciler.store"
     )
     started = time.perf_counter()

@@ -32,11 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 from aiohttp import web  # noqa: E402
 
+from reconciler.folder.sync import FolderSync  # noqa: E402
 from reconciler.objects import Kind, ObjectRef  # noqa: E402
 from reconciler.proxy import GroupStats, ListenerStats  # noqa: E402
 from reconciler.runtime import ContainerState, ContainerStatus, PodPhase, PodStatus  # noqa: E402
 from reconciler.store import PodRecord, Store, pod_to_dict  # noqa: E402
-from reconciler.sync import FolderSync  # noqa: E402
 from reconciler.web.api import ApiContext, build_app  # noqa: E402
 from reconciler.web.events import Hub  # noqa: E402
 from reconciler.web.metrics import Live, Metrics  # noqa: E402

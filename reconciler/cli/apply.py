@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli.common import common_options
-from reconciler.edit import (
+from reconciler.errors import ReconcilerError
+from reconciler.folder.edit import (
     documents_of_text,
     find_object,
     iter_manifest_files,
@@ -23,8 +24,7 @@ from reconciler.edit import (
     replace_object,
     write_new,
 )
-from reconciler.errors import ReconcilerError
-from reconciler.folder import (
+from reconciler.folder.locate import (
     add_folder_option,
     check_editable,
     command_line,
@@ -35,7 +35,7 @@ from reconciler.folder import (
     resolve_folder,
     validate_in_folder,
 )
-from reconciler.manifest import load_text
+from reconciler.manifests.load import load_text
 from reconciler.objects import DEFAULT_NAMESPACE, ObjectRef
 
 

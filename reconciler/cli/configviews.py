@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.cli import output
-from reconciler.configdata import config_values
+from reconciler.manifests.configdata import config_values
 from reconciler.objects import Kind
 from reconciler.runtime import PodStatus
 from reconciler.store import AppliedObject, Store

@@ -17,9 +17,9 @@ import re
 from typing import Any
 
 from reconciler.cli.common import common_options
-from reconciler.edit import dump_new, find_object, write_new
 from reconciler.errors import ReconcilerError, UsageError
-from reconciler.folder import (
+from reconciler.folder.edit import dump_new, find_object, write_new
+from reconciler.folder.locate import (
     add_folder_option,
     check_editable,
     command_line,

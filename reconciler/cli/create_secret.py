@@ -35,12 +35,12 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from reconciler.cli import output
 from reconciler.cli.delete import delete_from_folder, register_deleter
-from reconciler.configrules import check_secret, config_key_error
-from reconciler.configsync import secrets_dir
-from reconciler.edit import find_object
-from reconciler.envrules import env_name_error
 from reconciler.errors import ReconcilerError
-from reconciler.folder import add_folder_option, resolve_folder
+from reconciler.folder.configsync import secrets_dir
+from reconciler.folder.edit import find_object
+from reconciler.folder.locate import add_folder_option, resolve_folder
+from reconciler.manifests.configrules import check_secret, config_key_error
+from reconciler.manifests.envrules import env_name_error
 from reconciler.objects import Kind, ObjectRef
 from reconciler.paths import ensure_state_dir, find_state_dir
 from reconciler.store import Store
@@ -157,9 +157,7 @@ def configmap_manifest(args: argparse.Namespace) -> dict[str, Any]:
 
 def secret_manifest(args: argparse.Namespace) -> dict[str, Any]:
     """The Secret ``kubectl create secret generic`` would make from these flags."""
-    data = {
-        key: base64.b64encode(value).decode("ascii") for key, value in _pairs(args, "Secret")
-    }
+    data = {key: base64.b64encode(value).decode("ascii") for key, value in _pairs(args, "Secret")}
     metadata: dict[str, Any] = {"name": args.name}
     if args.namespace != "default":
         metadata["namespace"] = args.namespace

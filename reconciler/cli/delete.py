@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli.common import common_options
-from reconciler.edit import find_object, iter_manifest_files, refs_in_file, remove_object
 from reconciler.errors import ReconcilerError, UsageError
-from reconciler.folder import (
+from reconciler.folder.edit import find_object, iter_manifest_files, refs_in_file, remove_object
+from reconciler.folder.locate import (
     add_folder_option,
     check_editable,
     not_found_message,

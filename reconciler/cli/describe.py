@@ -5,7 +5,7 @@ Go ``tabwriter`` pass (minwidth 0, padding 2) over tab-separated lines, where co
 that share a column are aligned together (``tabwrite``); kubectl's section order and words
 (semantics §2.7). Additions a kubectl user would look for: a ``Manifest Errors:`` section
 when the manifest currently fails validation (the last good spec keeps running), a ``Drift:``
-section when what runs is not what the folder asks for (``reconciler.drift``), and a
+section when what runs is not what the folder asks for (``reconciler.folder.drift``), and a
 ``Rollout:`` section for BlueGreen and Canary deployments (phase, step, weights).
 """
 
@@ -26,8 +26,8 @@ from reconciler.cli.get import object_or_fail
 from reconciler.cli.history import describe_pod_template, env_from_lines, value_from_text
 from reconciler.cli.views import deployment_object, pods_of
 from reconciler.cli.volumes_view import host_warnings, mount_lines, pod_volumes, resource_lines
-from reconciler.drift import store_drift
 from reconciler.errors import NotFoundError
+from reconciler.folder.drift import store_drift
 from reconciler.log import redact_env
 from reconciler.objects import Kind, ObjectRef, parse_kind
 from reconciler.runtime import ContainerState, PodStatus

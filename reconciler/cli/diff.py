@@ -3,7 +3,7 @@
 The folder (default: the one the daemon watches, else ``./manifests``) is validated exactly as
 the daemon does, then each object's normalized form is compared with what runs: the applied
 spec in the store, with the running revision's pod template where an autoRollback or an abort
-keeps another revision running than the folder asks for (``reconciler.drift``). A unified diff
+keeps another revision running than the folder asks for (``folder.drift``). A unified diff
 per changed object; objects that are only in the store shown as deleted.
 Exit codes are kubectl's, Argo CD's and Flux's: 0 no differences, 1 differences, 2 errors
 (invalid manifests or unreadable input), so CI can gate on it.
@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli.liveness import warn_if_stale
-from reconciler.configsync import secrets_dir
-from reconciler.diff import mask_secrets, normalize, render
-from reconciler.drift import DriftReason, held_keys, running_spec, store_drift
 from reconciler.errors import ReconcilerError
-from reconciler.folder import DEFAULT_FOLDER, MANIFESTS_META
+from reconciler.folder.configsync import secrets_dir
+from reconciler.folder.diff import mask_secrets, normalize, render
+from reconciler.folder.drift import DriftReason, held_keys, running_spec, store_drift
+from reconciler.folder.locate import DEFAULT_FOLDER, MANIFESTS_META
 from reconciler.objects import API_VERSIONS, Kind, ObjectRef
 from reconciler.paths import find_state_dir
 from reconciler.store import DB_NAME, Store
@@ -87,7 +87,7 @@ def _folder(args: argparse.Namespace, state_dir: Path) -> Path:
 
 def diff_folder(folder: Path, *, state_dir: Path) -> tuple[int, str]:
     """(exit code, diff text) for ``folder`` against the store of ``state_dir``."""
-    from reconciler.validate import validate_paths  # the daemon's validator, shared
+    from reconciler.manifests.validate import validate_paths  # the daemon's validator, shared
 
     if not folder.exists():
         raise ReconcilerError(f"error: the path {folder} does not exist")

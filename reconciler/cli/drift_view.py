@@ -1,4 +1,4 @@
-"""How the read commands show drift (``reconciler.drift``): a mark in ``get``, a section in
+"""How the read commands show drift (``reconciler.folder.drift``): a mark in ``get``, a section in
 ``describe``, lines in ``rollout status``.
 
 ``get`` keeps kubectl's columns but never lets them claim what is not true: after a rollback or
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from reconciler.drift import Drift, DriftReason, store_drift
+from reconciler.folder.drift import Drift, DriftReason, store_drift
 from reconciler.objects import Kind, ObjectRef
 from reconciler.store import Store
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli.common import common_options
-from reconciler.edit import document_start, document_text, documents_of_text, replace_text
 from reconciler.errors import ReconcilerError, Severity
-from reconciler.folder import (
+from reconciler.folder.edit import document_start, document_text, documents_of_text, replace_text
+from reconciler.folder.locate import (
     add_folder_option,
     command_line,
     display_path,

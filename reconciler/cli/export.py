@@ -29,8 +29,8 @@ from reconciler.export import (
 if TYPE_CHECKING:
     # Imported when the command runs: the CLI discovers every module of this package at start,
     # and `reconciler get` should not pay for (or fail with) the validator.
-    from reconciler.manifest import Document
-    from reconciler.validate import Report, ValidObject
+    from reconciler.manifests.load import Document
+    from reconciler.manifests.validate import Report, ValidObject
 
 TARGETS = ("kubernetes",)
 
@@ -95,7 +95,7 @@ def positioned(objects: Sequence[ValidObject]) -> list[Located]:
     validation) and matched by file and first line. Standard input cannot be read twice: its
     objects fall back to their first line.
     """
-    from reconciler.manifest import STDIN, load_paths
+    from reconciler.manifests.load import STDIN, load_paths
 
     sources = sorted({item.source for item in objects} - {STDIN})
     documents = {(doc.source, doc.line): doc for doc in load_paths(sources).documents}
@@ -108,7 +108,7 @@ def kubernetes_problems(report: Report) -> list[Problem]:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from reconciler.validate import validate_paths
+    from reconciler.manifests.validate import validate_paths
 
     report = validate_paths(list(args.dir))
     for problem in report.problems:

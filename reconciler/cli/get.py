@@ -26,8 +26,8 @@ from reconciler.cli.views import (
     pod_status_word,
     pods_of,
 )
-from reconciler.drift import drift_of, held_keys
 from reconciler.errors import NotFoundError
+from reconciler.folder.drift import drift_of, held_keys
 from reconciler.objects import Kind, ObjectRef, parse_kind
 from reconciler.store import Store
 

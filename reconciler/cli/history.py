@@ -24,11 +24,11 @@ from typing import Any
 
 import yaml
 
-from reconciler.changecause import CHANGE_CAUSE_ANNOTATION
 from reconciler.cli.common import common_options, open_store
 from reconciler.cli.volumes_view import volume_lines
 from reconciler.errors import ReconcilerError
-from reconciler.folder import ObjectNotFound, kubectl_errors
+from reconciler.folder.changecause import CHANGE_CAUSE_ANNOTATION
+from reconciler.folder.locate import ObjectNotFound, kubectl_errors
 from reconciler.log import redact_env
 from reconciler.objects import Kind, ObjectRef, parse_resource
 from reconciler.store import ReplicaSetRow
@@ -183,8 +183,10 @@ def value_from_text(
     if "secretKeyRef" in source or "configMapKeyRef" in source:
         secret = "secretKeyRef" in source
         ref = source["secretKeyRef" if secret else "configMapKeyRef"]
-        where = f"in secret '{ref.get('name', '')}'" if secret else (
-            f"of config map '{ref.get('name', '')}'"
+        where = (
+            f"in secret '{ref.get('name', '')}'"
+            if secret
+            else (f"of config map '{ref.get('name', '')}'")
         )
         optional = "true" if ref.get("optional") else "false"
         return f"<set to the key '{ref.get('key', '')}' {where}>\tOptional: {optional}"
@@ -196,8 +198,8 @@ def value_from_text(
         resource = str(source["resourceFieldRef"].get("resource", ""))
         which, _, name = resource.partition(".")
         value = ((container.get("resources") or {}).get(which) or {}).get(name)
-        shown = str(value) if value is not None else (
-            "node allocatable" if which == "limits" else "0"
+        shown = (
+            str(value) if value is not None else ("node allocatable" if which == "limits" else "0")
         )
         return f"{shown} ({resource})"
     return f"<set from {sorted(source)[0]}>" if source else ""

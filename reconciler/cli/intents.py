@@ -25,7 +25,7 @@ from reconciler.store import AppliedObject, Store
 
 __all__ = ["delete_pod", "register", "write_intent"]
 
-DELETE_POD = "delete-pod"  # the daemon's word (reconciler.daemon.DELETE_POD)
+DELETE_POD = "delete-pod"  # the daemon's word (reconciler.daemon.loop.DELETE_POD)
 _ROLLOUT_WORDS = frozenset({"rollout", "rollouts", "ro"})
 
 

@@ -14,9 +14,9 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from reconciler.cli.common import common_options
-from reconciler.edit import update_object
 from reconciler.errors import ReconcilerError, UsageError
-from reconciler.folder import (
+from reconciler.folder.edit import update_object
+from reconciler.folder.locate import (
     add_folder_option,
     command_line,
     document_check,

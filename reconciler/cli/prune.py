@@ -1,7 +1,7 @@
 """``reconciler prune [--yes]``: confirm the deletions the prune guard holds.
 
 When one change of the folder would delete more than half of the objects (an unmounted
-folder, a half-done checkout), the daemon deletes nothing and waits (``reconciler.sync``).
+folder, a half-done checkout), the daemon deletes nothing and waits (``reconciler.folder.sync``).
 This command lists what would go, asks (or takes ``--yes``), and then writes a ``prune``
 intent; the daemon re-reads the folder with the guard lifted and deletes them.
 """
@@ -26,7 +26,7 @@ def parse_key(key: str) -> ObjectRef:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from reconciler.sync import held_deletions
+    from reconciler.folder.sync import held_deletions
 
     with open_store(args, reading=False) as store:
         refs = [parse_key(key) for key in held_deletions(store)]

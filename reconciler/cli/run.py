@@ -132,7 +132,7 @@ async def _serve(
     webhooks: list[str] | None = None,
     default_runtime: str = "process",
 ) -> int:
-    from reconciler.daemon import Daemon, DaemonOptions, ForcedStop, install_signal_handlers
+    from reconciler.daemon.loop import Daemon, DaemonOptions, ForcedStop, install_signal_handlers
     from reconciler.proxy.client import DataPlaneClient
     from reconciler.store import Store
     from reconciler.web import Web

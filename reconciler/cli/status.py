@@ -32,16 +32,16 @@ from reconciler.cli.common import common_options, open_store
 from reconciler.cli.crashing import crash_loop, crash_notes
 from reconciler.cli.describe import kubectl_not_found
 from reconciler.cli.views import revision_of
-from reconciler.drift import store_drift
 from reconciler.errors import NotFoundError, ReconcilerError, Severity, UsageError
-from reconciler.folder import display_path
-from reconciler.manifest import load_text, read_regular_file
+from reconciler.folder.drift import store_drift
+from reconciler.folder.locate import display_path
+from reconciler.manifests.load import load_text, read_regular_file
+from reconciler.manifests.validate import digest_of
 from reconciler.objects import Kind, ObjectRef, parse_resource
 from reconciler.runtime import PodStatus
 from reconciler.store import AppliedObject, ReplicaSetRow, Store
 from reconciler.store.records import pod_from_dict
 from reconciler.units import parse_duration
-from reconciler.validate import digest_of
 
 __all__ = ["Verdict", "VerdictKind", "register", "rollout_status", "status_message"]
 

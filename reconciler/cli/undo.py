@@ -22,17 +22,11 @@ import yaml as pyyaml
 from ruamel.yaml.comments import CommentedMap
 
 from reconciler.cli.common import common_options
-from reconciler.configdata import (
-    config_hash_annotation,
-    parse_annotation,
-    template_annotation,
-    without_config_hash,
-)
-from reconciler.configsync import config_lookup, hash_key
 from reconciler.defaults import default_pod_template
-from reconciler.edit import document_text, dump_new, merge_into, update_object
 from reconciler.errors import ReconcilerError
-from reconciler.folder import (
+from reconciler.folder.configsync import config_lookup, hash_key
+from reconciler.folder.edit import document_text, dump_new, merge_into, update_object
+from reconciler.folder.locate import (
     add_folder_option,
     command_line,
     document_check,
@@ -40,6 +34,12 @@ from reconciler.folder import (
     locate,
     note_command,
     resolve_folder,
+)
+from reconciler.manifests.configdata import (
+    config_hash_annotation,
+    parse_annotation,
+    template_annotation,
+    without_config_hash,
 )
 from reconciler.objects import Kind, ObjectRef, parse_resource
 from reconciler.paths import find_state_dir

@@ -28,7 +28,7 @@ from reconciler.objects import parse_kind
 from reconciler.paths import find_state_dir
 
 if TYPE_CHECKING:
-    from reconciler.validate import Report
+    from reconciler.manifests.validate import Report
 
 FORMATS = ("text", "json", "junit", "github", "sarif", "tap")
 TARGETS = ("local", "kubernetes")
@@ -132,7 +132,7 @@ def register(commands: Any, rollout: Any) -> None:
 
 
 def run_schema(args: argparse.Namespace) -> int:
-    from reconciler.schema import SCHEMA_KINDS, combined_schema, load_schema
+    from reconciler.manifests.schema import SCHEMA_KINDS, combined_schema, load_schema
 
     if args.kind is None:
         document = combined_schema()
@@ -148,8 +148,8 @@ def run_schema(args: argparse.Namespace) -> int:
 
 def options_of(args: argparse.Namespace) -> Any:
     """The validator's ``Options`` from the command line (usage errors raised here)."""
-    from reconciler.kindcheck import Options, Platform
-    from reconciler.upstream import DEFAULT_VERSION, Locations, kubernetes_version
+    from reconciler.manifests.kindcheck import Options, Platform
+    from reconciler.manifests.upstream import DEFAULT_VERSION, Locations, kubernetes_version
 
     platform, version = args.target
     if (
@@ -180,7 +180,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
         write_checks(sys.stdout, output=args.output)
         return EXIT_VALID
-    from reconciler.validate import validate_paths
+    from reconciler.manifests.validate import validate_paths
 
     if args.paths.count("-") > 1:
         raise UsageError("error: standard input (-) may be given only once")
@@ -226,7 +226,7 @@ def export_problems(report: Report, *, version: str) -> list[Problem]:
     """
     from reconciler.cli.export import Located
     from reconciler.export import portability_problems
-    from reconciler.kindcheck import upstream_valid
+    from reconciler.manifests.kindcheck import upstream_valid
 
     def relative_dirs(obj: dict[str, Any]) -> bool:
         pod = (obj.get("spec") or {}).get("template", {}).get("spec") or {}

@@ -15,7 +15,7 @@ from reconciler import __version__
 from reconciler.errors import Problem, Severity
 
 if TYPE_CHECKING:
-    from reconciler.validate import Report
+    from reconciler.manifests.validate import Report
 
 __all__ = ["RULES", "rule_help", "write_checks", "write_sarif", "write_tap"]
 
@@ -69,7 +69,7 @@ RULES: dict[str, str] = {
 
 def rule_help(rule: str) -> tuple[str, str]:
     """(short description, help text) of a rule id, lint checks included."""
-    from reconciler.lint import CHECKS
+    from reconciler.manifests.lint import CHECKS
 
     for check in CHECKS:
         if check.id == rule:
@@ -194,7 +194,7 @@ def write_tap(report: Report, problems: list[Problem], out: TextIO) -> None:
 
 def write_checks(out: TextIO, *, output: str) -> None:
     """``validate --list-checks``: the lint checks, their ids and what to do."""
-    from reconciler.lint import CHECKS
+    from reconciler.manifests.lint import CHECKS
 
     if output == "json":
         rows = [{"id": c.id, "summary": c.summary, "remedy": c.remedy} for c in CHECKS]

@@ -24,9 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.brokenfile import carry_manifest_state
-from reconciler.changecause import change_cause
-from reconciler.configdata import changed_objects, template_annotation, without_config_hash
 from reconciler.engine.dispatch import plan
 from reconciler.engine.model import (
     DeletePod,
@@ -38,11 +35,18 @@ from reconciler.engine.model import (
     ReplicaSetView,
     ScaleReplicaSet,
 )
+from reconciler.engine.podconfig import config_now_resolves, pod_config
 from reconciler.engine.replicaset import plan_pods
+from reconciler.folder.broken import carry_manifest_state
+from reconciler.folder.changecause import change_cause
 from reconciler.log import get_logger
-from reconciler.manifest import read_regular_file
+from reconciler.manifests.configdata import (
+    changed_objects,
+    template_annotation,
+    without_config_hash,
+)
+from reconciler.manifests.load import read_regular_file
 from reconciler.objects import Kind, ObjectRef
-from reconciler.podconfig import config_now_resolves, pod_config
 from reconciler.revisions import templates_equal
 from reconciler.runtime import PodConfig, PodSpec, PodStatus, Runtime
 from reconciler.store import IntentRow, ReplicaSetRow, Store
@@ -131,7 +135,7 @@ class Executor:
             return newest.hash
         cause = await asyncio.to_thread(self._change_cause, obj)
         if newest is not None:
-            # a ConfigMap or Secret the pods use changed (reconciler.configsync): say which
+            # a ConfigMap or Secret the pods use changed (reconciler.folder.configsync): say which
             changed = changed_objects(
                 template_annotation(newest.template), template_annotation(template)
             )
@@ -319,7 +323,7 @@ class Executor:
             await self.runtime.update_pod_config(pod.name, config)
 
     def pod_config(self, namespace: str, template: Mapping[str, Any]) -> PodConfig:
-        """What the pod's template uses, as it is now (``reconciler.podconfig``)."""
+        """What the pod's template uses, as it is now (``reconciler.engine.podconfig``)."""
         return pod_config(self.store, namespace, template)
 
     async def _wind_down(self, ref: ObjectRef) -> bool:

@@ -89,7 +89,6 @@ class Proxy(Protocol):
     def stats(self, service: str, port_name: str) -> ListenerStats:
         """One listening port's counters per backend group (``/metrics``, the dashboard)."""
 
-
     async def configured(self) -> None:
         """The daemon has sent its whole configuration: every Service it knows at start is
         ensured and has its backends. A data plane that outlived the previous daemon keeps that

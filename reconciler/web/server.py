@@ -114,7 +114,7 @@ class Web:
             self._socket = _bind(self.address)
 
     async def attach(self, daemon: Any) -> None:
-        """Hook into ``daemon`` (a ``reconciler.daemon.Daemon``) and start serving."""
+        """Hook into ``daemon`` (a ``reconciler.daemon.loop.Daemon``) and start serving."""
         if not self.enabled:
             return
         self._proxy = daemon.proxy

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler import diff as yaml_diff
 from reconciler.cli.get import Listing
 from reconciler.cli.history import describe_pod_template, replicaset_object, revision_template
 from reconciler.cli.rollout_tree import (
@@ -29,10 +28,11 @@ from reconciler.cli.rollout_tree import (
     rollout_status_word,
 )
 from reconciler.cli.views import pod_ready, pod_status_word
-from reconciler.endpoints import selects
+from reconciler.folder import diff as yaml_diff
 from reconciler.objects import Kind, ObjectRef
 from reconciler.proxy import ListenerStats
 from reconciler.runtime import PodStatus
+from reconciler.services.endpoints import selects
 from reconciler.store import AppliedObject, ReplicaSetRow, Store
 from reconciler.store.records import pod_from_dict
 

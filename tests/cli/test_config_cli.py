@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from reconciler.cli import main
+from reconciler.folder.sync import FolderSync
 from reconciler.objects import Kind, ObjectRef
 from reconciler.store import Store
-from reconciler.sync import FolderSync
 
 CONFIG = """apiVersion: v1
 kind: ConfigMap

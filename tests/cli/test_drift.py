@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_read_world import World, complete_status, condition, world_fixture
 
-from reconciler.sync import PENDING_PRUNE_META
+from reconciler.folder.sync import PENDING_PRUNE_META
 
 __all__ = ["world_fixture"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml.comments import CommentedMap
 
-from reconciler.edit import (
+from reconciler.folder.edit import (
     atomic_write,
     document_text,
     find_object,

@@ -131,7 +131,7 @@ def test_describe_deployment_shows_manifest_errors_and_old_replica_sets(
         "  Type          Status  Reason\n"
         "  ----          ------  ------\n"
         "  Progressing   True    ReplicaSetUpdated\n"
-            "Manifest Errors:\n"
+        "Manifest Errors:\n"
         f"  {error}\n"
         "Drift:\n"
         "  Reason:        InvalidManifest\n"

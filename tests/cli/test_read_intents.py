@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from test_read_world import World, world_fixture  # noqa: F401 - the world fixture
 
+from reconciler.folder.sync import PENDING_PRUNE_META
 from reconciler.objects import Kind, ObjectRef
-from reconciler.sync import PENDING_PRUNE_META
 
 CANARY = {"type": "Canary", "canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}}
 NO_DAEMON = "warning: no reconciler daemon is running on {}; the request waits until one starts\n"

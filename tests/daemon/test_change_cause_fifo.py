@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from reconciler.engine.executor import Executor
-from reconciler.manifest import read_regular_file
+from reconciler.manifests.load import read_regular_file
 from reconciler.store import Store
 
 

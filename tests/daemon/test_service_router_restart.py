@@ -12,7 +12,7 @@ from reconciler.engine.model import TrafficGroup
 from reconciler.objects import Kind, ObjectRef
 from reconciler.proxy import BackendGroup, Endpoint, ListenerSpec
 from reconciler.runtime import PodPhase, PodStatus
-from reconciler.services import ServiceRouter
+from reconciler.services.router import ServiceRouter
 from reconciler.store import AppliedObject
 
 ACTIVE = ObjectRef(Kind.SERVICE, "default", "active")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.folder.sync import Change, FolderSync
 from reconciler.objects import Kind, ObjectRef
 from reconciler.store import Store
-from reconciler.sync import Change, FolderSync
 from tests.e2e.harness import deployment_yaml
 
 SERVICE = """---

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.watch import FolderWatcher, is_manifest_path, scan
+from reconciler.folder.watch import FolderWatcher, is_manifest_path, scan
 
 
 @pytest.mark.parametrize(

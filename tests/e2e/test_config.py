@@ -55,9 +55,7 @@ def pod_env(daemon: DaemonProcess, app: str) -> dict[str, str]:
     revision's: ask again until a Ready pod answers."""
 
     def env_of_a_ready_pod() -> str | None:
-        pod = next(
-            (p for p in daemon.pods() if p.labels.get("app") == app and p.ready), None
-        )
+        pod = next((p for p in daemon.pods() if p.labels.get("app") == app and p.ready), None)
         if pod is None:
             return None
         result = daemon.cli("exec", pod.name, "--", "env")

@@ -23,7 +23,7 @@ import referencing
 import yaml
 from kubernetes_validate import utils as kubernetes_validate
 
-from reconciler.manifest import Document, load_text
+from reconciler.manifests.load import Document, load_text
 
 HERE = Path(__file__).parent
 _DEFINITIONS_ID = "https://kubernetes.io/api/_definitions.json"

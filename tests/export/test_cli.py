@@ -95,7 +95,7 @@ def test_clashing_file_names_are_refused(tmp_path: Path) -> None:
 def test_kubernetes_problems_point_at_field_lines(folder: Path) -> None:
     """The validate hook's problems carry each field's own line, read back from the files."""
     from reconciler.cli.export import kubernetes_problems
-    from reconciler.validate import validate_paths
+    from reconciler.manifests.validate import validate_paths
 
     problems = kubernetes_problems(validate_paths([folder / "rolling.yaml"]))
     where = {p.field: (p.line, p.column) for p in problems}

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.export import export_objects
-from reconciler.validate import validate_documents
+from reconciler.manifests.validate import validate_documents
 from tests.export.conftest import load_documents
 
 FOLDER = """apiVersion: v1

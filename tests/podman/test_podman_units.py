@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.manifest import load_text
+from reconciler.manifests.load import load_text
+from reconciler.manifests.validate import validate_documents
 from reconciler.runtime import ContainerState, PodPhase, PodSpec, PodStatus
 from reconciler.runtime.podman.host import PodmanUnavailable
 from reconciler.runtime.podman.translate import create_args
 from reconciler.runtime.select import SelectingRuntime
-from reconciler.validate import validate_documents
 
 MODULES = [
     "reconciler.runtime.podman.env",

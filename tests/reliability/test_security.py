@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ReconcilerError, StateDirError
-from reconciler.manifest import load_paths
+from reconciler.manifests.load import load_paths
+from reconciler.manifests.validate import validate_documents
 from reconciler.paths import check_owner
 from reconciler.runtime.layout import container_file, pod_logs_dir, pod_runtime_dir
-from reconciler.validate import validate_documents
 from tests.e2e.conftest import free_port
 from tests.e2e.harness import DaemonProcess, deployment_yaml, wait_for
 from tests.reliability.fleet import service_yaml

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.changecause import change_cause
+from reconciler.folder.changecause import change_cause
 
 IDENTITY = ["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.configdata import CONFIG_HASH_ANNOTATION, config_values
+from reconciler.folder.sync import Change, FolderSync
+from reconciler.manifests.configdata import CONFIG_HASH_ANNOTATION, config_values
 from reconciler.objects import Kind, ObjectRef
 from reconciler.store import Store
-from reconciler.sync import Change, FolderSync
 
 WEB = ObjectRef(Kind.DEPLOYMENT, "default", "web")
 PLAIN = ObjectRef(Kind.DEPLOYMENT, "default", "plain")

@@ -13,7 +13,7 @@ import yaml
 
 from reconciler.cli import main
 from reconciler.defaults import default_deployment, default_service
-from reconciler.diff import ChangeKind, classify, normalize, render
+from reconciler.folder.diff import ChangeKind, classify, normalize, render
 from reconciler.objects import Kind, ObjectRef
 from reconciler.store import Store
 from tests.store.conftest import deployment

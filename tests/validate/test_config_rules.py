@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from reconciler.errors import Severity
-from reconciler.manifest import load_text
-from reconciler.validate import Report, validate_documents, validate_paths
+from reconciler.manifests.load import load_text
+from reconciler.manifests.validate import Report, validate_documents, validate_paths
 
 CONFIGMAP = """apiVersion: v1
 kind: ConfigMap

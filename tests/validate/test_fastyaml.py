@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from validate_factory import deployment, dump, service
 
-from reconciler.fastyaml import load_fast
-from reconciler.manifest import load_text
+from reconciler.manifests.fastyaml import load_fast
+from reconciler.manifests.load import load_text
 
 SAME = [
     dump(deployment(), service()),

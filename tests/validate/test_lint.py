@@ -11,9 +11,9 @@ import pytest
 from validate_factory import deployment, dump, service
 
 from reconciler.errors import Severity
-from reconciler.lint import CHECKS
-from reconciler.manifest import load_text
-from reconciler.validate import IGNORE_ANNOTATION, Options, validate_documents
+from reconciler.manifests.lint import CHECKS
+from reconciler.manifests.load import load_text
+from reconciler.manifests.validate import IGNORE_ANNOTATION, Options, validate_documents
 
 
 def good() -> dict[str, Any]:

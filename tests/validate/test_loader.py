@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.manifest import MAX_FILE_BYTES, load_paths, load_text
+from reconciler.manifests.load import MAX_FILE_BYTES, load_paths, load_text
 
 
 def rules(result: Any) -> list[str]:

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from validate_factory import deployment, dump, service
 
-from reconciler.manifest import load_text
-from reconciler.validate import validate_documents
+from reconciler.manifests.load import load_text
+from reconciler.manifests.validate import validate_documents
 
 VALUES = st.one_of(
     st.none(),

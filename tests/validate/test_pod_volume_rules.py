@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from validate_factory import deployment, dump
 
-from reconciler import podrules
 from reconciler.errors import Severity
-from reconciler.manifest import load_text
-from reconciler.validate import Report, validate_documents
+from reconciler.manifests import podrules
+from reconciler.manifests.load import load_text
+from reconciler.manifests.validate import Report, validate_documents
 
 Mutation = Callable[[dict[str, Any]], None]
 HOST_OK = {"cgroups": "v1", "cgroup_problem": "", "mount_namespace": True, "mount_problem": ""}

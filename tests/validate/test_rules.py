@@ -9,9 +9,9 @@ import pytest
 from validate_factory import deployment, dump, service
 
 from reconciler.errors import Severity
-from reconciler.manifest import load_text
+from reconciler.manifests.load import load_text
+from reconciler.manifests.validate import Report, validate_documents
 from reconciler.objects import Kind, ObjectRef
-from reconciler.validate import Report, validate_documents
 
 Mutation = Callable[[dict[str, Any]], None]
 

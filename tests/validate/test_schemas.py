@@ -7,8 +7,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from reconciler.manifests.schema import SCHEMA_KINDS, load_schema
 from reconciler.objects import Kind
-from reconciler.schema import SCHEMA_KINDS, load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ def _broken_deployments() -> list[dict[str, object]]:
 @pytest.mark.parametrize("obj", _broken_deployments())
 def test_native_error_details_equal_jsonschemas(obj: dict[str, object]) -> None:
     """Findings worded from jsonschema-rs errors are the ones jsonschema itself gives."""
-    from reconciler.schema import SchemaChecker
+    from reconciler.manifests.schema import SchemaChecker
 
     checker = SchemaChecker(Kind.DEPLOYMENT, local=False)
     native = checker.check(obj)

@@ -10,9 +10,9 @@ import pytest
 from validate_factory import deployment, dump, service
 
 from reconciler.cli import main
-from reconciler.kindcheck import LOCAL_RULES
-from reconciler.manifest import load_paths
-from reconciler.validate import validate_documents
+from reconciler.manifests.kindcheck import LOCAL_RULES
+from reconciler.manifests.load import load_paths
+from reconciler.manifests.validate import validate_documents
 
 CLUSTER = """\
 apiVersion: v1
@@ -301,7 +301,7 @@ def test_export_warnings_of_kubernetes_target_match_exporting_every_object() -> 
     from reconciler.cli.export import Located
     from reconciler.cli.validate import export_problems
     from reconciler.export import portability_problems
-    from reconciler.validate import validate_paths
+    from reconciler.manifests.validate import validate_paths
 
     folders = [Path(__file__).resolve().parents[1] / "export" / "manifests"]
     folders.append(Path(__file__).resolve().parents[2] / "manifests")

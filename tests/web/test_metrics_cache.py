@@ -10,10 +10,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from reconciler.folder.sync import FolderSync
 from reconciler.objects import Kind, ObjectRef
 from reconciler.runtime import ContainerState, ContainerStatus, PodPhase, PodStatus
 from reconciler.store import PodRecord, Store, pod_to_dict
-from reconciler.sync import FolderSync
 from reconciler.web.api import ApiContext, build_app
 from reconciler.web.events import Hub
 from reconciler.web.metrics import Live, Metrics

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import Severity
+from reconciler.manifests.schema import Finding, Path
 from reconciler.runtime.isolation.quantity import QuantityError, parse_quantity
 from reconciler.runtime.isolation.volumes import SOURCES
-from reconciler.schema import Finding, Path
 
 WARNING = Severity.WARNING
 ENFORCED = ("cpu", "memory")
@@ -112,13 +112,13 @@ def _volumes(volumes: list[Mapping[str, Any]], pod_path: Path) -> Iterable[Findi
 
 
 def _is_label(value: str) -> bool:
-    from reconciler.rules import dns_label
+    from reconciler.manifests.rules import dns_label
 
     return dns_label(value) is None
 
 
 def _is_subdomain(value: str) -> bool:
-    from reconciler.rules import dns_subdomain
+    from reconciler.manifests.rules import dns_subdomain
 
     return dns_subdomain(value) is None
 

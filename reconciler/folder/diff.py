@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from reconciler.configdata import default_secret, without_config_hash
 from reconciler.defaults import default_deployment, default_service
+from reconciler.manifests.configdata import default_secret, without_config_hash
 
 _DROPPED_METADATA = ("generation", "resourceVersion", "uid", "creationTimestamp", "managedFields")
 _RUNTIME_ANNOTATION_PREFIX = "deployment.kubernetes.io/"
@@ -118,8 +118,7 @@ def mask_secrets(
     masked = []
     for values, other, label in ((before, after, "before"), (after, before, "after")):
         out = {
-            key: "***" if other.get(key, value) == value or key not in other
-            else f"*** ({label})"
+            key: "***" if other.get(key, value) == value or key not in other else f"*** ({label})"
             for key, value in values.items()
         }
         masked.append(out)

@@ -7,7 +7,7 @@ and suppressions stay valid across releases; findings are warnings (errors with 
 and one object opts out of a check with the annotation ``reconciler.dev/ignore: ID[,ID]``.
 
 The pod checks apply to every kind with a pod template (Deployment, StatefulSet, DaemonSet,
-ReplicaSet, Job, CronJob, Rollout, Pod). The strategy checks (``reconciler.lintstrategy``) are
+ReplicaSet, Job, CronJob, Rollout, Pod). The strategy checks (``manifests.lintstrategy``) are
 the ones no peer has: whether a canary or blue-green rollout can do what it says.
 """
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import Severity
-from reconciler.manifest import Document
-from reconciler.schema import Finding, Path
+from reconciler.manifests.load import Document
+from reconciler.manifests.schema import Finding, Path
 
 __all__ = ["CHECKS", "Check", "lint_all", "lint_object", "pod_specs"]
 
@@ -115,7 +115,7 @@ def lint_object(obj: dict[str, Any]) -> list[Finding]:
         path, spec, _ = found
         serving = obj.get("kind") not in ("Job", "CronJob")  # readiness means nothing to a job
         out.extend(_pod(spec, path, serving=serving))
-    from reconciler.lintstrategy import strategy_findings
+    from reconciler.manifests.lintstrategy import strategy_findings
 
     out.extend(strategy_findings(obj))
     return out
@@ -123,7 +123,7 @@ def lint_object(obj: dict[str, Any]) -> list[Finding]:
 
 def lint_all(documents: Sequence[Document]) -> list[tuple[int, Finding]]:
     """The checks across objects: (document index, finding)."""
-    from reconciler.lintstrategy import cross_findings
+    from reconciler.manifests.lintstrategy import cross_findings
 
     return cross_findings([doc.obj for doc in documents])
 

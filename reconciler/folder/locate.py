@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reconciler.edit import Located, document_start, find_object, iter_manifest_files, ref_of
 from reconciler.errors import NotFoundError, Problem, ReconcilerError, Severity
-from reconciler.manifest import Document, load_paths, load_text
+from reconciler.folder.edit import Located, document_start, find_object, iter_manifest_files, ref_of
+from reconciler.manifests.load import Document, load_paths, load_text
+from reconciler.manifests.validate import validate_documents
 from reconciler.objects import Kind, ObjectRef
 from reconciler.paths import find_state_dir
 from reconciler.store import Store
-from reconciler.validate import validate_documents
 
 __all__ = [
     "DEFAULT_FOLDER",
@@ -78,8 +78,8 @@ def not_found_message(args: argparse.Namespace, ref: ObjectRef) -> str:
       that (kubectl's "connection refused"), not NotFound;
     - else kubectl's ``Error from server (NotFound)`` line.
     """
-    from reconciler.brokenfile import broken_message, where_broken
     from reconciler.cli.liveness import no_state_message
+    from reconciler.folder.broken import broken_message, where_broken
     from reconciler.store import DB_NAME
 
     state_dir = find_state_dir(getattr(args, "state_dir", None))

@@ -194,7 +194,9 @@ def running_spec(obj: AppliedObject, drift: Drift | None) -> dict[str, Any]:
     return spec
 
 
-PENDING_PRUNE_META = "pending_prune"  # written by reconciler.sync (kept here: a light import)
+PENDING_PRUNE_META = (
+    "pending_prune"  # written by reconciler.folder.sync (kept here: a light import)
+)
 
 
 def held_deletions(store: Store) -> Sequence[str]:

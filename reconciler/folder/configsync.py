@@ -5,7 +5,7 @@ rules, and the config hash on each Deployment's stored pod template.
 
 - ``stored_spec(ref, valid, old)``: the defaulted object to store, or None when nothing would
   change. A Deployment's stored pod template carries ``reconciler.dev/config-hash`` (see
-  ``reconciler.configdata``) naming a keyed digest of each ConfigMap and Secret it uses, so an
+  ``manifests.configdata``) naming a keyed digest of each ConfigMap and Secret it uses, so an
   edit of one of them is a template change: a new revision rolled under the Deployment's
   strategy, exactly as a template edit. The annotation lives only in the store (the manifest
   as written is kept apart), so it never reaches the folder, ``diff`` or ``export``;
@@ -27,20 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.configdata import (
+from reconciler.defaults import default_deployment
+from reconciler.errors import Problem, Severity
+from reconciler.manifests.configdata import (
     config_hash_annotation,
     config_values,
     default_object,
     rolls_on_config_change,
     with_config_hash,
 )
-from reconciler.configrules import check_update
-from reconciler.defaults import default_deployment
-from reconciler.errors import Problem, Severity
-from reconciler.manifest import Document
+from reconciler.manifests.configrules import check_update
+from reconciler.manifests.load import Document
+from reconciler.manifests.validate import ValidObject, field_of
 from reconciler.objects import Kind, ObjectRef
 from reconciler.store import AppliedObject, Store
-from reconciler.validate import ValidObject, field_of
 
 __all__ = [
     "CONFIG_KINDS",

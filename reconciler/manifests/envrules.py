@@ -5,7 +5,7 @@ One source per ``valueFrom``; a ``fieldRef`` only to the fields Kubernetes' down
 serves to env; a ``resourceFieldRef`` only to ``limits.*``/``requests.*`` of cpu, memory and
 ephemeral-storage, of a container of the pod; keys that are config keys; names that are env var
 names. Whether the ConfigMaps and Secrets referred to exist is a rule across objects
-(``reconciler.crossrules``).
+(``reconciler.manifests.crossrules``).
 
 >>> [f.message for f in check_env({"containers": [{"name": "a", "env": [
 ...     {"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
@@ -20,9 +20,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.configrules import config_key_error
-from reconciler.rules import invalid
-from reconciler.schema import Finding, Path
+from reconciler.manifests.configrules import config_key_error
+from reconciler.manifests.rules import invalid
+from reconciler.manifests.schema import Finding, Path
 
 __all__ = ["FIELD_PATHS", "RESOURCES", "check_env", "env_name_error"]
 

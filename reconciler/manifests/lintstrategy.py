@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from reconciler.errors import Severity
-from reconciler.lint import pod_specs
-from reconciler.schema import Finding, Path
+from reconciler.manifests.lint import pod_specs
+from reconciler.manifests.schema import Finding, Path
 from reconciler.units import parse_duration
 
 __all__ = ["cross_findings", "strategy_findings"]

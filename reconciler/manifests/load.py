@@ -172,10 +172,10 @@ def load_each(
 
     ``keep_nodes=False``: documents keep their text only, and parse it again for ``position``
     (for a validator that needs positions of a few documents out of thousands). ``fast``: also
-    parse with ``reconciler.fastyaml`` when it reads the file exactly as this module would.
+    parse with ``manifests.fastyaml`` when it reads the file exactly as this module would.
     """
     if fast:
-        from reconciler.fastyaml import load_fast
+        from reconciler.manifests.fastyaml import load_fast
 
     problems: list[Problem] = []
     unreadable: set[str] = set()

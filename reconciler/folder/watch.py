@@ -17,7 +17,7 @@ Writes settle before they apply (issue 18): a sync acts on *complete* writes onl
   without a further write (a writer that never closes), at most ``max_defer`` seconds in all.
 - A file written in place recently (within ``settle``) is *unsettled* (``unsettled()``): the
   sync does not delete objects that vanished from it, since a writer may be about to write
-  them again (``reconciler.sync``); it looks again once the file has settled.
+  them again (``reconciler.folder.sync``); it looks again once the file has settled.
 
 Close events come from inotify; where watchdog falls back to polling (no inotify) there are
 none, and a file written in place takes effect ``settle`` seconds after its last write.

@@ -7,7 +7,7 @@ API servers from v1.34 do. Rules run only on objects that passed the schema, so 
 types, and return ``Finding``s (a path in the object) that the validator turns into positions.
 
 Rules that need more than one object (duplicate objects, strategy Services, targetPort names,
-port conflicts) live in ``reconciler.crossrules``.
+port conflicts) live in ``reconciler.manifests.crossrules``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import Severity
-from reconciler.podrules import check_pod_template
-from reconciler.schema import Finding, Path
+from reconciler.manifests.podrules import check_pod_template
+from reconciler.manifests.schema import Finding, Path
 from reconciler.units import is_percent, parse_duration
 
 __all__ = [

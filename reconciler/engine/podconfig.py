@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.configdata import config_values, template_references
+from reconciler.manifests.configdata import config_values, template_references
 from reconciler.objects import Kind, ObjectRef
 from reconciler.runtime import PodConfig, PodStatus
 from reconciler.runtime.env import ConfigError, PodFacts, container_env, service_variables

@@ -24,14 +24,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.configrules import check_configmap, check_secret
-from reconciler.deprecations import Hit, find
-from reconciler.envrules import check_env
 from reconciler.errors import Severity
-from reconciler.objects import API_VERSIONS, Kind
-from reconciler.rules import check_deployment, check_service
-from reconciler.schema import SCHEMA_KINDS, Finding, SchemaChecker
-from reconciler.upstream import (
+from reconciler.manifests.configrules import check_configmap, check_secret
+from reconciler.manifests.deprecations import Hit, find
+from reconciler.manifests.envrules import check_env
+from reconciler.manifests.rules import check_deployment, check_service
+from reconciler.manifests.schema import SCHEMA_KINDS, Finding, SchemaChecker
+from reconciler.manifests.upstream import (
     DEFAULT_VERSION,
     Locations,
     UpstreamSchema,
@@ -40,6 +39,7 @@ from reconciler.upstream import (
     kinds_of,
     split_api_version,
 )
+from reconciler.objects import API_VERSIONS, Kind
 
 __all__ = [
     "DAEMON",

@@ -2,11 +2,11 @@
 
 The daemon and ``reconciler validate`` in CI both call this, so a manifest that passes here is
 one the engine can run, and a manifest that fails says where (file:line:col) and why. The
-pipeline per document (``reconciler.kindcheck``): kind and apiVersion, deprecations, then the
+pipeline per document (``manifests.kindcheck``): kind and apiVersion, deprecations, then the
 JSON schema (compiled fast path, detailed report only on failure; ours for the kinds the daemon
-runs, upstream for every other), then the API server's own rules (``reconciler.rules``); then
-rules across objects (``reconciler.crossrules``) and, with ``lint``, best practices
-(``reconciler.lint``). It only ever returns problems; it never raises on input, whatever the
+runs, upstream for every other), then the API server's own rules (``manifests.rules``); then
+rules across objects (``manifests.crossrules``) and, with ``lint``, best practices
+(``manifests.lint``). It only ever returns problems; it never raises on input, whatever the
 input.
 
 Positions are found last, and only for the findings that will be shown: a document is parsed
@@ -27,12 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from reconciler.crossrules import Entry, check_all
 from reconciler.errors import Problem, Severity
-from reconciler.kindcheck import DAEMON, Disposition, Options, check
-from reconciler.manifest import Document, gc_paused, load_each
+from reconciler.manifests.crossrules import Entry, check_all
+from reconciler.manifests.kindcheck import DAEMON, Disposition, Options, check
+from reconciler.manifests.load import Document, gc_paused, load_each
+from reconciler.manifests.schema import SCHEMA_KINDS, Finding
 from reconciler.objects import DEFAULT_NAMESPACE, Kind, ObjectRef
-from reconciler.schema import SCHEMA_KINDS, Finding
 
 __all__ = [
     "Ignored",
@@ -243,7 +243,7 @@ def _stage(doc: Document, *, options: Options) -> _Staged:
     result = check(doc.obj, options)
     findings = result.findings
     if options.lint and result.disposition is not Disposition.SKIPPED:
-        from reconciler.lint import lint_object
+        from reconciler.manifests.lint import lint_object
 
         findings = findings + lint_object(doc.obj)
     return _Staged(
@@ -284,7 +284,7 @@ def _cross(staged: Sequence[_Staged], options: Options, *, config_refs_block: bo
         if entry_index < len(owners) and not options.local_finding(finding):
             owners[entry_index].findings.append(finding)
     if options.lint:
-        from reconciler.lint import lint_all
+        from reconciler.manifests.lint import lint_all
 
         lintable = [item for item in staged if item.disposition is not Disposition.SKIPPED]
         for index, finding in lint_all([item.doc for item in lintable]):

@@ -21,12 +21,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.configrefs import config_references
 from reconciler.errors import Severity
-from reconciler.manifest import Document
+from reconciler.manifests.configrefs import config_references
+from reconciler.manifests.load import Document
+from reconciler.manifests.rules import label_selector_matches
+from reconciler.manifests.schema import Finding, Path
 from reconciler.objects import Kind, ObjectRef
-from reconciler.rules import label_selector_matches
-from reconciler.schema import Finding, Path
 
 __all__ = ["Entry", "check_all"]
 

@@ -20,10 +20,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from reconciler.envrules import env_name_error
 from reconciler.errors import Severity
+from reconciler.manifests.envrules import env_name_error
+from reconciler.manifests.schema import Finding, Path
 from reconciler.objects import Kind, ObjectRef
-from reconciler.schema import Finding, Path
 
 __all__ = ["config_references"]
 

@@ -25,14 +25,14 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.configsync import ConfigSync, secrets_dir
-from reconciler.drift import PENDING_PRUNE_META, held_deletions
 from reconciler.errors import Problem, Severity
-from reconciler.manifest import Document, load_paths
+from reconciler.folder.configsync import ConfigSync, secrets_dir
+from reconciler.folder.drift import PENDING_PRUNE_META, held_deletions
+from reconciler.folder.watch import scan
+from reconciler.manifests.load import Document, load_paths
+from reconciler.manifests.validate import Report, validate_documents
 from reconciler.objects import ObjectRef
 from reconciler.store import Store
-from reconciler.validate import Report, validate_documents
-from reconciler.watch import scan
 
 __all__ = [
     "PENDING_PRUNE_META",

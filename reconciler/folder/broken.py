@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Severity
-from reconciler.manifest import load_paths
+from reconciler.manifests.load import load_paths
 from reconciler.objects import ObjectRef
 
 __all__ = [

@@ -26,20 +26,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.analysis import CanaryAnalysis
-from reconciler.brokenfile import mark_invalid, mark_valid
 from reconciler.cli.liveness import HEARTBEAT_SECONDS, OBSERVED_META
 from reconciler.clock import Clock, SystemClock
 from reconciler.engine.executor import Executor, PassResult
 from reconciler.errors import Problem
+from reconciler.folder.broken import mark_invalid, mark_valid
+from reconciler.folder.sync import Change, FolderSync, SyncResult
+from reconciler.folder.watch import FolderWatcher
 from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
 from reconciler.proxy import Proxy
 from reconciler.runtime import PodStatus, Runtime
-from reconciler.services import ServiceRouter
+from reconciler.services.analysis import CanaryAnalysis
+from reconciler.services.router import ServiceRouter
 from reconciler.store import IntentRow, PodRecord, Store, pod_to_dict
-from reconciler.sync import Change, FolderSync, SyncResult
-from reconciler.watch import FolderWatcher
 
 log = get_logger(component="daemon")
 

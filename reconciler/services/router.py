@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from reconciler.endpoints import port_name, service_backends
 from reconciler.engine.model import TrafficGroup
 from reconciler.log import get_logger
 from reconciler.objects import ObjectRef
 from reconciler.proxy import BackendGroup, ListenerSpec, Proxy
 from reconciler.runtime import PodStatus, Runtime
+from reconciler.services.endpoints import port_name, service_backends
 from reconciler.store import AppliedObject
 
 log = get_logger(component="services")

@@ -30,7 +30,7 @@ SCHEMA_KINDS: dict[Kind, str] = {
     Kind.SECRET: "secret",
 }
 UNSUPPORTED = "x-reconciler-unsupported"
-_SCHEMAS = _Path(__file__).resolve().parent / "schemas"
+_SCHEMAS = _Path(__file__).resolve().parent.parent / "schemas"
 
 Path = tuple[str | int, ...]
 

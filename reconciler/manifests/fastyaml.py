@@ -1,7 +1,7 @@
 """Parse manifests fast, and fall back to the careful loader whenever in doubt.
 
 ``validate`` in CI reads thousands of files and finds a problem in a few. Composing every
-document with positions (``reconciler.manifest``) costs most of the run, so here the plain data
+document with positions (``manifests.load``) costs most of the run, so here the plain data
 comes from a Rust parser (``yaml-rs``: no node objects, no positions) and positions are found
 later, only for the documents that have a finding (``Document.position`` parses that document's
 own text again). What this must never do is read a file differently from the careful loader,
@@ -29,7 +29,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.errors import Problem
-from reconciler.manifest import Document, LoadResult, _load
+from reconciler.manifests.load import Document, LoadResult, _load
 
 __all__ = ["load_fast"]
 

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 ROLLOUT = ("argoproj.io/v1alpha1", "Rollout")
-SCHEMAS = Path(__file__).resolve().parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 """The package's schemas (a plain path: importlib.resources costs start-up time in CI)."""
 
 
@@ -232,7 +232,7 @@ def _file_schemas(path: Path) -> list[tuple[tuple[str, str], UpstreamSchema]]:
 
 
 def _crd_schemas(path: Path) -> list[tuple[tuple[str, str], UpstreamSchema]]:
-    from reconciler.manifest import load_paths
+    from reconciler.manifests.load import load_paths
 
     loaded = load_paths([path])
     if loaded.unreadable:

@@ -1,0 +1,1 @@
+"""The daemon: one event loop that keeps the host equal to the folder (``loop``)."""
