@@ -271,6 +271,7 @@ class Executor:
         acted = False
         requeue: float | None = None
         base_dir = Path(obj.source).parent if obj is not None else Path.cwd()
+        newest = max((r.revision for r in rows), default=0)
         with self.store.transaction():
             for row in rows:
                 pods = by_owner.get(row.name, ())
@@ -280,8 +281,15 @@ class Executor:
                 for name in pod_plan.delete:
                     await self.stop_pod(name)
                     acted = True
-                for name in config_now_resolves(self.store, ref.namespace, row, pods):
-                    # the missing ConfigMap, Secret or key is there now: a new pod gets it
+                # The missing ConfigMap, Secret or key is there now: a new pod gets it. Only
+                # the newest revision's pods: when the object's arrival changed the config hash,
+                # that revision is the new one, and the rollout replaces the older pods once.
+                resolved = (
+                    config_now_resolves(self.store, ref.namespace, row, pods)
+                    if row.revision == newest
+                    else []
+                )
+                for name in resolved:
                     log.info("pod_config_available", deployment=ref.key, pod=name)
                     await self.stop_pod(name)
                     acted = True

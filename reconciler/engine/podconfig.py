@@ -5,7 +5,9 @@ into a ``PodConfig`` the runtime resolves env and configMap/secret volumes from.
 Also the one case where that changes a running pod: a pod waiting in
 ``CreateContainerConfigError`` for a ConfigMap, Secret or key that exists now is replaced (the
 runtime resolved its env when it was created), which is how it "starts once the object
-appears" even for a Deployment that opted out of rolling on config changes.
+appears" even for a Deployment that opted out of rolling on config changes. Only the newest
+revision's pods are replaced so: when the object's arrival changed the config hash, the new
+revision's pods take over from the waiting ones, once.
 """
 
 from __future__ import annotations

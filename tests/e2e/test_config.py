@@ -100,6 +100,13 @@ def test_env_from_every_source_inside_the_pod_and_no_secret_anywhere(
     created = daemon.cli("create", "secret", "generic", "api", "--from-literal", "token=tok-77")
     assert created.returncode == 0 and created.stdout == "secret/api created\n", created.stderr
     wait_for(complete(daemon, "web", 1), timeout=30, what="web running")
+    # The Secret's arrival is a new revision (its config hash changed), and its pod replaces the
+    # waiting one: one pod started by each revision, not a second replacement of the first.
+    assert [r.revision for r in daemon.replicasets("web")] == [1, 2]
+    web = '"deployment": "Deployment/default/web"'
+    log_lines = daemon.log.read_text().splitlines()
+    started = [line for line in log_lines if '"pod_started"' in line and web in line]
+    assert len(started) == 2, started
 
     env = pod_env(daemon, "web")
     assert env["PASSWORD"] == SECRET_VALUE and env["API_TOKEN"] == "tok-77"
