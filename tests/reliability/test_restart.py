@@ -163,7 +163,8 @@ def test_a_rolling_update_interrupted_by_a_restart_resumes_within_its_bounds(
         stop(daemon, how)
         restart(daemon, attempt=0)
         wait_settled(daemon, [member], version=2, replicas=3, what="after the restart")
-    assert all(total <= 4 and ready >= 3 for total, ready in samples), samples
+    outside = [(i, s) for i, s in enumerate(samples) if not (s[0] <= 4 and s[1] >= 3)]
+    assert not outside, (outside, len(samples))
     assert [rs.revision for rs in daemon.replicasets("web")] == [1, 2]
     after = pod_processes(token)
     assert all(after.get(pid) == name for pid, name in new_before.items()), (new_before, after)
