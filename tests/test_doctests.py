@@ -17,6 +17,8 @@ MODULES = [
     "reconciler.manifests.envrules",
     "reconciler.engine.fenceposts",
     "reconciler.export",
+    "reconciler.export.kubernetes",
+    "reconciler.export.warnings",
     "reconciler.manifests.load",
     "reconciler.revisions",
     "reconciler.folder.sync",
