@@ -20,6 +20,7 @@ MODULES = [
     "reconciler.export.kubernetes",
     "reconciler.export.warnings",
     "reconciler.manifests.load",
+    "reconciler.objects",
     "reconciler.revisions",
     "reconciler.folder.sync",
     "reconciler.units",
