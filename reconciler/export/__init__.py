@@ -24,7 +24,8 @@ field, so nothing is dropped silently:
 
 The package: ``objects`` (what goes in and out, the YAML), ``warnings`` (each pinned to its
 field), ``kubernetes`` (pod templates, environment, seconds), ``argo`` (Rollout strategies),
-``translate`` (one pass over the folder).
+``traffic`` (request weights and header routes as Argo's traffic routing), ``translate`` (one
+pass over the folder).
 
 >>> from types import SimpleNamespace
 >>> item = SimpleNamespace(source="web.yaml", line=1, obj={
@@ -42,6 +43,7 @@ from __future__ import annotations
 from reconciler.export.argo import ROLLOUT_API_VERSION
 from reconciler.export.kubernetes import port_variable, variable_references, whole_seconds
 from reconciler.export.objects import Exported, ExportedObject, SourceObject, dump_yaml, file_name
+from reconciler.export.traffic import TrafficRouter
 from reconciler.export.translate import export_objects, portability_problems
 from reconciler.export.warnings import RULE, render_path
 
@@ -51,6 +53,7 @@ __all__ = [
     "Exported",
     "ExportedObject",
     "SourceObject",
+    "TrafficRouter",
     "dump_yaml",
     "export_objects",
     "file_name",

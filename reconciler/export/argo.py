@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from reconciler.export.kubernetes import DEPLOYMENT_SPEC, whole_seconds
+from reconciler.export.traffic import Routing, route_canary
 from reconciler.export.warnings import Path, Warnings
 
 __all__ = ["ROLLOUT_API_VERSION", "ROLLOUT_SPEC", "rollout_strategy"]
@@ -73,9 +74,16 @@ _CANARY_STEP = frozenset(
 
 
 def rollout_strategy(
-    warnings: Warnings, strategy: dict[str, Any], kind: str, *, replicas: int
-) -> dict[str, Any]:
-    """A Rollout's ``spec.strategy`` for a local BlueGreen or Canary strategy."""
+    warnings: Warnings,
+    strategy: dict[str, Any],
+    kind: str,
+    *,
+    replicas: int,
+    routing: Routing,
+    workload: dict[str, Any],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A Rollout's ``spec.strategy`` for a local BlueGreen or Canary strategy, and the route
+    objects its traffic routing edits (``traffic``)."""
     key = "blueGreen" if kind == "BlueGreen" else "canary"
     body: dict[str, Any] = dict(strategy.get(key) or {})
     path: Path = ("spec", "strategy", key)
@@ -88,7 +96,7 @@ def rollout_strategy(
         if body.get("activeService") is None:
             body.pop("activeService", None)
         _only(warnings, body, _BLUE_GREEN, path, "strategy.blueGreen")
-        return {"blueGreen": body}
+        return {"blueGreen": body}, []
     analysis = body.pop("analysis", None)
     if analysis is not None:
         _drop_analysis(
@@ -96,10 +104,12 @@ def rollout_strategy(
         )
     _only(warnings, body, _CANARY, path, "strategy.canary")
     steps = body.get("steps")
+    routes: list[dict[str, Any]] = []
     if isinstance(steps, list):
         body["steps"] = _steps(
             warnings, steps, (*path, "steps"), canary_service=body.get("canaryService")
         )
+        routes = route_canary(warnings, body, path, routing=routing, workload=workload)
         if "trafficRouting" not in body:
             _weights(warnings, body["steps"], (*path, "steps"), replicas=replicas)
     if "trafficRouting" not in body:
@@ -112,7 +122,7 @@ def rollout_strategy(
                     f"dropped: Argo Rollouts rejects canary {field} without trafficRouting "
                     "(InvalidSpec); it is not used by the local reconciler either",
                 )
-    return {"canary": body}
+    return {"canary": body}, routes
 
 
 def _weights(warnings: Warnings, steps: list[Any], path: Path, *, replicas: int) -> None:

@@ -15,48 +15,72 @@ from reconciler.errors import Problem
 from reconciler.export.argo import ROLLOUT_API_VERSION, ROLLOUT_SPEC, rollout_strategy
 from reconciler.export.kubernetes import DEPLOYMENT_SPEC, is_int, pod_template, seconds
 from reconciler.export.objects import Exported, ExportedObject, SourceObject
+from reconciler.export.traffic import Routing, TrafficRouter
 from reconciler.export.warnings import Warnings
 
 __all__ = ["export_objects", "portability_problems"]
 
 
-def export_objects(objects: Iterable[SourceObject]) -> Exported:
-    """Translate validated manifest objects into Kubernetes and Argo Rollouts objects."""
+def export_objects(
+    objects: Iterable[SourceObject], *, traffic_router: TrafficRouter | None = None
+) -> Exported:
+    """Translate validated manifest objects into Kubernetes and Argo Rollouts objects.
+
+    ``traffic_router`` names who routes requests in the cluster (``traffic``); the route
+    objects it edits follow the Rollout they belong to.
+    """
+    items = list(objects)
+    routing = Routing.of((item.obj for item in items), traffic_router)
     out: list[ExportedObject] = []
     problems: list[Problem] = []
-    for item in objects:
+    for item in items:
         warnings = Warnings(item)
-        out.append(ExportedObject(_translate(warnings, item), item.source, item.line))
+        obj, routes = _translate(warnings, item, routing)
+        out.append(ExportedObject(obj, item.source, item.line))
+        out.extend(ExportedObject(route, item.source, item.line) for route in routes)
         problems.extend(sorted(warnings.problems, key=lambda p: (p.line, p.column)))
     return Exported(tuple(out), tuple(problems))
 
 
-def portability_problems(objects: Iterable[SourceObject]) -> list[Problem]:
+def portability_problems(
+    objects: Iterable[SourceObject], *, traffic_router: TrafficRouter | None = None
+) -> list[Problem]:
     """What would not carry over to a cluster (``validate --target kubernetes``)."""
-    return list(export_objects(objects).problems)
+    return list(export_objects(objects, traffic_router=traffic_router).problems)
 
 
-def _translate(warnings: Warnings, item: SourceObject) -> dict[str, Any]:
+def _translate(
+    warnings: Warnings, item: SourceObject, routing: Routing
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     obj: dict[str, Any] = copy.deepcopy(dict(item.obj))
+    routes: list[dict[str, Any]] = []
     if obj.get("kind") == "Deployment":
-        obj = _workload(warnings, obj)
+        obj, routes = _workload(warnings, obj, routing)
     if obj.get("kind") not in ("ConfigMap", "Secret"):  # their data is the user's, as is
         seconds(warnings, obj, ())
-    return obj
+    return obj, routes
 
 
-def _workload(warnings: Warnings, obj: dict[str, Any]) -> dict[str, Any]:
+def _workload(
+    warnings: Warnings, obj: dict[str, Any], routing: Routing
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     spec: dict[str, Any] = obj.get("spec") or {}
     strategy = spec.get("strategy") or {}
     kind = strategy.get("type", "RollingUpdate")
     rollout = kind in ("BlueGreen", "Canary")
     auto_rollback = spec.pop("autoRollback", None)
+    routes: list[dict[str, Any]] = []
     if rollout:
         obj["apiVersion"] = ROLLOUT_API_VERSION
         obj["kind"] = "Rollout"
         replicas = spec.get("replicas", 1)
-        spec["strategy"] = rollout_strategy(
-            warnings, strategy, kind, replicas=replicas if is_int(replicas) else 1
+        spec["strategy"], routes = rollout_strategy(
+            warnings,
+            strategy,
+            kind,
+            replicas=replicas if is_int(replicas) else 1,
+            routing=routing,
+            workload=obj,
         )
         if auto_rollback:
             spec["progressDeadlineAbort"] = True
@@ -84,4 +108,4 @@ def _workload(warnings: Warnings, obj: dict[str, Any]) -> dict[str, Any]:
     template = spec.get("template")
     if isinstance(template, dict):
         pod_template(warnings, template, ("spec", "template"))
-    return obj
+    return obj, routes
