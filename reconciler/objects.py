@@ -82,8 +82,25 @@ class ObjectRef:
         """A stable key for maps and the store: ``Deployment/default/web``."""
         return f"{self.kind}/{self.namespace}/{self.name}"
 
+    @property
+    def namespaced(self) -> str:
+        """``default/web``: the object's ``namespace/name`` (see ``namespaced_name``)."""
+        return namespaced_name(self.namespace, self.name)
+
     def __str__(self) -> str:
         return self.display
+
+
+def namespaced_name(namespace: str, name: str) -> str:
+    """``namespace/name``, as Kubernetes writes a namespaced name (``types.NamespacedName``).
+
+    The key of a Service's proxy listeners and of the per-object views; built here only, so
+    that every reader and writer of such a key agrees.
+
+    >>> namespaced_name("shop", "cart"), ObjectRef(Kind.SERVICE, "default", "web").namespaced
+    ('shop/cart', 'default/web')
+    """
+    return f"{namespace}/{name}"
 
 
 def parse_kind(word: str) -> Kind:

@@ -17,6 +17,11 @@ from collections.abc import Sequence
 from reconciler import __version__
 from reconciler.errors import ReconcilerError, UsageError
 
+__all__ = [
+    "build_parser",
+    "main",
+]
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]

@@ -4,7 +4,8 @@ The folder is validated first, exactly as the daemon would (an invalid folder ex
 exit 1). The objects go to stdout as multi-document YAML (``-o -``, the default, ready for
 ``kubectl apply -f -``) or to one file per object in a folder; every translation that changes
 meaning is printed to stderr as a warning (exit 0: the output is usable, the warnings say
-where it differs).
+where it differs). ``--traffic-router gatewayapi|istio`` maps canary request weights and header
+routes to Argo Rollouts' traffic routing, with the HTTPRoute or VirtualService it edits.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.errors import Problem, ReconcilerError
 from reconciler.export import (
     ExportedObject,
+    TrafficRouter,
     dump_yaml,
     export_objects,
     file_name,
@@ -59,6 +61,14 @@ def register(commands: Any, rollout: Any) -> None:
         default="-",
         metavar="DIR|-",
         help="a folder to write one file per object into, or - for stdout (default)",
+    )
+    parser.add_argument(
+        "--traffic-router",
+        choices=[router.value for router in TrafficRouter],
+        default=None,
+        help="who routes requests in the cluster, for canary request weights (appProtocol: "
+        "http) and header routes: the Argo Rollouts Gateway API plugin (an HTTPRoute) or "
+        "Istio (a VirtualService); default: none (those steps are warned about)",
     )
     parser.set_defaults(func=run_export)
 
@@ -116,7 +126,8 @@ def run_export(args: argparse.Namespace) -> int:
     if not report.ok:
         print("error: the manifests are not valid; nothing exported", file=sys.stderr)
         return 1
-    exported = export_objects(positioned(report.objects))
+    router = TrafficRouter(args.traffic_router) if args.traffic_router else None
+    exported = export_objects(positioned(report.objects), traffic_router=router)
     for problem in exported.problems:
         print(problem.render(), file=sys.stderr)
     if args.output == "-":

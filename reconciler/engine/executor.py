@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.engine.context import earliest
 from reconciler.engine.dispatch import plan
 from reconciler.engine.model import (
     DeletePod,
@@ -204,7 +205,7 @@ class Executor:
         # Observe the pods again: the plan may have just stopped some (they are terminating
         # now), and the RS controller must not count them as still there.
         pods_acted, pods_requeue = await self._sync_pods(ref, obj)
-        requeue = _earliest(result.requeue_after, pods_requeue)
+        requeue = earliest(result.requeue_after, pods_requeue)
         return PassResult(result, spec, requeue, acted or pods_acted)
 
     async def _apply(
@@ -277,7 +278,7 @@ class Executor:
                 pods = by_owner.get(row.name, ())
                 view = self._rs_view(row, pods)
                 pod_plan = plan_pods(view, now=now)
-                requeue = _earliest(requeue, pod_plan.requeue_after)
+                requeue = earliest(requeue, pod_plan.requeue_after)
                 for name in pod_plan.delete:
                     await self.stop_pod(name)
                     acted = True
@@ -368,11 +369,3 @@ def _rs_status(pods: Sequence[PodStatus], obj: Any, *, now: float) -> dict[str, 
 def _has_config_volumes(template: Mapping[str, Any]) -> bool:
     volumes = (template.get("spec") or {}).get("volumes") or []
     return any(isinstance(v, Mapping) and ("configMap" in v or "secret" in v) for v in volumes)
-
-
-def _earliest(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return min(a, b)

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.manifests.configdata import config_values, template_references
+from reconciler.manifests.podenv import ConfigError, PodFacts, container_env, service_variables
 from reconciler.objects import Kind, ObjectRef
 from reconciler.runtime import PodConfig, PodStatus
-from reconciler.runtime.env import ConfigError, PodFacts, container_env, service_variables
 from reconciler.store import ReplicaSetRow, Store
 
 __all__ = ["config_now_resolves", "pod_config"]

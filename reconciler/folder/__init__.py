@@ -6,3 +6,5 @@ for ConfigMaps and Secrets) loads, validates, compares with the store and applie
 ``drift`` compare what runs with what the folder asks; ``locate`` and ``edit`` are the one
 place where commands write manifest files, keeping comments and layout.
 """
+
+__all__: list[str] = []  # the modules are the interface: import from them

@@ -15,30 +15,40 @@ layers keep the rest of the file byte for byte:
    have re-spelled stays as the user wrote it. When the patch cannot be placed, ruamel's whole
    dump of that document is used (still with comments and order).
 
-Writes are atomic: a hidden temporary file in the same folder (the watcher ignores hidden
-files), fsync, ``os.replace``, fsync of the folder, with the file's mode kept.
+Writes are atomic (``folder.files.atomic_write``). Layer 1 and finding an object's document
+are ``folder.documents``; this module is layers 2 and 3 and the verbs' edits.
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import io
 import itertools
-import os
 import re
-import secrets
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from reconciler.errors import ReconcilerError
-from reconciler.objects import DEFAULT_NAMESPACE, Kind, ObjectRef
+from reconciler.folder.documents import (
+    BARE_START,
+    Located,
+    Piece,
+    check_identity,
+    documents_of_text,
+    find_object,
+    has_content,
+    is_filler,
+    join,
+    load_pieces,
+    piece_index,
+    ref_of,
+    refs_in_file,
+)
+from reconciler.folder.files import atomic_write, fsync_dir, iter_manifest_files, write_exclusive
 
 __all__ = [
     "Located",
@@ -59,161 +69,13 @@ __all__ = [
     "write_new",
 ]
 
-MANIFEST_SUFFIXES = (".yaml", ".yml")
-_MARKER = re.compile(r"^(---|\.\.\.)(?=[ \t\r\n]|$)")
-_BARE_START = re.compile(r"^---[ \t]*(#.*)?\r?\n?$")
 _KEY_ONLY = re.compile(
     r"^(?P<lead> *(?:- +)*)(?:[^\s#'\"-][^#:]*|\"[^\"]*\"|'[^']*'):[ \t]*(?:#.*)?$"
 )
 _DASH = re.compile(r"^( *)-( +)\S")
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
-    """Where one object lives: its file, its document number in that file, and its identity."""
-
-    path: Path
-    index: int
-    ref: ObjectRef
-
-
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    """A stretch of a file's text: one YAML document, or comments/directives between them."""
-
-    text: str
-    is_document: bool
-
-
-# ---------------------------------------------------------------------------------- splitting
-
-
-def _is_filler(line: str) -> bool:
-    stripped = line.strip()
-    return not stripped or stripped.startswith("#") or stripped.startswith("%")
-
-
-def _split(text: str) -> list[_Piece]:
-    """Cut ``text`` into pieces whose concatenation is ``text``.
-
-    Document numbering matches ``yaml.safe_load_all``: a leading stretch of comments is not a
-    document; every ``---`` starts one (an empty one loads as null).
-    """
-    pieces: list[_Piece] = []
-    current: list[str] = []
-    explicit = False
-    for line in text.splitlines(keepends=True):
-        if line.startswith("---") and _MARKER.match(line):
-            if current:
-                body = explicit or not all(_is_filler(x) for x in current)
-                pieces.append(_Piece("".join(current), body))
-            current, explicit = [line], True
-        else:
-            current.append(line)
-    if current:
-        body = explicit or not all(_is_filler(x) for x in current)
-        pieces.append(_Piece("".join(current), body))
-    return pieces
-
-
-def _has_content(piece: _Piece) -> bool:
-    lines = piece.text.splitlines()
-    if lines and _MARKER.match(lines[0]):
-        lines = lines[1:]
-    return piece.is_document and not all(_is_filler(x) for x in lines)
-
-
-def _documents(pieces: list[_Piece]) -> list[int]:
-    """Indexes into ``pieces`` of the documents, in order."""
-    return [i for i, piece in enumerate(pieces) if piece.is_document]
-
-
-# ----------------------------------------------------------------------------------- scanning
-
-
-def _is_candidate(path: Path) -> bool:
-    name = path.name
-    if name.startswith((".", "#", "~")) or name.endswith(("~", ".tmp", ".swp")):
-        return False
-    return name.endswith(MANIFEST_SUFFIXES)
-
-
-def iter_manifest_files(folder: Path) -> Iterator[Path]:
-    """Every manifest file under ``folder``, sorted, skipping hidden and editor temp files."""
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            path = Path(root) / name
-            if _is_candidate(path):
-                yield path
-
-
-def ref_of(doc: object) -> ObjectRef | None:
-    if not isinstance(doc, Mapping):
-        return None
-    kind = doc.get("kind")
-    metadata = doc.get("metadata")
-    if not isinstance(metadata, Mapping) or kind not in {k.value for k in Kind}:
-        return None
-    name = metadata.get("name")
-    namespace = metadata.get("namespace") or DEFAULT_NAMESPACE
-    if not isinstance(name, str) or not isinstance(namespace, str):
-        return None
-    return ObjectRef(Kind(kind), namespace, name)
-
-
-def refs_in_file(path: Path) -> list[tuple[int, ObjectRef]]:
-    """``(document number, ref)`` of every object in ``path``; unreadable documents are skipped."""
-    try:
-        text = _read(path)
-    except (OSError, UnicodeDecodeError):
-        return []
-    found: list[tuple[int, ObjectRef]] = []
-    pieces = _split(text)
-    for number, at in enumerate(_documents(pieces)):
-        try:
-            doc = pyyaml.load(pieces[at].text, Loader=_SAFE_LOADER)
-        except pyyaml.YAMLError:
-            continue
-        ref = ref_of(doc)
-        if ref is not None:
-            found.append((number, ref))
-    return found
-
-
-_SAFE_LOADER: Any = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
-
-
-def documents_of_text(text: str) -> list[tuple[ObjectRef | None, str]]:
-    """Each document of a file's text: its object's ref (if any) and its text, verbatim."""
-    out: list[tuple[ObjectRef | None, str]] = []
-    for piece in (p for p in _split(text) if p.is_document):
-        try:
-            doc = pyyaml.load(piece.text, Loader=_SAFE_LOADER)
-        except pyyaml.YAMLError:
-            doc = None
-        body = piece.text
-        first, _, rest = body.partition("\n")
-        if body.startswith("---") and _BARE_START.match(first + "\n"):
-            body = rest
-        out.append((ref_of(doc), body))
-    return out
-
-
-def find_object(folder: Path, ref: ObjectRef) -> Located | None:
-    """The first document under ``folder`` that holds ``ref`` (files in sorted order)."""
-    for path in iter_manifest_files(folder):
-        for number, found in refs_in_file(path):
-            if found == ref:
-                return Located(path=path, index=number, ref=ref)
-    return None
-
-
 # ------------------------------------------------------------------------------ round-trip I/O
-
-
-def _read(path: Path) -> str:
-    return path.read_bytes().decode("utf-8")
 
 
 def _detect_indent(text: str) -> tuple[int, int, int]:
@@ -304,12 +166,12 @@ def _rewrite(text: str, mutate: Callable[[CommentedMap], None]) -> str:
     head = ""
     body = text
     first, _, rest = text.partition("\n")
-    if text.startswith("---") and _BARE_START.match(first + "\n"):
+    if text.startswith("---") and BARE_START.match(first + "\n"):
         head, body = first + "\n", rest
     # comments after the last node belong to the document, not to that node: keep them last
     lines = body.splitlines(keepends=True)
     cut = len(lines)
-    while cut and _is_filler(lines[cut - 1]):
+    while cut and is_filler(lines[cut - 1]):
         cut -= 1
     body, tail = "".join(lines[:cut]), "".join(lines[cut:])
     rt = _yaml_for(body)
@@ -329,41 +191,6 @@ def _rewrite(text: str, mutate: Callable[[CommentedMap], None]) -> str:
     return head + (patched if patched is not None else new) + tail
 
 
-def _join(pieces: list[_Piece], *, crlf: bool) -> bytes:
-    text = "".join(piece.text for piece in pieces)
-    if crlf:
-        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-    return text.encode("utf-8")
-
-
-def _load_pieces(path: Path) -> tuple[list[_Piece], bool]:
-    raw = _read(path)
-    crlf = "\r\n" in raw
-    return _split(raw.replace("\r\n", "\n") if crlf else raw), crlf
-
-
-def _piece_index(pieces: list[_Piece], located: Located) -> int:
-    docs = _documents(pieces)
-    if located.index >= len(docs):
-        raise ReconcilerError(
-            f"error: {located.path} changed while it was being edited "
-            f"(document {located.index} is gone); try again"
-        )
-    return docs[located.index]
-
-
-def _check_identity(text: str, located: Located) -> None:
-    try:
-        doc = pyyaml.load(text, Loader=_SAFE_LOADER)
-    except pyyaml.YAMLError:
-        doc = None
-    if ref_of(doc) != located.ref:
-        raise ReconcilerError(
-            f"error: {located.path} changed while it was being edited "
-            f"({located.ref.display} moved); try again"
-        )
-
-
 def update_object(
     located: Located,
     mutate: Callable[[CommentedMap], None],
@@ -375,19 +202,19 @@ def update_object(
     ``check`` sees the new text of the whole file before anything is written and may raise
     to refuse the change (the verbs validate with it).
     """
-    pieces, crlf = _load_pieces(located.path)
-    at = _piece_index(pieces, located)
+    pieces, crlf = load_pieces(located.path)
+    at = piece_index(pieces, located)
     old = pieces[at].text
-    _check_identity(old, located)
+    check_identity(old, located)
     new = _rewrite(old, mutate)
     if new == old:
         return False
     if old.endswith("\n") and not new.endswith("\n"):
         new += "\n"
-    pieces[at] = _Piece(new, is_document=True)
+    pieces[at] = Piece(new, is_document=True)
     if check is not None:
         check("".join(piece.text for piece in pieces))
-    atomic_write(located.path, _join(pieces, crlf=crlf))
+    atomic_write(located.path, join(pieces, crlf=crlf))
     return True
 
 
@@ -452,48 +279,48 @@ def replace_object(
 
 def document_text(located: Located) -> str:
     """The object's document exactly as it is in the file (without its ``---`` line)."""
-    pieces, _ = _load_pieces(located.path)
-    text = pieces[_piece_index(pieces, located)].text
+    pieces, _ = load_pieces(located.path)
+    text = pieces[piece_index(pieces, located)].text
     first, _, rest = text.partition("\n")
-    return rest if text.startswith("---") and _BARE_START.match(first + "\n") else text
+    return rest if text.startswith("---") and BARE_START.match(first + "\n") else text
 
 
 def document_start(located: Located) -> int:
     """The 0-based line of the file where the object's document (its ``---`` line) starts."""
-    pieces, _ = _load_pieces(located.path)
-    at = _piece_index(pieces, located)
+    pieces, _ = load_pieces(located.path)
+    at = piece_index(pieces, located)
     return sum(piece.text.count("\n") for piece in pieces[:at])
 
 
 def replace_text(located: Located, text: str) -> bool:
     """Replace the object's document with ``text`` verbatim (``edit``: the user's own bytes)."""
-    pieces, crlf = _load_pieces(located.path)
-    at = _piece_index(pieces, located)
+    pieces, crlf = load_pieces(located.path)
+    at = piece_index(pieces, located)
     old = pieces[at].text
-    _check_identity(old, located)
+    check_identity(old, located)
     first, _, _rest = old.partition("\n")
-    head = first + "\n" if old.startswith("---") and _BARE_START.match(first + "\n") else ""
+    head = first + "\n" if old.startswith("---") and BARE_START.match(first + "\n") else ""
     if text and not text.endswith("\n"):
         text += "\n"
     new = head + text
     if new == old:
         return False
-    pieces[at] = _Piece(new, is_document=True)
-    atomic_write(located.path, _join(pieces, crlf=crlf))
+    pieces[at] = Piece(new, is_document=True)
+    atomic_write(located.path, join(pieces, crlf=crlf))
     return True
 
 
 def remove_object(located: Located) -> None:
     """Remove the object's document; remove the file when no document is left in it."""
-    pieces, crlf = _load_pieces(located.path)
-    at = _piece_index(pieces, located)
-    _check_identity(pieces[at].text, located)
+    pieces, crlf = load_pieces(located.path)
+    at = piece_index(pieces, located)
+    check_identity(pieces[at].text, located)
     del pieces[at]
-    if not any(_has_content(piece) for piece in pieces):
+    if not any(has_content(piece) for piece in pieces):
         located.path.unlink()
-        _fsync_dir(located.path.parent)
+        fsync_dir(located.path.parent)
         return
-    atomic_write(located.path, _join(pieces, crlf=crlf))
+    atomic_write(located.path, join(pieces, crlf=crlf))
 
 
 # ------------------------------------------------------------------------------ new documents
@@ -515,63 +342,5 @@ def write_new(folder: Path, filename: str, doc: Mapping[str, Any] | str) -> Path
     text = doc if isinstance(doc, str) else dump_new(doc)
     if text and not text.endswith("\n"):
         text += "\n"
-    _write_exclusive(path, text.encode("utf-8"))
+    write_exclusive(path, text.encode("utf-8"))
     return path
-
-
-# ------------------------------------------------------------------------------- atomic writes
-
-
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-
-
-def _write_temp(path: Path, data: bytes, mode: int) -> Path:
-    temp = _temp_path(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)  # the umask must not narrow the user's mode
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    return temp
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file, whole."""
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    temp = _write_temp(path, data, mode)
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _write_exclusive(path: Path, data: bytes) -> None:
-    temp = _write_temp(path, data, 0o644)
-    try:
-        os.link(temp, path)  # fails with FileExistsError instead of replacing
-    finally:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-    _fsync_dir(path.parent)

@@ -28,7 +28,7 @@ from pathlib import Path
 from reconciler.errors import Problem, Severity
 from reconciler.folder.configsync import ConfigSync, secrets_dir
 from reconciler.folder.drift import PENDING_PRUNE_META, held_deletions
-from reconciler.folder.watch import scan
+from reconciler.folder.files import scan
 from reconciler.manifests.load import Document, load_paths
 from reconciler.manifests.validate import Report, validate_documents
 from reconciler.objects import ObjectRef

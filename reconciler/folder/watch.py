@@ -31,51 +31,24 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from reconciler.folder.files import is_manifest_path
 from reconciler.log import get_logger
 
-MANIFEST_SUFFIXES = (".yaml", ".yml")
 SYNC_RETRY_SECONDS = 1.0  # after a failed sync
 SETTLE_SECONDS = 1.0  # quiet time after an in-place write without a close
 MAX_DEFER_SECONDS = 10.0  # a file written to without end is synced anyway after this
 MAX_DEBOUNCE_SECONDS = 0.5  # a folder that never goes quiet is still synced this often
 _IN_PROGRESS = frozenset({"modified", "created"})  # a write that has not been closed yet
 _COMPLETE_WRITE = "closed"  # closed after writing
-_TEMP_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".part", ".orig", ".rej")
 
 log = get_logger(component="watch")
-
-
-def is_manifest_path(path: Path, root: Path) -> bool:
-    """True for ``*.yaml``/``*.yml`` files under ``root`` that are not hidden or temporary."""
-    try:
-        parts = path.relative_to(root).parts
-    except ValueError:
-        return False
-    if not parts or any(part.startswith((".", "#")) for part in parts):
-        return False
-    name = parts[-1]
-    if name.endswith(_TEMP_SUFFIXES) or name.startswith("~"):
-        return False
-    return name.endswith(MANIFEST_SUFFIXES)
-
-
-def scan(root: Path) -> Iterator[Path]:
-    """Every manifest file under ``root``, sorted, not following symlinked folders (no loops)."""
-    found: list[Path] = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            path = Path(folder) / name
-            if is_manifest_path(path, root):
-                found.append(path)
-    return iter(sorted(found))
 
 
 class _Handler(FileSystemEventHandler):

@@ -6,3 +6,5 @@
 one gate everything downstream passes through; ``lint`` and ``lintstrategy`` are the
 best-practice checks of ``validate --lint``. Nothing here reads the store or the engine.
 """
+
+__all__: list[str] = []  # the modules are the interface: import from them

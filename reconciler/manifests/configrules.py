@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.manifests.configdata import MAX_SIZE, config_values, decode_base64
-from reconciler.manifests.rules import dns_label, dns_subdomain, invalid
+from reconciler.manifests.names import dns_label, dns_subdomain, invalid
 from reconciler.manifests.schema import Finding, Path
 
 __all__ = ["SECRET_TYPES", "check_configmap", "check_secret", "check_update", "config_key_error"]

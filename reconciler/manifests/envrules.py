@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.manifests.configrules import config_key_error
-from reconciler.manifests.rules import invalid
+from reconciler.manifests.names import invalid
 from reconciler.manifests.schema import Finding, Path
 
 __all__ = ["FIELD_PATHS", "RESOURCES", "check_env", "env_name_error"]

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import Severity
+from reconciler.manifests.names import dns_label, dns_subdomain
 from reconciler.manifests.schema import Finding, Path
 from reconciler.runtime.isolation.quantity import QuantityError, parse_quantity
 from reconciler.runtime.isolation.volumes import SOURCES
@@ -112,14 +113,10 @@ def _volumes(volumes: list[Mapping[str, Any]], pod_path: Path) -> Iterable[Findi
 
 
 def _is_label(value: str) -> bool:
-    from reconciler.manifests.rules import dns_label
-
     return dns_label(value) is None
 
 
 def _is_subdomain(value: str) -> bool:
-    from reconciler.manifests.rules import dns_subdomain
-
     return dns_subdomain(value) is None
 
 

@@ -6,21 +6,31 @@ it. The messages follow ``k8s: pkg/apis/apps/validation`` (``Invalid value: <v>:
 API servers from v1.34 do. Rules run only on objects that passed the schema, so they may trust
 types, and return ``Finding``s (a path in the object) that the validator turns into positions.
 
-Rules that need more than one object (duplicate objects, strategy Services, targetPort names,
-port conflicts) live in ``reconciler.manifests.crossrules``.
+Names and labels are checked by ``names``, strategies by ``strategyrules``, volumes and
+resources by ``podrules``. Rules that need more than one object (duplicate objects, strategy
+Services, targetPort names, port conflicts) live in ``reconciler.manifests.crossrules``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import Severity
+from reconciler.manifests.names import (
+    check_labels,
+    check_metadata,
+    dns1035_label,
+    dns_label,
+    dns_subdomain,
+    iana_svc_name,
+    invalid,
+    listed,
+)
 from reconciler.manifests.podrules import check_pod_template
 from reconciler.manifests.schema import Finding, Path
-from reconciler.units import is_percent, parse_duration
+from reconciler.manifests.strategyrules import check_strategy
 
 __all__ = [
     "check_deployment",
@@ -31,129 +41,8 @@ __all__ = [
 
 WARNING = Severity.WARNING
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-
-LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
-    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
-SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
-    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
-    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-DNS1035_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
-    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-)
-PERCENT_MSG = (
-    "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or "
-    "'93%', regex used for validation is '[0-9]+%')"
-)
 HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
-STRATEGY_BLOCKS = {"RollingUpdate": "rollingUpdate", "BlueGreen": "blueGreen", "Canary": "canary"}
-STEP_KINDS = (
-    "setWeight",
-    "pause",
-    "setCanaryScale",
-    "analysis",
-    "experiment",
-    "setHeaderRoute",
-    "setMirrorRoute",
-    "plugin",
-)
-
-
-def invalid(value: Any, why: str) -> str:
-    """``Invalid value: "x": why`` with the value as JSON."""
-    return f"Invalid value: {json.dumps(value, sort_keys=True)}: {why}"
-
-
-# --- names and labels -------------------------------------------------------------------------
-
-
-def dns_label(value: str) -> str | None:
-    if len(value) > 63:
-        return "must be no more than 63 characters"
-    return None if _DNS1123_LABEL.match(value) else LABEL_MSG
-
-
-def dns_subdomain(value: str) -> str | None:
-    if len(value) > 253:
-        return "must be no more than 253 characters"
-    return None if _DNS1123_SUBDOMAIN.match(value) else SUBDOMAIN_MSG
-
-
-def dns1035_label(value: str) -> str | None:
-    if len(value) > 63:
-        return "must be no more than 63 characters"
-    return None if _DNS1035_LABEL.match(value) else DNS1035_MSG
-
-
-def iana_svc_name(value: str) -> str | None:
-    """A port name (``validation.IsValidPortName``)."""
-    if len(value) > 15:
-        return "must be no more than 15 characters"
-    if not _IANA_SVC_NAME.match(value):
-        return "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
-    if "--" in value:
-        return "must not contain consecutive hyphens"
-    if not any(c.isalpha() for c in value):
-        return "must contain at least one letter (a-z)"
-    return None
-
-
-def _label_key(key: str) -> str | None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and dns_subdomain(prefix):
-        return "prefix part " + SUBDOMAIN_MSG
-    if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
-        return (
-            "name part must consist of alphanumeric characters, '-', '_' or '.', and must start "
-            "and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
-            "'123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-        )
-    return None
-
-
-def _labels(labels: Mapping[str, str] | None, path: Path) -> Iterable[Finding]:
-    for key, value in (labels or {}).items():
-        why = _label_key(key)
-        if why:
-            yield Finding((*path, key), invalid(key, why), "labels")
-        elif len(value) > 63 or not _LABEL_VALUE.match(value):
-            yield Finding(
-                (*path, key),
-                invalid(
-                    value,
-                    "a valid label must be an empty string or consist of alphanumeric "
-                    "characters, '-', '_' or '.', and must start and end with an alphanumeric "
-                    "character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
-                    "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
-                ),
-                "labels",
-            )
-
-
-def _metadata(obj: Mapping[str, Any], *, name_check: Any) -> Iterable[Finding]:
-    metadata = obj["metadata"]
-    why = name_check(metadata["name"])
-    if why:
-        yield Finding(("metadata", "name"), invalid(metadata["name"], why), "name")
-    namespace = metadata.get("namespace")
-    if namespace is not None and (why := dns_label(namespace)):
-        yield Finding(("metadata", "namespace"), invalid(namespace, why), "name")
-    yield from _labels(metadata.get("labels"), ("metadata", "labels"))
 
 
 # --- selectors --------------------------------------------------------------------------------
@@ -184,7 +73,7 @@ def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str
 
 def _selector(spec: Mapping[str, Any]) -> Iterable[Finding]:
     selector = spec["selector"]
-    yield from _labels(selector.get("matchLabels"), ("spec", "selector", "matchLabels"))
+    yield from check_labels(selector.get("matchLabels"), ("spec", "selector", "matchLabels"))
     expressions = selector.get("matchExpressions") or []
     for index, expression in enumerate(expressions):
         path: Path = ("spec", "selector", "matchExpressions", index, "values")
@@ -218,141 +107,12 @@ def _selector(spec: Mapping[str, Any]) -> Iterable[Finding]:
         )
 
 
-# --- strategy ---------------------------------------------------------------------------------
-
-
-def _int_or_percent(value: Any, path: Path, *, at_most_100: bool) -> Iterable[Finding]:
-    if isinstance(value, str):
-        if not is_percent(value):
-            yield Finding(path, invalid(value, PERCENT_MSG), "percent")
-        elif at_most_100 and int(value[:-1]) > 100:
-            yield Finding(path, invalid(value, "must not be greater than 100%"), "percent")
-
-
-def _is_zero(value: Any) -> bool:
-    """Percents are compared as plain numbers, not against replicas: "0%" is zero, "1%" is not."""
-    if isinstance(value, str):
-        return is_percent(value) and int(value[:-1]) == 0
-    return bool(value == 0)
-
-
-def _surge_unavailable(block: Mapping[str, Any], path: Path) -> Iterable[Finding]:
-    surge = block.get("maxSurge", "25%")
-    unavailable = block.get("maxUnavailable", "25%")
-    yield from _int_or_percent(surge, (*path, "maxSurge"), at_most_100=False)
-    yield from _int_or_percent(unavailable, (*path, "maxUnavailable"), at_most_100=True)
-    if _is_zero(surge) and _is_zero(unavailable):
-        yield Finding(
-            (*path, "maxUnavailable"),
-            invalid(unavailable, "may not be 0 when `maxSurge` is 0"),
-            "max-surge-unavailable",
-            at=(*path,) if "maxUnavailable" not in block else None,
-        )
-
-
-def _duration(value: Any, path: Path) -> Iterable[Finding]:
-    try:
-        parse_duration(value)
-    except ValueError:
-        yield Finding(
-            path,
-            invalid(value, 'must be seconds or a duration like "30s", "5m", "1h"'),
-            "duration",
-        )
-
-
-def _strategy(spec: Mapping[str, Any]) -> Iterable[Finding]:
-    strategy = spec.get("strategy") or {}
-    kind = strategy.get("type", "RollingUpdate")
-    for type_name, block in STRATEGY_BLOCKS.items():
-        if block in strategy and kind != type_name:
-            yield Finding(
-                ("spec", "strategy", block),
-                f"Forbidden: may not be specified when strategy `type` is '{kind}'",
-                "strategy",
-            )
-    if kind == "BlueGreen" and "blueGreen" not in strategy:
-        yield Finding(
-            ("spec", "strategy", "blueGreen"),
-            "Required value: must be specified when strategy `type` is 'BlueGreen' "
-            "(at least blueGreen.activeService)",
-            "strategy",
-            at=("spec", "strategy", "type"),
-        )
-    if kind == "RollingUpdate":
-        yield from _surge_unavailable(
-            strategy.get("rollingUpdate") or {}, ("spec", "strategy", "rollingUpdate")
-        )
-    if kind == "BlueGreen" and "blueGreen" in strategy:
-        blue_green = strategy["blueGreen"]
-        preview = blue_green.get("previewService")
-        if preview and preview == blue_green["activeService"]:
-            yield Finding(
-                ("spec", "strategy", "blueGreen", "previewService"),
-                invalid(preview, "must differ from activeService"),
-                "strategy",
-            )
-    if kind == "Canary" and "canary" in strategy:
-        yield from _canary(strategy["canary"], spec)
-
-
-def _canary(canary: Mapping[str, Any], spec: Mapping[str, Any]) -> Iterable[Finding]:
-    base: Path = ("spec", "strategy", "canary")
-    yield from _surge_unavailable(canary, base)
-    stable, canary_service = canary.get("stableService"), canary.get("canaryService")
-    if stable and stable == canary_service:
-        yield Finding(
-            (*base, "canaryService"),
-            invalid(canary_service, "must differ from stableService"),
-            "strategy",
-        )
-    for index, step in enumerate(canary.get("steps") or []):
-        path: Path = (*base, "steps", index)
-        kinds = [name for name in STEP_KINDS if name in step]
-        if len(kinds) != 1:
-            what = ", ".join(kinds) if kinds else "none"
-            yield Finding(
-                path,
-                f"Invalid value: a step must have exactly one of setWeight or pause (has: {what})",
-                "canary-step",
-            )
-        pause = step.get("pause")
-        if isinstance(pause, dict) and "duration" in pause:
-            yield from _duration(pause["duration"], (*path, "pause", "duration"))
-    analysis = canary.get("analysis")
-    if analysis:
-        if "interval" in analysis:
-            yield from _duration(analysis["interval"], (*base, "analysis", "interval"))
-        port = analysis["httpGet"]["port"]
-        if isinstance(port, str):
-            names = {
-                p.get("name")
-                for c in spec["template"]["spec"]["containers"]
-                for p in c.get("ports") or []
-            }
-            if port not in names:
-                yield Finding(
-                    (*base, "analysis", "httpGet", "port"),
-                    invalid(
-                        port,
-                        "must be a number or the name of a container port "
-                        f"(declared: {_names(names)})",
-                    ),
-                    "probe-port",
-                )
-
-
-def _names(names: Iterable[Any]) -> str:
-    listed = sorted(str(n) for n in names if n)
-    return ", ".join(listed) if listed else "none"
-
-
 # --- pod template -----------------------------------------------------------------------------
 
 
 def _pod(spec: Mapping[str, Any]) -> Iterable[Finding]:
     template = spec["template"]
-    yield from _labels(
+    yield from check_labels(
         (template.get("metadata") or {}).get("labels"), ("spec", "template", "metadata", "labels")
     )
     pod_path: Path = ("spec", "template", "spec")
@@ -452,7 +212,7 @@ def _probe(
                     invalid(
                         port,
                         f'no port of container "{container}" has this name '
-                        f"(declared: {_names(declared)})",
+                        f"(declared: {listed(declared)})",
                     ),
                     "probe-port",
                 )
@@ -472,9 +232,9 @@ def _probe(
 def check_deployment(obj: Mapping[str, Any]) -> list[Finding]:
     """Findings of one schema-valid Deployment."""
     spec = obj["spec"]
-    findings = list(_metadata(obj, name_check=dns_subdomain))
+    findings = list(check_metadata(obj, name_check=dns_subdomain))
     findings.extend(_selector(spec))
-    findings.extend(_strategy(spec))
+    findings.extend(check_strategy(spec))
     min_ready = spec.get("minReadySeconds", 0)
     deadline = spec.get("progressDeadlineSeconds", 600)
     if deadline <= min_ready:
@@ -494,8 +254,8 @@ def check_deployment(obj: Mapping[str, Any]) -> list[Finding]:
 def check_service(obj: Mapping[str, Any]) -> list[Finding]:
     """Findings of one schema-valid Service."""
     spec = obj["spec"]
-    findings = list(_metadata(obj, name_check=dns1035_label))
-    findings.extend(_labels(spec.get("selector"), ("spec", "selector")))
+    findings = list(check_metadata(obj, name_check=dns1035_label))
+    findings.extend(check_labels(spec.get("selector"), ("spec", "selector")))
     if not spec.get("selector"):
         findings.append(
             Finding(

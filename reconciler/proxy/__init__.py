@@ -12,6 +12,16 @@ from typing import Protocol
 
 from reconciler.errors import ReconcilerError
 
+__all__ = [
+    "BackendGroup",
+    "Endpoint",
+    "GroupStats",
+    "ListenerError",
+    "ListenerSpec",
+    "ListenerStats",
+    "Proxy",
+]
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Endpoint:

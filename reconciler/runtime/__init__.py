@@ -15,6 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+__all__ = [
+    "ContainerState",
+    "ContainerStatus",
+    "PodConfig",
+    "PodPhase",
+    "PodSpec",
+    "PodStatus",
+    "Runtime",
+]
+
 
 class ContainerState(enum.StrEnum):
     WAITING = "Waiting"
@@ -60,7 +70,7 @@ class PodConfig:
     config_maps: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
     secrets: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
     # the Kubernetes service variables of the namespace's Services when the pod was created
-    # (``WEB_SERVICE_HOST``, ``WEB_SERVICE_PORT``, ...; see ``reconciler.runtime.env``)
+    # (``WEB_SERVICE_HOST``, ``WEB_SERVICE_PORT``, ...; see ``reconciler.manifests.podenv``)
     services: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never a value in a log line or a traceback

@@ -1,6 +1,6 @@
 """From a defaulted pod template to what ``exec`` needs: argv, environment, working dir.
 
-The environment is what Kubernetes gives a container (``reconciler.runtime.env``): a minimal
+The environment is what Kubernetes gives a container (``reconciler.manifests.podenv``): a minimal
 base (``PATH``, ``HOME``, ``HOSTNAME``) — never the daemon's own environment — then the
 namespace's service variables, the pod's variables (``PORT``, ``PORT_<NAME>``, ``POD_NAME``,
 ``POD_NAMESPACE``, ``POD_IP``, ``IMAGE``, ``IMAGE_NAME``, ``IMAGE_TAG``), ``envFrom`` and the
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.manifests.expand import expand
+from reconciler.manifests.podenv import ConfigError, PodFacts, base_environment, container_env
 from reconciler.runtime import PodConfig
-from reconciler.runtime.env import ConfigError, PodFacts, base_environment, container_env
-from reconciler.runtime.expand import expand
 
 __all__ = [
     "ConfigError",

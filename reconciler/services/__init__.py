@@ -4,3 +4,5 @@
 is the pure arithmetic of which Ready pods serve a port with what weight; ``analysis`` checks a
 running canary and reports failures to the engine.
 """
+
+__all__: list[str] = []  # the modules are the interface: import from them

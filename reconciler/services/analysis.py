@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.log import get_logger
-from reconciler.objects import ObjectRef
+from reconciler.objects import ObjectRef, namespaced_name
 from reconciler.proxy import Proxy
 from reconciler.runtime import Runtime
 from reconciler.units import parse_duration
@@ -88,7 +88,7 @@ class CanaryAnalysis:
         counted = self._failures.get((ref, rs_hash), 0)
         target = self._targets.get(ref)
         if target is not None and target.canary_service and target.rs_hash == rs_hash:
-            service = f"{ref.namespace}/{target.canary_service}"
+            service = namespaced_name(ref.namespace, target.canary_service)
             counted += self.proxy.connection_failures(service, "canary")
         return counted
 

@@ -42,7 +42,7 @@ def listener_specs(obj: AppliedObject, *, bind: str) -> dict[str, ListenerSpec]:
     timeout = None
     if spec.get("sessionAffinity") == "ClientIP":
         timeout = float(spec["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"])
-    key = f"{obj.ref.namespace}/{obj.ref.name}"
+    key = obj.ref.namespaced
     return {
         port_name(port): ListenerSpec(
             service=key,
@@ -79,7 +79,7 @@ class ServiceRouter:
 
     async def bind(self, ref: ObjectRef, obj: AppliedObject | None) -> None:
         """Make the listeners match the Service (``None``: it is gone)."""
-        key = f"{ref.namespace}/{ref.name}"
+        key = ref.namespaced
         wanted = listener_specs(obj, bind=self.bind_address) if obj is not None else {}
         for name in self._listening.get(ref, set()) - set(wanted):
             await self.proxy.remove_listener(key, name)
@@ -135,7 +135,7 @@ class ServiceRouter:
         waiting = {d.namespace for d in self._awaiting}
         for ref, ports in self._listening.items():
             backends = service_backends(self._specs[ref], pods, self._groups_for(ref))
-            key = f"{ref.namespace}/{ref.name}"
+            key = ref.namespaced
             for name, groups in backends.items():
                 if name not in ports:
                     continue

@@ -29,7 +29,7 @@ from reconciler.cli.rollout_tree import (
 )
 from reconciler.cli.views import pod_ready, pod_status_word
 from reconciler.folder import diff as yaml_diff
-from reconciler.objects import Kind, ObjectRef
+from reconciler.objects import Kind, ObjectRef, namespaced_name
 from reconciler.proxy import ListenerStats
 from reconciler.runtime import PodStatus
 from reconciler.services.endpoints import selects
@@ -111,9 +111,9 @@ class ServiceIndex:
             for key, value in _template_labels(dep).items():
                 by_label.setdefault((dep.ref.namespace, key, str(value)), []).append(dep)
             for name in _named_services(dep):
-                self._own(f"{dep.ref.namespace}/{name}", dep.ref)
+                self._own(namespaced_name(dep.ref.namespace, name), dep.ref)
         for svc in services:
-            key = f"{svc.ref.namespace}/{svc.ref.name}"
+            key = svc.ref.namespaced
             selector = _selector_of(svc)
             if key in self.owner or not selector:
                 continue
@@ -388,5 +388,5 @@ def traffic_by_deployment(
         revisions = group_revisions(
             obj.status.get("rollout") or {}, store.list_replicasets(obj.ref)
         )
-        out[f"{obj.ref.namespace}/{obj.ref.name}"] = _traffic(services, stats, revisions)
+        out[obj.ref.namespaced] = _traffic(services, stats, revisions)
     return out

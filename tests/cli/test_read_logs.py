@@ -7,9 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from test_read_world import World, container, world_fixture  # noqa: F401 - the world fixture
@@ -20,6 +18,7 @@ from reconciler.runtime.layout import pod_runtime_dir, write_private_json
 from reconciler.runtime.logs import LogWriter, current_log, keep_as_previous, previous_log
 from reconciler.runtime.process import ProcessRuntime
 from reconciler.store import PodRecord, pod_to_dict
+from tests.polling import wait_until
 
 
 def _runtime_files(world: World, pod: str, logs: dict[str, bytes]) -> None:
@@ -101,15 +100,6 @@ def test_logs_of_missing_pod(world: World, capsys: pytest.CaptureFixture[str]) -
     assert capsys.readouterr().err == 'Error from server (NotFound): pods "nope" not found\n'
 
 
-async def _wait_until(condition: Callable[[], Any], *, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
-    return value
-
-
 def _cli(world: World, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
@@ -163,7 +153,7 @@ def test_logs_and_exec_against_a_real_pod(world: World, tmp_path: Path) -> None:
         try:
             await runtime.start_pod(spec)
             log = current_log(world.state_dir, "default", name, "web")
-            await _wait_until(lambda: log.exists() and b"hello" in log.read_bytes())
+            await wait_until(lambda: log.exists() and b"hello" in log.read_bytes(), timeout=10)
             pod = next(p for p in runtime.pods() if p.name == name)
             world.store.replace_pods(
                 [

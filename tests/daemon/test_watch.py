@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.folder.watch import FolderWatcher, is_manifest_path, scan
+from reconciler.folder.files import is_manifest_path, scan
+from reconciler.folder.watch import FolderWatcher
 
 
 @pytest.mark.parametrize(
@@ -224,3 +225,14 @@ def test_a_file_replaced_in_a_loop_does_not_starve_the_sync(tmp_path: Path) -> N
         return len(calls)
 
     assert asyncio.run(main()) >= 2
+
+
+def test_editing_commands_see_the_files_the_watcher_syncs(tmp_path: Path) -> None:
+    """apply/delete/edit walk exactly the manifest files the watcher and sync use (one rule)."""
+    from reconciler.folder.files import iter_manifest_files
+
+    for relative in ("a.yaml", "sub/b.yml", "web.yaml.bak", "web.yaml.orig", ".h/c.yaml", "#x#"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("")
+    assert sorted(iter_manifest_files(tmp_path)) == list(scan(tmp_path))
+    assert [p.relative_to(tmp_path).as_posix() for p in scan(tmp_path)] == ["a.yaml", "sub/b.yml"]

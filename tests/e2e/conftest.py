@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from reconciler.proxy.dataplane import stop_dataplane
 from tests.e2e.harness import DaemonProcess, processes_with, wait_for
+from tests.ports import free_port as free_port  # e2e and web tests import it from here
 
 
 @pytest.fixture
@@ -48,12 +48,6 @@ def daemon(folder: Path, tmp_path: Path, token: str) -> Iterator[DaemonProcess]:
         for pid in processes_with(token):
             os.kill(pid, signal.SIGKILL)
     assert process.dataplane_pid() is None, "a data plane outlived the test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 pytestmark = pytest.mark.e2e

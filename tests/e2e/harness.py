@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,28 +25,9 @@ from reconciler.proxy.dataplane import stop_dataplane
 from reconciler.runtime import PodStatus
 from reconciler.store import Store
 from reconciler.store.records import pod_from_dict
+from tests.polling import wait_for
 
 T = TypeVar("T")
-
-
-def wait_for(
-    predicate: Callable[[], T | None],
-    *,
-    timeout: float = 20.0,
-    interval: float = 0.05,
-    what: str = "",
-) -> T:
-    """Poll until ``predicate()`` is truthy; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout}s waiting for {what or predicate}: last={last!r}"
-    )
 
 
 ROLLING_SURGE_ONE = """

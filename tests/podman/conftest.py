@@ -32,6 +32,7 @@ from reconciler.runtime.podman import stop_all
 from reconciler.runtime.podman.host import configure, podman_env
 from reconciler.runtime.podman.translate import LABEL_STATE_ID
 from tests.e2e.harness import DaemonProcess, wait_for
+from tests.ports import free_port as free_port  # the podman tests import it from here
 
 SESSION = uuid.uuid4().hex[:8]
 TEST_LABEL = "io.reconciler.test"
@@ -74,12 +75,6 @@ def podman(env: dict[str, str], *args: str, check: bool = True) -> str:
     if check and result.returncode != 0:
         raise AssertionError(f"podman {' '.join(args)}: {result.stderr}")
     return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,10 @@ from pathlib import Path
 
 from reconciler.proxy import BackendGroup, Endpoint, ListenerSpec
 from reconciler.proxy.client import DataPlaneClient
+from tests.polling import wait_for
+from tests.ports import free_port as free_port  # the data plane tests import it from here
 
 WEB = "default/web"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -95,16 +91,13 @@ async def serving(client: DataPlaneClient, endpoint: Endpoint, port: int = 0) ->
 
 
 def eventually_answers(port: int) -> None:
-    deadline = time.monotonic() + 5
-    while True:
+    def answers() -> bool:
         try:
-            if answer(port) == b"hi\n":
-                return
+            return answer(port) == b"hi\n"
         except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"port {port} does not answer")
-        time.sleep(0.02)
+            return False
+
+    wait_for(answers, timeout=5, interval=0.02, what=f"port {port} to answer")
 
 
 def gone(pid: int) -> bool:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
 from reconciler.proxy import Endpoint
+from tests.polling import wait_until as eventually  # the proxy tests await with this name
 
 DEADLINE = 5.0
 
@@ -22,15 +22,6 @@ def run(coro: Coroutine[Any, Any, None]) -> None:
             await coro
 
     asyncio.run(bounded())
-
-
-async def eventually(predicate: Callable[[], bool], *, timeout: float = DEADLINE) -> None:
-    """Await a condition, polling the loop, failing after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
 
 
 class NamedBackend:

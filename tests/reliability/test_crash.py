@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import free_port
 from tests.e2e.harness import DaemonProcess
+from tests.ports import free_port
 from tests.reliability.fleet import (
     STRATEGIES,
     Member,

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from reconciler.runtime.ports import PortAllocator
-from tests.e2e.conftest import free_port
 from tests.e2e.harness import (
     ROLLING_SURGE_ONE,
     DaemonProcess,
@@ -31,6 +30,7 @@ from tests.e2e.harness import (
 )
 from tests.e2e.load import Load, fetch_version
 from tests.e2e.test_walkthrough import write
+from tests.ports import free_port
 from tests.reliability.fleet import (
     Member,
     pod_processes,

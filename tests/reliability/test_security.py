@@ -13,8 +13,8 @@ from reconciler.manifests.load import load_paths
 from reconciler.manifests.validate import validate_documents
 from reconciler.paths import check_owner
 from reconciler.runtime.layout import container_file, pod_logs_dir, pod_runtime_dir
-from tests.e2e.conftest import free_port
 from tests.e2e.harness import DaemonProcess, deployment_yaml, wait_for
+from tests.ports import free_port
 from tests.reliability.fleet import service_yaml
 
 SECRETS = {"DB_PASSWORD": "hunter2-pw", "GITHUB_TOKEN": "ghp-tok-123", "API_KEY": "k3y-value"}

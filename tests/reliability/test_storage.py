@@ -21,8 +21,8 @@ import pytest
 from reconciler.objects import Kind, ObjectRef
 from reconciler.runtime.logs import LogWriter
 from reconciler.store.core import FAULT_ENV
-from tests.e2e.conftest import free_port
 from tests.e2e.harness import DaemonProcess, processes_with, wait_for
+from tests.ports import free_port
 from tests.reliability.fleet import Member, revisions, settled, wait_settled, write_fleet
 
 pytestmark = [pytest.mark.e2e]

@@ -1,10 +1,9 @@
-"""Helpers for runtime tests: pod specs from container dicts, and awaiting a condition."""
+"""Helpers for runtime tests: pod specs from container dicts (waiting is ``tests.polling``)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 from reconciler.defaults import default_pod_template
 from reconciler.runtime import PodSpec, PodStatus
 from reconciler.runtime.process import ProcessRuntime
+from tests.polling import wait_until as wait_until  # the runtime tests import it from here
 
 PY = sys.executable
 T = TypeVar("T")
@@ -49,20 +49,6 @@ def pod_spec(
         template=template,
         base_dir=base_dir,
     )
-
-
-async def wait_until(
-    condition: Callable[[], Any], *, timeout: float = 5.0, interval: float = 0.01
-) -> Any:
-    """Await ``condition()`` becoming truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
 
 
 def pod_of(runtime: ProcessRuntime, name: str) -> PodStatus | None:

@@ -10,8 +10,8 @@ import pytest
 MODULES = [
     "reconciler.runtime.config",
     "reconciler.runtime.container",
-    "reconciler.runtime.env",
-    "reconciler.runtime.expand",
+    "reconciler.manifests.podenv",
+    "reconciler.manifests.expand",
     "reconciler.runtime.ports",
     "reconciler.runtime.lifecycle",
 ]

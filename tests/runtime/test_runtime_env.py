@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.runtime import PodConfig
-from reconciler.runtime.config import container_config
-from reconciler.runtime.env import (
+from reconciler.manifests.podenv import (
     DEFAULT_PATH,
     ConfigError,
     PodFacts,
@@ -21,6 +19,8 @@ from reconciler.runtime.env import (
     parse_quantity,
     service_variables,
 )
+from reconciler.runtime import PodConfig
+from reconciler.runtime.config import container_config
 
 CONFIG = PodConfig(
     config_maps={"app": {"GREETING": b"hello", "mode": b"fast", "9lives": b"x", "a.b": b"y"}},

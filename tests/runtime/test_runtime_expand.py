@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler.manifests.expand import expand
 from reconciler.runtime.config import ConfigError, container_config, env_key, image_parts
-from reconciler.runtime.expand import expand
 
 VARS = {"A": "1", "PORT": "8080", "EMPTY": ""}
 

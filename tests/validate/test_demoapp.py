@@ -8,28 +8,23 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.polling import wait_for
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_listening(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
         except OSError:
-            time.sleep(0.02)
-    raise AssertionError(f"nothing listening on {port}")
+            return False
+        return True
+
+    wait_for(listening, timeout=timeout, interval=0.02, what=f"something listening on {port}")
 
 
 def test_answers_version_keeps_alive_and_drains_on_sigterm() -> None:

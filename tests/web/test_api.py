@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import free_port
 from tests.e2e.harness import DaemonProcess, wait_for
 from tests.e2e.test_walkthrough import write
+from tests.ports import free_port
 from tests.web.client import get_json, request
 from tests.web.conftest import Receiver
 from tests.web.manifests import canary

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import free_port
 from tests.e2e.harness import wait_for
 from tests.e2e.test_walkthrough import write
+from tests.ports import free_port
 from tests.web.browser import chrome, until
 from tests.web.manifests import canary, rolling
 

@@ -9,10 +9,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.runtime import PodStatus
-from tests.e2e.conftest import free_port
 from tests.e2e.harness import DaemonProcess, wait_for
 from tests.e2e.load import fetch_version
 from tests.e2e.test_walkthrough import write
+from tests.ports import free_port
 from tests.web.client import request
 from tests.web.manifests import canary, rolling
 

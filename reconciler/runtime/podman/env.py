@@ -23,9 +23,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from reconciler.manifests.expand import expand
 from reconciler.runtime import PodSpec
 from reconciler.runtime.config import container_config, pod_variables
-from reconciler.runtime.expand import expand
 
 _IMAGE_VARIABLES = ("IMAGE", "IMAGE_NAME", "IMAGE_TAG")  # the process runtime's stand-ins
 

@@ -1,7 +1,10 @@
 """The environment Kubernetes gives a container, resolved the way the kubelet resolves it.
 
 Every runtime calls :func:`container_env` (the process runtime through ``container_config``,
-the podman runtime directly), so a pod sees the same variables whatever runs it. Lowest
+the podman runtime directly), so a pod sees the same variables whatever runs it; the engine
+calls it too, to see whether a pod waiting for a ConfigMap would start now. It is the manifest's
+meaning (pure but for the node's capacity), not a runtime's, so it lives with the manifests and
+neither the engine nor a runtime has to import the other. Lowest
 precedence first:
 
 1. a minimal base (``PATH``, ``HOME``, ``HOSTNAME`` = the pod's name) — never the daemon's own
@@ -30,7 +33,7 @@ kubelet's message; the container then waits in ``CreateContainerConfigError``.
 ...     config=PodConfig(config_maps={"cfg": {}}), variables={})
 Traceback (most recent call last):
 ...
-reconciler.runtime.env.ConfigError: couldn't find key nope in ConfigMap default/cfg
+reconciler.manifests.podenv.ConfigError: couldn't find key nope in ConfigMap default/cfg
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from reconciler.manifests.expand import expand
 from reconciler.runtime import PodConfig
-from reconciler.runtime.expand import expand
 
 __all__ = [
     "DEFAULT_PATH",
