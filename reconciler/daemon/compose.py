@@ -25,7 +25,7 @@ from reconciler.runtime import Runtime
 from reconciler.runtime.select import SelectingRuntime
 from reconciler.services.analysis import CanaryAnalysis
 from reconciler.services.router import ServiceRouter
-from reconciler.store import Store
+from reconciler.store import FaultFile, Store
 
 
 def assemble(
@@ -68,7 +68,8 @@ def assemble(
 
 def open_store(options: RunOptions) -> Store:
     """The state directory's store, locked for this daemon (a second one is refused)."""
-    store = Store.open(options.state_dir)
+    faults = FaultFile(options.fault_file) if options.fault_file is not None else None
+    store = Store.open(options.state_dir, faults=faults)
     try:
         store.lock_daemon()
     except BaseException:
