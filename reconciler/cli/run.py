@@ -141,7 +141,7 @@ async def _serve(options: RunOptions, *, http: str = "off", webhooks: list[str])
                 manifests=options.daemon.manifests,
             )
             web.open()  # a taken port is an error now, before any pod starts
-        daemon = await compose.build(options, store)
+        daemon, dataplane = await compose.build(options, store)
         stop = asyncio.Event()
         remove = install_signal_handlers(stop)
         try:
@@ -151,6 +151,10 @@ async def _serve(options: RunOptions, *, http: str = "off", webhooks: list[str])
         except ForcedStop:
             # the pods run on under their shims, as after any stop: the next daemon adopts them
             return 1
+        except Exception:
+            if not daemon.synced.is_set():  # failed at start: no fresh data plane left behind
+                await dataplane.abandon()
+            raise
         finally:
             remove()
             if web is not None:

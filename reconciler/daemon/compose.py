@@ -3,7 +3,8 @@
 ``assemble`` wires the parts around a store, a runtime, a proxy and a clock it is given (the
 real ones, or the in-memory fakes of the unit tests); ``open_store`` and ``build`` make the real
 ones for ``reconciler run``: the SQLite store (locked: one daemon per state directory), the
-process and podman runtimes side by side (``runtimeClassName``), and the data plane client.
+process and podman runtimes side by side (``runtimeClassName``), and the data plane, started
+when the first Service is bound (``daemon.dataplane``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 from reconciler.clock import Clock, SystemClock
+from reconciler.daemon.dataplane import OnDemandDataPlane
 from reconciler.daemon.events import DaemonEvents
 from reconciler.daemon.loop import Daemon
 from reconciler.daemon.options import DaemonOptions, RunOptions
@@ -78,16 +80,21 @@ def open_store(options: RunOptions) -> Store:
     return store
 
 
-async def build(options: RunOptions, store: Store) -> Daemon:
-    """The real daemon: data plane first (it keeps serving what it served until the daemon
-    has its whole configuration: ``proxy.configured()``), then the runtimes, adopting pods."""
-    from reconciler.proxy.client import DataPlaneClient
+async def build(options: RunOptions, store: Store) -> tuple[Daemon, OnDemandDataPlane]:
+    """The real daemon, and its data plane (for ``abandon`` if the daemon fails to start).
 
-    proxy = DataPlaneClient(options.state_dir)
-    await proxy.start()
-    runtime = runtimes(options, store=store)
-    await runtime.start()
-    return assemble(options.daemon, store=store, runtime=runtime, proxy=proxy)
+    A data plane that outlived the previous daemon is connected to first (it keeps serving
+    what it served until the daemon has its whole configuration: ``proxy.configured()``); none
+    is started until a Service is bound. Then the runtimes start, adopting pods."""
+    proxy = OnDemandDataPlane(options.state_dir)
+    await proxy.prepare()
+    try:
+        runtime = runtimes(options, store=store)
+        await runtime.start()
+    except BaseException:
+        await proxy.close()
+        raise
+    return assemble(options.daemon, store=store, runtime=runtime, proxy=proxy), proxy
 
 
 def runtimes(options: RunOptions, *, store: Store) -> SelectingRuntime:
