@@ -10,6 +10,7 @@ when the first Service is bound (``daemon.dataplane``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.clock import Clock, SystemClock
@@ -37,10 +38,14 @@ def assemble(
     runtime: Runtime,
     proxy: Proxy,
     clock: Clock | None = None,
+    queue_clock: Callable[[], float] = time.monotonic,
 ) -> Daemon:
-    """A daemon around the given store, runtime and proxy (started by the caller)."""
+    """A daemon around the given store, runtime and proxy (started by the caller).
+
+    ``clock`` is what the engine plans with (wall-clock seconds); ``queue_clock`` times the
+    work queue's delays (monotonic; a unit test passes its manual clock to both)."""
     clock = clock or SystemClock()
-    queue: WorkQueue[ObjectRef] = WorkQueue()
+    queue: WorkQueue[ObjectRef] = WorkQueue(now=queue_clock)
     events = DaemonEvents(store, clock.now)
     services = ServiceRouter(
         proxy=proxy, runtime=runtime, bind=options.bind, on_listen_failed=events.failed_to_listen

@@ -158,3 +158,23 @@ def test_a_deleted_manifest_winds_the_deployment_down(tmp_path: Path) -> None:
             assert len(w.pods("other")) == 1
 
     asyncio.run(scenario())
+
+
+def test_min_ready_seconds_pass_on_the_manual_clock(tmp_path: Path) -> None:
+    """minReadySeconds 30: Ready pods count as available only once 30 s have passed on the
+    daemon's clock, and the pass the plan asked for comes when they have (no real wait)."""
+    manifest = deployment("web").replace(
+        "  replicas: 2\n", "  replicas: 2\n  minReadySeconds: 30\n"
+    )
+
+    async def scenario() -> None:
+        async with world(tmp_path, {"web.yaml": manifest}, ready_on_start=True) as w:
+            await until(lambda: w.status("web").get("readyReplicas") == 2, what="Ready")
+            assert w.status("web").get("availableReplicas", 0) == 0
+            w.advance(29)
+            await asyncio.sleep(0.05)
+            assert w.status("web").get("availableReplicas", 0) == 0
+            w.advance(1)
+            await until(lambda: w.status("web").get("availableReplicas") == 2, what="available")
+
+    asyncio.run(scenario())

@@ -105,6 +105,11 @@ class World:
             if not pod.terminating and not pod.ready:
                 self.runtime.set_ready(pod.name)
 
+    def advance(self, seconds: float) -> None:
+        """Move the manual clock; the work queue looks at what came due."""
+        self.clock.advance(seconds)
+        self.daemon.queue.wake()
+
     def status(self, name: str) -> dict[str, object]:
         obj = self.store.get_object(ref(name))
         assert obj is not None
@@ -131,7 +136,9 @@ async def world(
     for port in occupied:
         proxy.occupy("127.0.0.1", port)
     options = DaemonOptions(manifests=folder, debounce=0.01, intent_poll=0.01, pods_flush=0.01)
-    daemon = assemble(options, store=store, runtime=runtime, proxy=proxy, clock=clock)
+    daemon = assemble(
+        options, store=store, runtime=runtime, proxy=proxy, clock=clock, queue_clock=clock.now
+    )
     try:
         await daemon.start()
         yield World(folder, store, runtime, proxy, clock, daemon)
