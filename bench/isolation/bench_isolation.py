@@ -25,6 +25,7 @@ from isolation_helpers import isolated_pod
 
 from reconciler.runtime import PodConfig
 from reconciler.runtime.process import ProcessRuntime
+from reconciler.runtime.waiting import wait_gone
 
 CONFIG = PodConfig(config_maps={"app": {"app.conf": b"color=blue\n"}})
 
@@ -80,7 +81,7 @@ async def measure(state: Path, work: Path, name: str, pods: int) -> tuple[list[f
             starts.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             await runtime.stop_pod(spec.name)
-            await runtime.wait_gone(spec.name)
+            await wait_gone(runtime, spec.name)
             stops.append(time.perf_counter() - t0)
     finally:
         await runtime.close()

@@ -41,6 +41,7 @@ from reconciler.log import configure  # noqa: E402
 from reconciler.runtime import PodSpec, PodStatus  # noqa: E402
 from reconciler.runtime.podman import PodmanRuntime, stop_all  # noqa: E402
 from reconciler.runtime.podman.host import configure as configure_podman  # noqa: E402
+from reconciler.runtime.waiting import wait_gone  # noqa: E402
 from tests.e2e.harness import DaemonProcess, wait_for  # noqa: E402
 from tests.e2e.load import Load  # noqa: E402
 
@@ -138,7 +139,7 @@ async def start_to_ready(state: Path, image: str, pods: int) -> list[float]:
             await asyncio.wait_for(events[name].wait(), 30)
             times.append(ready_at[name] - started)
             await runtime.stop_pod(name)
-            await runtime.wait_gone(name)
+            await wait_gone(runtime, name)
     finally:
         await runtime.close()
     return times

@@ -29,6 +29,7 @@ from reconciler.defaults import default_pod_template
 from reconciler.log import configure
 from reconciler.runtime import PodSpec, PodStatus
 from reconciler.runtime.process import ProcessRuntime
+from reconciler.runtime.waiting import wait_gone
 
 HERE = Path(__file__).parent
 PY_LISTENER = (
@@ -128,7 +129,7 @@ async def run(pods: int, kind: str, delay: float, period: float, idle: float) ->
     for name in requested:
         stopped[name] = time.perf_counter()
         await runtime.stop_pod(name)
-        await runtime.wait_gone(name)
+        await wait_gone(runtime, name)
     to_gone = [(events[n]["gone"] - t) * 1000 for n, t in stopped.items()]
 
     # a burst: every pod requested at once (a Recreate of 200 replicas)

@@ -16,11 +16,14 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import log
 from reconciler.cli.common import common_options, state_dir
 from reconciler.errors import ReconcilerError
+
+if TYPE_CHECKING:
+    from reconciler.daemon.options import RunOptions
 
 
 def register(commands: Any, rollout: Any) -> None:
@@ -72,31 +75,30 @@ def register(commands: Any, rollout: Any) -> None:
         default="process",
         help="what runs pods without spec.template.spec.runtimeClassName (default: process)",
     )
+    # reliability tests only: a file whose content makes the store's transactions fail
+    parser.add_argument("--fault-file", type=Path, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from reconciler.daemon.options import DaemonOptions, RunOptions
+
     manifests = Path(args.dir)
     if not manifests.is_dir():
         raise ReconcilerError(f"error: {args.dir}: no such directory")
     json = None if args.log_format is None else args.log_format == "json"
     log.configure(args.log_level, json=json)
-    path = state_dir(args)
+    options = RunOptions(
+        daemon=DaemonOptions(manifests=manifests.resolve(), bind=args.bind, resync=args.resync),
+        state_dir=state_dir(args),
+        default_runtime=args.runtime,
+        backoff_initial=args.backoff_initial,
+        backoff_max=args.backoff_max,
+        fault_file=args.fault_file,
+    )
     loop = asyncio.new_event_loop()
     try:
-        code = loop.run_until_complete(
-            _serve(
-                manifests=manifests,
-                state=path,
-                bind=args.bind,
-                resync=args.resync,
-                backoff_initial=args.backoff_initial,
-                backoff_max=args.backoff_max,
-                http=args.http,
-                webhooks=list(args.webhook),
-                default_runtime=args.runtime,
-            )
-        )
+        code = loop.run_until_complete(_serve(options, http=args.http, webhooks=list(args.webhook)))
         _finish_threads(loop)
     finally:
         loop.close()
@@ -120,106 +122,46 @@ def _finish_threads(loop: asyncio.AbstractEventLoop, timeout: float = 10.0) -> N
         os._exit(0)
 
 
-async def _serve(
-    *,
-    manifests: Path,
-    state: Path,
-    bind: str,
-    resync: float,
-    backoff_initial: float,
-    backoff_max: float,
-    http: str = "off",
-    webhooks: list[str] | None = None,
-    default_runtime: str = "process",
-) -> int:
-    from reconciler.daemon.loop import Daemon, DaemonOptions, ForcedStop, install_signal_handlers
-    from reconciler.proxy.client import DataPlaneClient
-    from reconciler.store import Store
-    from reconciler.web import Web
+async def _serve(options: RunOptions, *, http: str = "off", webhooks: list[str]) -> int:
+    from reconciler.daemon import compose
+    from reconciler.daemon.loop import ForcedStop
+    from reconciler.daemon.tasks import install_signal_handlers
 
-    store = Store.open(state)
+    store = compose.open_store(options)
     try:
-        store.lock_daemon()
-        web = Web(
-            http=http, webhooks=webhooks or [], state_dir=state, manifests=manifests.resolve()
-        )
-        web.open()  # a taken port is an error now, before any pod starts
-        # The Service listeners live in the data plane, a process of their own that outlives
-        # this one: connect to it (or start it) first, so it keeps serving what it served until
-        # the daemon has its whole configuration (``proxy.configured()``).
-        proxy = DataPlaneClient(state)
-        await proxy.start()
-        runtime = _runtime(
-            state,
-            store=store,
-            default=default_runtime,
-            backoff_initial=backoff_initial,
-            backoff_max=backoff_max,
-        )
-        await runtime.start()
-        daemon = Daemon(
-            DaemonOptions(manifests=manifests.resolve(), bind=bind, resync=resync),
-            store=store,
-            runtime=runtime,
-            proxy=proxy,
-        )
+        # the web server (aiohttp: a third of a second to import) only when it has work to do
+        web: Any = None
+        if http != "off" or webhooks:
+            from reconciler.web import Web
+
+            web = Web(
+                http=http,
+                webhooks=webhooks,
+                state_dir=options.state_dir,
+                manifests=options.daemon.manifests,
+            )
+            web.open()  # a taken port is an error now, before any pod starts
+        daemon, dataplane = await compose.build(options, store)
         stop = asyncio.Event()
         remove = install_signal_handlers(stop)
         try:
-            await web.attach(daemon)
+            if web is not None:
+                await web.attach(daemon)
             await daemon.run(stop)
         except ForcedStop:
             # the pods run on under their shims, as after any stop: the next daemon adopts them
             return 1
+        except Exception:
+            if not daemon.synced.is_set():  # failed at start: no fresh data plane left behind
+                await dataplane.abandon()
+            raise
         finally:
             remove()
-            await web.close()
+            if web is not None:
+                await web.close()
     finally:
         store.close()
     return 0
-
-
-def _runtime(
-    state: Path, *, store: Any, default: str, backoff_initial: float, backoff_max: float
-) -> Any:
-    """The daemon's Runtime: process and podman pods side by side (``runtimeClassName``)."""
-    import time
-
-    from reconciler.objects import Kind, ObjectRef
-    from reconciler.runtime.podman import PodmanRuntime
-    from reconciler.runtime.podman.adopt import has_pods
-    from reconciler.runtime.process import ProcessRuntime
-    from reconciler.runtime.select import SelectingRuntime
-
-    def pod_event(namespace: str, pod: str, kind: str, reason: str, message: str) -> None:
-        store.add_event(
-            ObjectRef(Kind.POD, namespace, pod),
-            type=kind,
-            reason=reason,
-            message=message,
-            now=time.time(),
-            source="kubelet",
-        )
-
-    return SelectingRuntime(
-        default,
-        {
-            "process": lambda: ProcessRuntime(
-                state,
-                backoff_initial=backoff_initial,
-                backoff_max=backoff_max,
-                bind_host="127.0.0.1",
-            ),
-            "podman": lambda: PodmanRuntime(
-                state,
-                backoff_initial=backoff_initial,
-                backoff_max=backoff_max,
-                bind_host="127.0.0.1",
-                on_event=pod_event,
-            ),
-        },
-        adopt=("podman",) if has_pods(state) else (),
-    )
 
 
 __all__ = ["register", "run"]

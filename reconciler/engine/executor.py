@@ -50,7 +50,7 @@ from reconciler.manifests.load import read_regular_file
 from reconciler.objects import Kind, ObjectRef
 from reconciler.revisions import templates_equal
 from reconciler.runtime import PodConfig, PodSpec, PodStatus, Runtime
-from reconciler.store import IntentRow, ReplicaSetRow, Store
+from reconciler.store import EngineStore, IntentRow, ReplicaSetRow
 
 POD_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -90,11 +90,19 @@ class PassResult:
     acted: bool
 
 
+def _file_sha256(path: str) -> str:
+    """The file's sha256 ("" if it is not a regular file): run in a worker thread."""
+    # never a plain read: the file may have been replaced by a FIFO, which would block this
+    # thread forever (and, through it, the daemon's worker and its shutdown)
+    data = read_regular_file(path)
+    return hashlib.sha256(data).hexdigest() if data is not None else ""
+
+
 class Executor:
     def __init__(
         self,
         *,
-        store: Store,
+        store: EngineStore,
         runtime: Runtime,
         now: Callable[[], float],
         on_pod_leaving: Callable[[str], None],
@@ -134,7 +142,10 @@ class Executor:
         newest = max(rows, key=lambda r: r.revision, default=None)
         if newest is not None and templates_equal(newest.template, template):
             return newest.hash
-        cause = await asyncio.to_thread(self._change_cause, obj)
+        # the file is read off the loop (it may block); the store is asked on the loop, never from
+        # the worker thread, while a transaction of the loop's may be open on the connection
+        file_sha = await asyncio.to_thread(_file_sha256, obj.source)
+        cause = self._change_cause(obj, file_sha256=file_sha)
         if newest is not None:
             # a ConfigMap or Secret the pods use changed (reconciler.folder.configsync): say which
             changed = changed_objects(
@@ -158,13 +169,9 @@ class Executor:
         )
         return rs.hash
 
-    def _change_cause(self, obj: Any) -> str:
+    def _change_cause(self, obj: Any, *, file_sha256: str) -> str:
         """The annotation, else the CLI command that wrote the file, else git, else the path."""
-        # never a plain read: the file may have been replaced by a FIFO, which would block this
-        # thread forever (and, through it, the daemon's worker and its shutdown)
-        data = read_regular_file(obj.source)
-        file_sha = hashlib.sha256(data).hexdigest() if data is not None else ""
-        command = self.store.command_for(source=obj.source, file_sha256=file_sha)
+        command = self.store.command_for(source=obj.source, file_sha256=file_sha256)
         return change_cause(obj=obj.manifest, source=obj.source, digest=obj.digest, command=command)
 
     # -- one pass ---------------------------------------------------------------------------

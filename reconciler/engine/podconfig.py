@@ -19,12 +19,12 @@ from reconciler.manifests.configdata import config_values, template_references
 from reconciler.manifests.podenv import ConfigError, PodFacts, container_env, service_variables
 from reconciler.objects import Kind, ObjectRef
 from reconciler.runtime import PodConfig, PodStatus
-from reconciler.store import ReplicaSetRow, Store
+from reconciler.store import EngineStore, ReplicaSetRow
 
 __all__ = ["config_now_resolves", "pod_config"]
 
 
-def pod_config(store: Store, namespace: str, template: Mapping[str, Any]) -> PodConfig:
+def pod_config(store: EngineStore, namespace: str, template: Mapping[str, Any]) -> PodConfig:
     """The ConfigMaps and Secrets ``template`` uses, as they are now, and the namespace's
     service variables (what the kubelet reads when it creates a pod)."""
     wanted = template_references(template)
@@ -56,7 +56,7 @@ def pod_config(store: Store, namespace: str, template: Mapping[str, Any]) -> Pod
 
 
 def config_now_resolves(
-    store: Store, namespace: str, row: ReplicaSetRow, pods: Sequence[PodStatus]
+    store: EngineStore, namespace: str, row: ReplicaSetRow, pods: Sequence[PodStatus]
 ) -> list[str]:
     """Pods waiting in CreateContainerConfigError for a ConfigMap, Secret or key that
     exists now. The runtime resolved their env when they were created, so they are

@@ -2,7 +2,7 @@
 
 The process runtime (``reconciler.runtime.process``) runs each pod as real process groups, the
 podman runtime (``reconciler.runtime.podman``) as a podman pod, and ``reconciler.runtime.select``
-picks one per pod (``runtimeClassName``); the engine's unit tests use an in-memory runtime. All
+picks one per pod (``runtimeClassName``); unit tests use the in-memory ``runtime.fake``. All
 report pods as ``PodStatus`` values with Kubernetes' words: phase, container states and
 reasons, ready flags and restart counts.
 """

@@ -226,12 +226,6 @@ class ProcessRuntime:
         for handle in list(self._shims.values()):
             handle.send(shim_records.KILL)
 
-    async def wait_gone(self, name: str) -> None:
-        """Wait until a stopping pod is gone (for tests and the benchmark)."""
-        while name in self._pods:
-            pod = self._pods[name]
-            await pod.gone.wait()
-
     # -- internals -------------------------------------------------------------------------
 
     def _adopt(self, found: Adopted) -> None:

@@ -217,14 +217,6 @@ class SelectingRuntime:
 
         await asyncio.gather(*(let_go(r) for r in self._started.values()))
 
-    async def wait_gone(self, name: str) -> None:
-        """Wait until a stopping pod is gone (for tests and the benchmark)."""
-        owner = self._owner.get(name)
-        runtime = self._started.get(owner or "")
-        waiter = getattr(runtime, "wait_gone", None)
-        if waiter is not None:
-            await waiter(name)
-
 
 def _gone(status: PodStatus) -> PodStatus:
     from dataclasses import replace

@@ -48,8 +48,8 @@ _PODS = (
 
 @dataclass(frozen=True, slots=True)
 class StateScan:
-    """Raw rows, in the column order of the Store's own reads (``Store._applied`` parses an
-    object row, ``core._replicaset`` a ReplicaSet row, ``pod_of`` a pod row)."""
+    """Raw rows, in the column order of the Store's own reads (``Store.parse_object`` parses an
+    object row, ``Store.parse_replicaset`` a ReplicaSet row, ``pod_of`` a pod row)."""
 
     mark: tuple[int, int]  # change_mark(), read before the rows
     deployments: Sequence[Row]

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
-from reconciler.engine.executor import Executor
+from reconciler.engine.executor import Executor, _file_sha256
 from reconciler.manifests.load import read_regular_file
 from reconciler.store import Store
 
@@ -32,7 +32,12 @@ def test_change_cause_of_a_source_replaced_by_a_fifo_does_not_block(tmp_path: Pa
         )  # type: ignore[arg-type]
         obj = SimpleNamespace(source=str(fifo), manifest={}, digest="0" * 64)
         result: list[str] = []
-        worker = threading.Thread(target=lambda: result.append(executor._change_cause(obj)))
+        # the executor's two steps: the file off the loop (it may block), then the store
+        worker = threading.Thread(
+            target=lambda: result.append(
+                executor._change_cause(obj, file_sha256=_file_sha256(obj.source))
+            )
+        )
         worker.daemon = True
         worker.start()
         worker.join(10)

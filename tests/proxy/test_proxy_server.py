@@ -19,7 +19,7 @@ from proxy_backends import (
 )
 
 from reconciler.errors import NotFoundError
-from reconciler.proxy import BackendGroup, GroupStats, ListenerError, ListenerSpec, Proxy
+from reconciler.proxy import BackendGroup, GroupStats, ListenerError, ListenerSpec
 from reconciler.proxy.server import TcpProxy
 
 SERVICE = "default/web"
@@ -35,12 +35,6 @@ async def listening(
     proxy.set_backends(SERVICE, "http", groups)
     await proxy.ensure_listener(spec(affinity=affinity))
     return proxy.address(SERVICE, "http")
-
-
-def test_tcp_proxy_is_a_proxy() -> None:
-    """TcpProxy satisfies the Proxy protocol the engine is written against."""
-    proxy: Proxy = TcpProxy()
-    assert proxy is not None
 
 
 def test_forwards_both_ways_including_a_large_stream() -> None:

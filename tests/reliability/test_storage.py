@@ -20,7 +20,6 @@ import pytest
 
 from reconciler.objects import Kind, ObjectRef
 from reconciler.runtime.logs import LogWriter
-from reconciler.store.core import FAULT_ENV
 from tests.e2e.harness import DaemonProcess, processes_with, wait_for
 from tests.ports import free_port
 from tests.reliability.fleet import Member, revisions, settled, wait_settled, write_fleet
@@ -72,9 +71,14 @@ def test_log_writer_drops_output_on_a_full_disk_and_resumes(small_disk: Path) ->
 
 
 def _fault_then_recover(
-    folder: Path, disk: Path, token: str, *, fault: Callable[[], Callable[[], None]]
+    folder: Path,
+    disk: Path,
+    token: str,
+    *,
+    fault: Callable[[], Callable[[], None]],
+    daemon_args: tuple[str, ...] = (),
 ) -> None:
-    daemon = DaemonProcess(folder, disk)
+    daemon = DaemonProcess(folder, disk, *daemon_args)
     members = [Member("rolling", free_port())]
     try:
         write_fleet(folder, members, version=1, token=token)
@@ -122,19 +126,18 @@ def test_full_disk_under_the_state_dir(folder: Path, small_disk: Path, token: st
     _fault_then_recover(folder, small_disk, token, fault=fault)
 
 
-def test_read_only_state_database(
-    folder: Path, tmp_path: Path, token: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_read_only_state_database(folder: Path, tmp_path: Path, token: str) -> None:
     """Database read-only while a manifest changes: same guarantees as a full disk.
 
-    Injected (``$RECONCILER_STORE_FAULT``): a filesystem whose files are open for writing
-    cannot be remounted read-only (EBUSY), and root ignores file modes.
+    Injected (``run --fault-file``, ``reconciler.store.faults``): a filesystem whose files are
+    open for writing cannot be remounted read-only (EBUSY), and root ignores file modes.
     """
     switch = tmp_path / "read-only"
-    monkeypatch.setenv(FAULT_ENV, str(switch))
 
     def fault() -> Callable[[], None]:
         switch.write_text("attempt to write a readonly database")
         return switch.unlink
 
-    _fault_then_recover(folder, tmp_path / "state", token, fault=fault)
+    _fault_then_recover(
+        folder, tmp_path / "state", token, fault=fault, daemon_args=("--fault-file", str(switch))
+    )

@@ -15,6 +15,7 @@ from reconciler.runtime import PodConfig
 from reconciler.runtime.isolation.capabilities import Capabilities
 from reconciler.runtime.isolation.pods import Isolation
 from reconciler.runtime.process import ProcessRuntime
+from reconciler.runtime.waiting import wait_gone
 
 
 def test_without_a_mount_namespace_the_volume_path_is_in_the_environment(
@@ -47,7 +48,7 @@ def test_without_a_mount_namespace_the_volume_path_is_in_the_environment(
         await rt.start_pod(spec)
         await wait_until(out.exists, timeout=10)
         await rt.stop_pod("web-1")
-        await rt.wait_gone("web-1")
+        await wait_gone(rt, "web-1")
 
     run_with_runtime(state_dir, scenario, isolation=node)
     path, content, mounted = json.loads(out.read_text())

@@ -21,8 +21,9 @@ from runtime_helpers import (
     wait_until,
 )
 
-from reconciler.runtime import ContainerState, PodPhase, PodStatus, Runtime
+from reconciler.runtime import ContainerState, PodPhase, PodStatus
 from reconciler.runtime.process import Backoff, ProcessRuntime
+from reconciler.runtime.waiting import wait_gone
 
 SLEEP = "import time; time.sleep(60)"
 
@@ -33,12 +34,6 @@ def dump_env(out: Path) -> str:
         f"json.dump(dict(os.environ), open({str(out)!r}, 'w'))\n"
         "time.sleep(60)\n"
     )
-
-
-def test_process_runtime_is_a_runtime(state_dir: Path) -> None:
-    """ProcessRuntime satisfies the Runtime protocol the engine is written against."""
-    runtime: Runtime = ProcessRuntime(state_dir)
-    assert runtime is not None
 
 
 def test_backoff_doubles_to_the_cap_after_an_immediate_first_retry() -> None:
@@ -245,7 +240,7 @@ def test_stop_sends_sigterm_then_sigkill_to_a_process_ignoring_it(
         began = time.monotonic()
         await rt.stop_pod("stubborn-1")
         await wait_until(lambda: marker.exists(), timeout=2)
-        await rt.wait_gone("stubborn-1")
+        await wait_gone(rt, "stubborn-1")
         took = time.monotonic() - began
         assert pod_of(rt, "stubborn-1") is None
         return took, finals[0].containers[0].signal
@@ -266,7 +261,7 @@ def test_graceful_process_stops_at_sigterm_without_waiting_for_the_grace_period(
         status = await wait_until(lambda: (p := pod_of(rt, "quick-1")) and p.ready and p)
         began = time.monotonic()
         await rt.stop_pod("quick-1")
-        await rt.wait_gone("quick-1")
+        await wait_gone(rt, "quick-1")
         return time.monotonic() - began, status.ports["80"]
 
     took, port = run_with_runtime(state_dir, scenario)
@@ -301,7 +296,7 @@ def test_terminating_is_announced_before_the_signal_and_pre_stop_runs_first(
 
         rt.subscribe(on_change)
         await rt.stop_pod("hook-1")
-        await rt.wait_gone("hook-1")
+        await wait_gone(rt, "hook-1")
 
     run_with_runtime(state_dir, scenario)
     assert log.read_text().split() == ["announced", "prestop", "sigterm"]
@@ -316,7 +311,7 @@ def test_pre_stop_sleep_delays_the_signal(state_dir: Path, tmp_path: Path) -> No
         await wait_until(lambda: (p := pod_of(rt, "nap-1")) and p.ready)
         began = time.monotonic()
         await rt.stop_pod("nap-1")
-        await rt.wait_gone("nap-1")
+        await wait_gone(rt, "nap-1")
         return time.monotonic() - began
 
     assert 0.3 <= run_with_runtime(state_dir, scenario) < 1.5
@@ -348,7 +343,7 @@ def test_no_grandchild_survives_a_stop(state_dir: Path, tmp_path: Path) -> None:
         tree = [int(p) for p in pids.read_text().split()]
         assert all(pid_alive(p) for p in tree)
         await rt.stop_pod("tree-1")
-        await rt.wait_gone("tree-1")
+        await wait_gone(rt, "tree-1")
         return tree
 
     tree = run_with_runtime(state_dir, scenario)

@@ -13,6 +13,7 @@ from reconciler.runtime.isolation import cgroups
 from reconciler.runtime.isolation.pods import Isolation
 from reconciler.runtime.isolation.schedule import Resources
 from reconciler.runtime.process import ProcessRuntime
+from reconciler.runtime.waiting import wait_gone
 
 SLEEP = "import time; time.sleep(60)"
 INSUFFICIENT_MEMORY = (
@@ -57,7 +58,7 @@ def test_a_container_past_its_memory_limit_is_oom_killed_and_restarted(
             timeout=20,
         )
         await rt.stop_pod("web-1")
-        await rt.wait_gone("web-1")
+        await wait_gone(rt, "web-1")
         return pod.containers[0]
 
     status = run_with_runtime(state_dir, scenario)
@@ -109,7 +110,7 @@ def test_limits_are_written_to_the_containers_cgroup_and_it_runs_in_it(
             }
         seen["member"] = str(len(pids))
         await rt.stop_pod("web-2")
-        await rt.wait_gone("web-2")
+        await wait_gone(rt, "web-2")
         return seen
 
     seen = run_with_runtime(state_dir, scenario)
@@ -145,7 +146,7 @@ def test_a_pod_whose_requests_do_not_fit_stays_pending_until_room_is_made(
             lambda: (p := pod_of(rt, "web-b")) and p.phase is PodPhase.RUNNING and p, timeout=10
         )
         await rt.stop_pod("web-b")
-        await rt.wait_gone("web-b")
+        await wait_gone(rt, "web-b")
         return [held, placed]
 
     held, placed = run_with_runtime(state_dir, scenario, isolation=node)
@@ -168,7 +169,7 @@ def test_a_request_larger_than_the_host_is_unschedulable(state_dir: Path, tmp_pa
         await rt.start_pod(spec)
         pod = pod_of(rt, "web-c")
         await rt.stop_pod("web-c")
-        await rt.wait_gone("web-c")
+        await wait_gone(rt, "web-c")
         return pod
 
     pod = run_with_runtime(state_dir, scenario)

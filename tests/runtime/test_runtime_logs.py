@@ -13,6 +13,7 @@ from runtime_helpers import container, pod_of, pod_spec, py, run_with_runtime, w
 from reconciler.errors import NotFoundError
 from reconciler.runtime.logs import LogWriter, follow_log, read_log
 from reconciler.runtime.process import ProcessRuntime
+from reconciler.runtime.waiting import wait_gone
 
 
 def test_writer_rotates_by_size_and_keeps_max_files(tmp_path: Path) -> None:
@@ -123,7 +124,7 @@ def test_follow_yields_new_lines_across_rotation_until_the_pod_is_gone(
         await wait_until(lambda: len(lines) >= 200, timeout=10)
         assert not finished.is_set()
         await rt.stop_pod("follow-1")
-        await rt.wait_gone("follow-1")
+        await wait_gone(rt, "follow-1")
         await asyncio.to_thread(finished.wait, 5)
         assert finished.is_set()
 

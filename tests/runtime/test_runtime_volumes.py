@@ -12,6 +12,7 @@ from runtime_helpers import container, pod_of, py, run_with_runtime, wait_until
 
 from reconciler.runtime import ContainerState, PodConfig
 from reconciler.runtime.process import ProcessRuntime
+from reconciler.runtime.waiting import wait_gone
 
 pytestmark = pytest.mark.usefixtures("_needs_isolation")
 
@@ -79,7 +80,7 @@ def test_config_map_and_secret_files_appear_at_a_mount_path_the_host_lacks(
         await wait_until(out.exists, timeout=10)
         seen: dict[str, object] = json.loads(out.read_text())
         await rt.stop_pod("web-1")
-        await rt.wait_gone("web-1")
+        await wait_gone(rt, "web-1")
         return seen
 
     seen = run_with_runtime(state_dir, scenario)
@@ -135,7 +136,7 @@ def test_empty_dir_is_shared_by_the_containers_of_a_pod_and_removed_with_it(
         await wait_until(lambda: out.exists() and out.read_text(), timeout=10)
         during = mounts_under(state_dir)
         await rt.stop_pod("web-2")
-        await rt.wait_gone("web-2")
+        await wait_gone(rt, "web-2")
         return during
 
     during = run_with_runtime(state_dir, scenario)
@@ -175,7 +176,7 @@ def test_config_map_volume_is_updated_in_place_atomically(state_dir: Path, tmp_p
         await wait_until(lambda: "green" in out.read_text(), timeout=5)
         again = await rt.update_pod_config("web-3", newer)
         await rt.stop_pod("web-3")
-        await rt.wait_gone("web-3")
+        await wait_gone(rt, "web-3")
         return [*changed, *again]
 
     assert run_with_runtime(state_dir, scenario) == ["config"]  # the second update: no change
@@ -207,11 +208,11 @@ def test_a_claims_directory_outlives_its_pod(state_dir: Path, tmp_path: Path) ->
         await rt.start_pod(first)  # type: ignore[arg-type]
         await wait_until(lambda: (claim / "kept").exists(), timeout=10)
         await rt.stop_pod("web-4")
-        await rt.wait_gone("web-4")
+        await wait_gone(rt, "web-4")
         await rt.start_pod(second)  # type: ignore[arg-type]
         await wait_until(out.exists, timeout=10)
         await rt.stop_pod("web-5")
-        await rt.wait_gone("web-5")
+        await wait_gone(rt, "web-5")
 
     run_with_runtime(state_dir, scenario)
     assert out.read_text() == "v1"
@@ -249,7 +250,7 @@ def test_host_path_and_read_only_mounts(state_dir: Path, tmp_path: Path) -> None
         await rt.start_pod(spec)
         await wait_until(out.exists, timeout=10)
         await rt.stop_pod("web-6")
-        await rt.wait_gone("web-6")
+        await wait_gone(rt, "web-6")
 
     run_with_runtime(state_dir, scenario)
     assert out.read_text() == "from host OSError"
@@ -283,7 +284,7 @@ def test_missing_config_map_waits_with_the_kubelets_message(
         )
         state = pod.containers[0]
         await rt.stop_pod("web-7")
-        await rt.wait_gone("web-7")
+        await wait_gone(rt, "web-7")
         assert state.state is ContainerState.WAITING
         return state.reason, state.message
 
@@ -313,7 +314,7 @@ def test_nothing_is_left_on_the_host_after_the_pod(state_dir: Path, tmp_path: Pa
         )
         seen = len(cgroup_dirs(state_dir)), len(mounts_under(state_dir))
         await rt.stop_pod("web-8")
-        await rt.wait_gone("web-8")
+        await wait_gone(rt, "web-8")
         return seen
 
     cgroups_during, mounts_during = run_with_runtime(state_dir, scenario)
@@ -370,7 +371,7 @@ def test_exec_enters_the_containers_mounts(state_dir: Path, tmp_path: Path) -> N
             await asyncio.to_thread(exec_, "sh", "-c", "ls /opt/tools"),
         ]
         await rt.stop_pod("web-9")
-        await rt.wait_gone("web-9")
+        await wait_gone(rt, "web-9")
         return results
 
     script, listing = run_with_runtime(state_dir, scenario)
@@ -404,7 +405,7 @@ def test_a_script_from_a_config_map_runs_as_the_command_in_its_working_dir(
         await rt.start_pod(spec)
         await wait_until(out.exists, timeout=10)
         await rt.stop_pod("web-10")
-        await rt.wait_gone("web-10")
+        await wait_gone(rt, "web-10")
 
     run_with_runtime(state_dir, scenario)
     assert out.read_text() == "/opt/app\n"
@@ -446,7 +447,7 @@ def test_exec_probes_and_pre_stop_run_in_the_containers_mounts(
         await rt.start_pod(spec)
         await wait_until(lambda: (p := pod_of(rt, "web-11")) and p.ready, timeout=10)
         await rt.stop_pod("web-11")
-        await rt.wait_gone("web-11")
+        await wait_gone(rt, "web-11")
 
     run_with_runtime(state_dir, scenario)
     assert (out / "bye").read_text() == "/etc/probe-cfg\n"

@@ -18,7 +18,7 @@ from reconciler.store import (
     pod_from_dict,
     pod_to_dict,
 )
-from reconciler.store.core import EVENTS_PER_OBJECT, EVENTS_TOTAL
+from reconciler.store.activity import EVENTS_PER_OBJECT, EVENTS_TOTAL
 from tests.store.conftest import WEB, deployment
 
 SVC = ObjectRef(Kind.SERVICE, "default", "web")
@@ -203,7 +203,7 @@ def test_events_per_object_are_capped(store: Store) -> None:
 
 def test_events_in_all_are_capped(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """At most EVENTS_TOTAL events in all (shown with a small cap): oldest dropped."""
-    monkeypatch.setattr("reconciler.store.core.EVENTS_TOTAL", 30)
+    monkeypatch.setattr("reconciler.store.activity.EVENTS_TOTAL", 30)
     assert EVENTS_TOTAL == 20_000
     for n in range(40):
         ref = ObjectRef(Kind.POD, "default", f"p{n % 7}")
@@ -242,7 +242,7 @@ def test_set_replicaset_of_unknown_name_fails(store: Store) -> None:
 
 def test_commands_keep_only_the_newest(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Old command notes are dropped past the retention count."""
-    monkeypatch.setattr("reconciler.store.core.COMMANDS_KEPT", 3)
+    monkeypatch.setattr("reconciler.store.activity.COMMANDS_KEPT", 3)
     for n in range(6):
         store.note_command(source="f", file_sha256=str(n), command=f"c{n}", now=float(n))
     assert [store.command_for(source="f", file_sha256=str(n)) for n in range(6)] == [

@@ -286,11 +286,6 @@ class PodmanRuntime:
         if self._events is not None:
             await self._events.close()
 
-    async def wait_gone(self, name: str) -> None:
-        """Wait until a stopping pod is gone (for tests and the benchmark)."""
-        while name in self._pods:
-            await self._pods[name].pod.gone.wait()
-
     def _background(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
