@@ -151,7 +151,7 @@ def _preview(ctx: Context, rollout: RolloutState, active: ReplicaSetView) -> Ste
     step = up.then(gate)
     if not go:
         return step
-    state = (gate.rollout or rollout).evolve(pause_conditions=())
+    state = (step.rollout or rollout).evolve(pause_conditions=())
     if wanted < ctx.replicas:  # promoted with a smaller preview: full size first
         return step.then(scale(ctx, new, ctx.replicas)).then(
             Step(rollout=state.evolve(promote_full=True))
