@@ -29,6 +29,7 @@ from typing import Any
 from reconciler.cli.liveness import HEARTBEAT_SECONDS, OBSERVED_META
 from reconciler.clock import Clock, SystemClock
 from reconciler.engine.executor import Executor, PassResult
+from reconciler.engine.model import IntentAction
 from reconciler.errors import Problem
 from reconciler.folder.broken import mark_invalid, mark_valid
 from reconciler.folder.sync import Change, FolderSync, SyncResult
@@ -44,9 +45,9 @@ from reconciler.store import IntentRow, PodRecord, Store, pod_to_dict
 log = get_logger(component="daemon")
 
 # CLI intents the daemon carries out itself; the rest go to the engine.
-DELETE_POD = "delete-pod"
-PRUNE = "prune"
-RESYNC = "resync"
+DELETE_POD = IntentAction.DELETE_POD
+PRUNE = IntentAction.PRUNE
+RESYNC = IntentAction.RESYNC
 
 
 class ForcedStop(Exception):
