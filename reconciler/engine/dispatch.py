@@ -58,14 +58,14 @@ from reconciler.engine.script import Pass, Target
 from reconciler.engine.serialize import with_rollout
 from reconciler.engine.state import Strategy
 
-Phase = Callable[[Pass, Target], Pass]
+PassPhase = Callable[[Pass, Target], Pass]  # one named phase of the script
 
 
 def plan(deployment: DeploymentView, *, now: float) -> Plan:
     """The next safe step for ``deployment`` at ``now``; the same inputs give the same plan."""
     p = check_analysis(note_retry(apply_intents(begin(deployment, now=now))))
     target = choose_target(p)
-    phases: tuple[Phase, ...] = (
+    phases: tuple[PassPhase, ...] = (
         note_pause,
         note_new_rollout,
         take_step,
