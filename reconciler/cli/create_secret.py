@@ -35,6 +35,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from reconciler.cli import output
 from reconciler.cli.delete import delete_from_folder, register_deleter
+from reconciler.engine.model import IntentAction
 from reconciler.errors import ReconcilerError
 from reconciler.folder.configsync import secrets_dir
 from reconciler.folder.edit import find_object
@@ -47,7 +48,7 @@ from reconciler.store import Store
 
 __all__ = ["RESYNC", "register_secret", "secret_file", "secret_manifest"]
 
-RESYNC = "resync"  # the intent that asks a running daemon to read the folder (and secrets) again
+RESYNC = IntentAction.RESYNC  # asks a running daemon to read the folder (and secrets) again
 
 
 def secret_file(state_dir: Path, namespace: str, name: str) -> Path:

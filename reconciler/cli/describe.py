@@ -26,6 +26,8 @@ from reconciler.cli.get import object_or_fail
 from reconciler.cli.history import describe_pod_template, env_from_lines, value_from_text
 from reconciler.cli.views import deployment_object, pods_of
 from reconciler.cli.volumes_view import host_warnings, mount_lines, pod_volumes, resource_lines
+from reconciler.engine.serialize import rollout_of
+from reconciler.engine.state import RolloutState
 from reconciler.errors import NotFoundError
 from reconciler.folder.drift import store_drift
 from reconciler.log import redact_env
@@ -180,27 +182,26 @@ def _rs_list(rows: Sequence[ReplicaSetRow]) -> str:
     )
 
 
-def _rollout_section(spec: Mapping[str, Any], rollout: Mapping[str, Any]) -> str:
+def _rollout_section(spec: Mapping[str, Any], rollout: RolloutState) -> str:
     strategy = spec.get("strategy", {}).get("type", "")
-    if strategy not in ("BlueGreen", "Canary") or not rollout:
+    if strategy not in ("BlueGreen", "Canary") or rollout.is_empty:
         return ""
     out = "Rollout:\n"
-    out += f"  Phase:\t{rollout.get('phase') or 'Progressing'}\n"
-    if rollout.get("message"):
-        out += f"  Message:\t{rollout['message']}\n"
+    out += f"  Phase:\t{rollout.phase or 'Progressing'}\n"
+    if rollout.message:
+        out += f"  Message:\t{rollout.message}\n"
     if strategy == "Canary":
         steps = spec["strategy"].get("canary", {}).get("steps") or []
         if steps:
-            out += f"  Step:\t{rollout.get('currentStepIndex', 0)}/{len(steps)}\n"
-        out += f"  SetWeight:\t{rollout.get('setWeight', 0)}\n"
-        out += f"  ActualWeight:\t{rollout.get('actualWeight', 0)}\n"
+            out += f"  Step:\t{rollout.current_step_index}/{len(steps)}\n"
+        out += f"  SetWeight:\t{rollout.set_weight or 0}\n"
+        out += f"  ActualWeight:\t{rollout.actual_weight or 0}\n"
     else:
-        out += f"  Active Selector:\t{rollout.get('activeSelector') or '<none>'}\n"
-        out += f"  Preview Selector:\t{rollout.get('previewSelector') or '<none>'}\n"
-    reasons = [str(p.get("reason", "")) for p in rollout.get("pauseConditions") or []]
-    if reasons:
-        out += f"  Paused:\t{', '.join(reasons)}\n"
-    if rollout.get("abort"):
+        out += f"  Active Selector:\t{rollout.active_selector or '<none>'}\n"
+        out += f"  Preview Selector:\t{rollout.preview_selector or '<none>'}\n"
+    if rollout.paused:
+        out += f"  Paused:\t{', '.join(rollout.pause_reasons)}\n"
+    if rollout.aborted:
         out += "  Aborted:\ttrue\n"
     return out
 
@@ -242,8 +243,9 @@ def describe_deployment(store: Store, ref: ObjectRef, *, now: float) -> str:
     if invalid:
         out += "Manifest Errors:\n" + "".join(f"  {line}\n" for line in invalid)
     out += describe_drift(drift)
-    out += _rollout_section(spec, status.get("rollout") or {})
-    current = (status.get("rollout") or {}).get("currentPodHash")
+    rollout = rollout_of(status)
+    out += _rollout_section(spec, rollout)
+    current = rollout.current_pod_hash
     new = [rs for rs in rows if current and rs.hash == current]
     old = [rs for rs in rows if rs not in new and rs.replicas != 0]
     out += f"OldReplicaSets:\t{_rs_list(old)}\n"

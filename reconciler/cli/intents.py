@@ -19,13 +19,15 @@ from typing import Any
 
 from reconciler.cli.common import common_options, open_store
 from reconciler.cli.describe import kubectl_not_found
+from reconciler.engine.model import IntentAction
+from reconciler.engine.serialize import rollout_of
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
 from reconciler.objects import Kind, ObjectRef, parse_kind
 from reconciler.store import AppliedObject, Store
 
 __all__ = ["delete_pod", "register", "write_intent"]
 
-DELETE_POD = "delete-pod"  # the daemon's word (reconciler.daemon.loop.DELETE_POD)
+DELETE_POD = IntentAction.DELETE_POD
 _ROLLOUT_WORDS = frozenset({"rollout", "rollouts", "ro"})
 
 
@@ -98,7 +100,7 @@ def _promote(args: argparse.Namespace) -> int:
     with open_store(args, reading=False) as store:
         ref = _deployment_ref(args.name, args.namespace)
         _refuse(_deployment(store, ref), "promote", need_steps=True)
-        write_intent(store, ref, "promote", {"full": bool(args.full)})
+        write_intent(store, ref, IntentAction.PROMOTE, {"full": bool(args.full)})
     print(f"rollout '{ref.name}' {'fully promoted' if args.full else 'promoted'}")
     return 0
 
@@ -108,7 +110,7 @@ def _abort(args: argparse.Namespace) -> int:
     with open_store(args, reading=False) as store:
         ref = _deployment_ref(args.name, args.namespace)
         _refuse(_deployment(store, ref), "abort", need_steps=False)
-        write_intent(store, ref, "abort", {})
+        write_intent(store, ref, IntentAction.ABORT, {})
     print(f"rollout '{ref.name}' aborted")
     return 0
 
@@ -123,7 +125,7 @@ def _retry(args: argparse.Namespace) -> int:
     with open_store(args, reading=False) as store:
         ref = _deployment_ref(words[0], args.namespace)
         _refuse(_deployment(store, ref), "retry", need_steps=False)
-        write_intent(store, ref, "retry", {})
+        write_intent(store, ref, IntentAction.RETRY, {})
     print(f"rollout '{ref.name}' retried")
     return 0
 
@@ -146,7 +148,7 @@ def _restart(args: argparse.Namespace) -> int:
                     "past second, please wait before attempting to trigger another"
                 )
         for ref in refs:
-            store.add_intent(ref, "restart", {"at": now}, now=now)
+            store.add_intent(ref, IntentAction.RESTART, {"at": now}, now=now)
         warn_if_no_daemon(store)
     for ref in refs:
         print(f"{ref.display} restarted")
@@ -158,11 +160,11 @@ def _restarted_within_a_second(store: Store, obj: AppliedObject, *, now: float) 
     times = [
         float(i.args.get("at", i.created_at))
         for i in store.pending_intents()
-        if i.ref == obj.ref and i.action == "restart"
+        if i.ref == obj.ref and i.action == IntentAction.RESTART
     ]
-    restarted = (obj.status.get("rollout") or {}).get("restartedAt")
+    restarted = rollout_of(obj.status).restarted_at
     if restarted is not None:
-        times.append(float(restarted))
+        times.append(restarted)
     return any(0 <= now - at < 1.0 for at in times)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.cli.common import common_options, open_store
 from reconciler.cli.intents import write_intent
+from reconciler.engine.model import IntentAction
 from reconciler.objects import Kind, ObjectRef
 
 __all__ = ["parse_key", "register"]
@@ -43,7 +44,7 @@ def _prune(args: argparse.Namespace) -> int:
             if answer not in ("y", "yes"):
                 print("Nothing deleted.")
                 return 1
-        write_intent(store, refs[0], "prune", {"objects": [ref.key for ref in refs]})
+        write_intent(store, refs[0], IntentAction.PRUNE, {"objects": [ref.key for ref in refs]})
     for ref in refs:
         print(f"{ref.display} pruned")
     return 0

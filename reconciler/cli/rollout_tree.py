@@ -24,6 +24,8 @@ from reconciler.cli.common import open_store
 from reconciler.cli.describe import kubectl_not_found, tabwrite
 from reconciler.cli.drift_view import warn_drift
 from reconciler.cli.views import pod_ready, pod_status_word, pods_of
+from reconciler.engine.serialize import rollout_of
+from reconciler.engine.state import RolloutState
 from reconciler.errors import NotFoundError, UsageError
 from reconciler.objects import Kind, ObjectRef
 from reconciler.runtime import PodStatus
@@ -69,19 +71,18 @@ def _pod_icon(word: str) -> str:
 def rollout_status_word(obj: AppliedObject) -> tuple[str, str]:
     """(status, message): the engine's phase when it set one, else the plugin's rules."""
     spec, status = obj.spec["spec"], obj.status
-    rollout: Mapping[str, Any] = status.get("rollout") or {}
+    rollout = rollout_of(status)
     if status.get("invalid"):
         return "InvalidSpec", "; ".join(status["invalid"])
-    if rollout.get("phase"):
-        return str(rollout["phase"]), str(rollout.get("message") or "")
+    if rollout.phase:
+        return str(rollout.phase), rollout.message
     for condition in status.get("conditions") or []:
         if condition.get("reason") in ("RolloutAborted", "ProgressDeadlineExceeded"):
             return "Degraded", f"{condition['reason']}: {condition.get('message', '')}"
-    pauses = rollout.get("pauseConditions") or []
     if spec.get("paused"):
         return "Paused", "manually paused"
-    if pauses:
-        return "Paused", str(pauses[0].get("reason", ""))
+    if rollout.paused:
+        return "Paused", rollout.pause_reasons[0]
     replicas = int(spec.get("replicas", 1))
     updated = int(status.get("updatedReplicas", 0) or 0)
     if updated < replicas:
@@ -91,26 +92,26 @@ def rollout_status_word(obj: AppliedObject) -> tuple[str, str]:
     if int(status.get("availableReplicas", 0) or 0) < updated:
         return "Progressing", "updated replicas are still becoming available"
     kind = spec.get("strategy", {}).get("type")
-    current = rollout.get("currentPodHash")
-    if kind == "BlueGreen" and current and rollout.get("activeSelector") != current:
+    current = rollout.current_pod_hash
+    if kind == "BlueGreen" and current and rollout.active_selector != current:
         return "Progressing", "active service cutover pending"
-    if kind == "Canary" and current and rollout.get("stableRS") != current:
+    if kind == "Canary" and rollout.updating:
         return "Progressing", "waiting for all steps to complete"
     return "Healthy", ""
 
 
-def _roles(kind: str, rs: ReplicaSetRow, rollout: Mapping[str, Any]) -> list[str]:
+def _roles(kind: str, rs: ReplicaSetRow, rollout: RolloutState) -> list[str]:
     roles: list[str] = []
     if kind not in ("Canary", "BlueGreen"):
         return roles
-    if rs.hash == rollout.get("stableRS"):
+    if rs.hash == rollout.stable_rs:
         roles.append("stable")
     if kind == "Canary":
-        if "stable" not in roles and rs.hash == rollout.get("currentPodHash"):
+        if "stable" not in roles and rs.hash == rollout.current_pod_hash:
             roles.append("canary")
-    elif rs.hash == rollout.get("activeSelector"):
+    elif rs.hash == rollout.active_selector:
         roles.append("active")
-    elif rs.hash == rollout.get("previewSelector"):
+    elif rs.hash == rollout.preview_selector:
         roles.append("preview")
     return roles
 
@@ -139,11 +140,11 @@ def _actual_weight(
     rows: Sequence[ReplicaSetRow],
     roles: Mapping[str, list[str]],
 ) -> str:
-    rollout = status.get("rollout") or {}
-    if "actualWeight" in rollout:
-        return str(rollout["actualWeight"])
+    rollout = rollout_of(status)
+    if rollout.actual_weight is not None:
+        return str(rollout.actual_weight)
     steps = (spec.get("strategy", {}).get("canary") or {}).get("steps") or []
-    if int(rollout.get("currentStepIndex", 0) or 0) >= len(steps):
+    if rollout.current_step_index >= len(steps):
         return "100"
     available = int(status.get("availableReplicas", 0) or 0)
     for rs in rows:
@@ -152,12 +153,21 @@ def _actual_weight(
     return "0"
 
 
+def shown_set_weight(rollout: RolloutState, *, steps: int) -> int:
+    """The SetWeight line: 0 once aborted; before the canary planner ran, 100 without steps."""
+    if rollout.aborted:
+        return 0
+    if rollout.set_weight is not None:
+        return rollout.set_weight
+    return 0 if steps else 100
+
+
 def render_rollout(
     obj: AppliedObject, rows: Sequence[ReplicaSetRow], pods: Sequence[PodStatus], *, now: float
 ) -> str:
     """The whole page, header and tree (trailing spaces stripped, as the plugin's tests do)."""
     spec, status = obj.spec["spec"], obj.status
-    rollout: Mapping[str, Any] = status.get("rollout") or {}
+    rollout = rollout_of(status)
     kind = str(spec.get("strategy", {}).get("type", "RollingUpdate"))
     word, message = rollout_status_word(obj)
     icon = _ROLLOUT_ICONS.get(word, " ")
@@ -175,9 +185,8 @@ def render_rollout(
     if kind == "Canary":
         steps = (spec["strategy"].get("canary") or {}).get("steps") or []
         if steps:
-            out += field("  Step:", f"{rollout.get('currentStepIndex', 0)}/{len(steps)}")
-        weight = 0 if rollout.get("abort") else rollout.get("setWeight", 100 if not steps else 0)
-        out += field("  SetWeight:", weight)
+            out += field("  Step:", f"{rollout.current_step_index}/{len(steps)}")
+        out += field("  SetWeight:", shown_set_weight(rollout, steps=len(steps)))
         out += field("  ActualWeight:", _actual_weight(spec, status, rows, roles))
     for i, (image, tags) in enumerate(_images(rows, roles)):
         shown = f"{image} ({', '.join(tags)})" if tags else image
@@ -193,7 +202,7 @@ def render_rollout(
     by_owner: dict[str, list[PodStatus]] = {}
     for pod in pods:
         by_owner.setdefault(pod.owner, []).append(pod)
-    delays: Mapping[str, float] = rollout.get("scaleDownAt") or {}
+    delays = rollout.scale_down_at
     tree = "NAME\tKIND\tSTATUS\tAGE\tINFO\n"
     tree += (
         f"{ICON_ROLLOUT} {obj.ref.name}\tRollout\t{icon} {word}\t"

@@ -32,6 +32,8 @@ from reconciler.cli.common import common_options, open_store
 from reconciler.cli.crashing import crash_loop, crash_notes
 from reconciler.cli.describe import kubectl_not_found
 from reconciler.cli.views import revision_of
+from reconciler.engine.serialize import rollout_of
+from reconciler.engine.state import Phase, RolloutState
 from reconciler.errors import NotFoundError, ReconcilerError, Severity, UsageError
 from reconciler.folder.drift import store_drift
 from reconciler.folder.locate import display_path
@@ -66,24 +68,24 @@ def _condition(conditions: Sequence[Mapping[str, Any]], kind: str) -> Mapping[st
 
 
 def _strategy_line(
-    name: str, spec: Mapping[str, Any], status: Mapping[str, Any], rollout: Mapping[str, Any]
+    name: str, spec: Mapping[str, Any], status: Mapping[str, Any], rollout: RolloutState
 ) -> str | None:
     """The BlueGreen/Canary progress message while the new revision is not promoted yet."""
     strategy = spec.get("strategy", {})
     kind = strategy.get("type")
-    current, stable = rollout.get("currentPodHash"), rollout.get("stableRS")
-    reasons = [str(p.get("reason", "")) for p in rollout.get("pauseConditions") or []]
+    current = rollout.current_pod_hash
+    reasons = rollout.pause_reasons
     paused = f", paused ({', '.join(reasons)})" if reasons else ""
     prefix = f'Waiting for deployment "{name}" rollout to finish: '
     if kind == "Canary":
         steps = (strategy.get("canary") or {}).get("steps") or []
-        index = int(rollout.get("currentStepIndex", 0) or 0)
-        if not steps or not current or current == stable or index >= len(steps):
+        index = rollout.current_step_index
+        if not steps or not rollout.updating or index >= len(steps):
             return None
-        weight = rollout.get("setWeight", 0)
+        weight = rollout.set_weight or 0
         return f"{prefix}canary step {index + 1}/{len(steps)} (setWeight {weight}){paused}..."
     if kind == "BlueGreen":
-        if not current or rollout.get("activeSelector") == current:
+        if not current or rollout.active_selector == current:
             return None
         if reasons:
             return f"{prefix}preview is ready, active service cutover pending{paused}..."
@@ -106,9 +108,9 @@ def status_message(
     """
     name = obj.ref.name
     spec, status = obj.spec["spec"], obj.status
-    rollout: Mapping[str, Any] = status.get("rollout") or {}
+    rollout = rollout_of(status)
     if revision > 0:
-        running = revision_of(list(rows), rollout.get("currentPodHash")) or 0
+        running = revision_of(list(rows), rollout.current_pod_hash) or 0
         if running != revision:
             raise ReconcilerError(
                 f"error: desired revision ({revision}) is different from the running "
@@ -130,15 +132,15 @@ def status_message(
     # Degraded by a failing pod alone is what --wait-for-deadline waits through (kubectl
     # waits for the deadline); an abort or a rollback has ended the rollout either way.
     ended = (
-        bool(rollout.get("abort"))
-        or bool(rollout.get("failedTemplateHash"))
+        rollout.aborted
+        or bool(rollout.failed_template_hash)
         or (progressing is not None and progressing.get("reason") == "RolloutAborted")
     )
-    if rollout.get("phase") == "Degraded" and (ended or not wait_for_deadline):
-        detail = rollout.get("message") or "Degraded"
-        what = "rollout aborted" if rollout.get("abort") else "rollout failed"
+    if rollout.phase is Phase.DEGRADED and (ended or not wait_for_deadline):
+        detail = rollout.message or "Degraded"
+        what = "rollout aborted" if rollout.aborted else "rollout failed"
         return Verdict(VerdictKind.FAILED, f'deployment "{name}" {what}: {detail}')
-    paused = bool(rollout.get("pauseConditions")) or bool(spec.get("paused"))
+    paused = rollout.paused or bool(spec.get("paused"))
     kind = VerdictKind.PAUSED if paused else VerdictKind.WAITING
     line = _strategy_line(name, spec, status, rollout)
     if line is not None:
@@ -213,7 +215,7 @@ def _invalid_message(name: str, errors: Sequence[str]) -> str:
 
 def _new_pods(store: Store, obj: AppliedObject, rows: Sequence[ReplicaSetRow]) -> list[PodStatus]:
     """The pods of the revision being rolled out (the template's ReplicaSet)."""
-    current = (obj.status.get("rollout") or {}).get("currentPodHash")
+    current = rollout_of(obj.status).current_pod_hash
     rs = next((r for r in rows if current and r.hash == current), None)
     if rs is None:
         return []

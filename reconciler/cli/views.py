@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.engine.serialize import rollout_of, without_rollout
 from reconciler.log import redact_env
 from reconciler.runtime import ContainerState, PodStatus
 from reconciler.store import AppliedObject, ReplicaSetRow
@@ -73,13 +74,12 @@ def deployment_object(obj: AppliedObject, rows: list[ReplicaSetRow]) -> dict[str
     metadata = out.setdefault("metadata", {})
     metadata["generation"] = obj.generation
     metadata["creationTimestamp"] = rfc3339(obj.created_at)
-    current = obj.status.get("rollout", {}).get("currentPodHash")
-    revision = revision_of(rows, current)
+    revision = revision_of(rows, rollout_of(obj.status).current_pod_hash)
     if revision is not None:
         metadata.setdefault("annotations", {})[REVISION] = str(revision)
     metadata.setdefault("annotations", {})["reconciler/source"] = f"{obj.source}:{obj.line}"
     out["spec"]["template"] = redacted_template(out["spec"].get("template", {}))
-    status = {k: v for k, v in obj.status.items() if k not in ("rollout",)}
+    status = without_rollout(obj.status)
     for condition in status.get("conditions", []) or []:
         for key in ("lastUpdateTime", "lastTransitionTime"):
             if isinstance(condition.get(key), int | float):

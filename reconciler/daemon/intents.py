@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
+from reconciler.engine.model import IntentAction
 from reconciler.log import get_logger
 from reconciler.objects import ObjectRef
 from reconciler.store import IntentRow, Store
@@ -21,9 +22,9 @@ from reconciler.store import IntentRow, Store
 log = get_logger(component="daemon")
 
 # CLI intents the daemon carries out itself; the rest go to the engine.
-DELETE_POD = "delete-pod"
-PRUNE = "prune"
-RESYNC = "resync"
+DELETE_POD = IntentAction.DELETE_POD
+PRUNE = IntentAction.PRUNE
+RESYNC = IntentAction.RESYNC
 
 
 class IntentRouter:

@@ -5,38 +5,54 @@ Replica counts follow the weight (``canary_replica_counts``: 10 replicas at 10% 
 weight: the Deployment's own Services get groups ``stable`` (100 - w) and ``canary`` (w); a
 ``stableService`` only ever sees the stable RS and a ``canaryService`` only the canary RS.
 
-The script, one step per pass: scale towards the step's weight; once the counts are reached and
-available, a ``setWeight`` step completes; a ``pause`` adds a ``CanaryPauseStep`` condition and
-completes after its duration or on ``promote``. After the last step the canary becomes the
-stable RS. The first rollout (no stable RS yet) and a return to the stable template (fast
-rollback) skip the steps; an abort sends all traffic to stable and rolls back to it.
+The script, one step per pass (``plan_canary``):
+
+1. back to stable (abort, autoRollback): weight 0 at once, a rolling update back to stable;
+2. no steps to run (the first rollout, fully promoted, or a return to the stable template, a
+   fast rollback): a rolling update at weight 100;
+3. else scale towards the current step's weight; once the counts are reached and available,
+   the step runs: a ``setWeight`` completes at once, a ``pause`` waits (``pause.wait``) for its
+   duration or ``rollout promote``; after the last step, once every pod is on the canary and
+   available, the canary becomes the stable RS.
+
+Step kinds are looked up by key in ``STEP_KINDS`` (how to run one, how to name it in events),
+so a new kind of step is one entry there.
+
+Worked example, 5 replicas, steps ``[setWeight 20, pause {}, setWeight 60, pause 10s]``, stable
+``old`` at 5: step 1 scales the canary to 1 (20% of 5) and, once it is available, completes
+(weight 20); step 2 adds a ``CanaryPauseStep`` and waits; ``rollout promote`` moves to step 3,
+which scales the canary to 3 and the stable RS to 2 (weight 60); step 4 waits 10 s; then the
+canary goes to 5, the stable RS to 0, and the canary is the new stable RS (weight 100).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.engine.context import Context, Step
 from reconciler.engine.fenceposts import canary_replica_counts
-from reconciler.engine.model import (
-    EventRecord,
-    PauseReason,
-    Reason,
-    ReplicaSetView,
-    RolloutKey,
-    TrafficGroup,
-)
+from reconciler.engine.model import EventRecord, Reason, ReplicaSetView, TrafficGroup
+from reconciler.engine.pause import wait
 from reconciler.engine.rolling import converge, plan_rolling
+from reconciler.engine.state import PauseReason, RolloutState
 from reconciler.units import parse_duration
+
+CanaryStep = Mapping[str, Any]  # one entry of spec.strategy.canary.steps
 
 
 def canary_spec(ctx: Context) -> Mapping[str, Any]:
     return ctx.spec.get("strategy", {}).get("canary", {}) or {}
 
 
-def current_set_weight(steps: Sequence[Mapping[str, Any]], index: int) -> int:
-    """``GetCurrentSetWeight``: the last setWeight at or before ``index``; 100 when done."""
+def current_set_weight(steps: Sequence[CanaryStep], index: int) -> int:
+    """``GetCurrentSetWeight``: the last setWeight at or before ``index``; 100 when done.
+
+    >>> steps = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}]
+    >>> [current_set_weight(steps, i) for i in range(4)]
+    [20, 20, 60, 100]
+    """
     if index >= len(steps):
         return 100
     for step in reversed(steps[: index + 1]):
@@ -45,13 +61,77 @@ def current_set_weight(steps: Sequence[Mapping[str, Any]], index: int) -> int:
     return 0
 
 
-def describe_step(step: Mapping[str, Any]) -> str:
-    if "setWeight" in step:
-        return f"setWeight: {step['setWeight']}"
+# -- step kinds ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StepRun:
+    """What running the current step did this pass."""
+
+    done: bool  # the step is complete: the script moves to the next one
+    rollout: RolloutState  # the state while the step runs (pause conditions, ...)
+    events: tuple[EventRecord, ...] = ()
+    requeue_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepKind:
+    """One kind of canary step: how it runs once its weight is reached, how events name it."""
+
+    run: Callable[[Context, RolloutState, CanaryStep], StepRun]
+    describe: Callable[[CanaryStep], str]
+
+
+def _run_set_weight(ctx: Context, rollout: RolloutState, step: CanaryStep) -> StepRun:
+    return StepRun(done=True, rollout=rollout)  # the weight is reached: nothing left to do
+
+
+def _run_pause(ctx: Context, rollout: RolloutState, step: CanaryStep) -> StepRun:
+    duration = (step.get("pause") or {}).get("duration")
+    paused = wait(
+        rollout.pause_conditions,
+        reason=PauseReason.CANARY_PAUSE_STEP,
+        duration=None if duration is None else parse_duration(duration),
+        now=ctx.now,
+    )
+    return StepRun(
+        done=paused.over,
+        rollout=rollout.evolve(pause_conditions=paused.pauses),
+        events=paused.events,
+        requeue_after=paused.requeue_after,
+    )
+
+
+def _describe_pause(step: CanaryStep) -> str:
     pause = step.get("pause") or {}
-    if "duration" in pause:
-        return f"pause: {pause['duration']}"
-    return "pause"
+    return f"pause: {pause['duration']}" if "duration" in pause else "pause"
+
+
+# Looked up in this order: a step is of the first kind whose key it has.
+STEP_KINDS: Mapping[str, StepKind] = {
+    "pause": StepKind(_run_pause, _describe_pause),
+    "setWeight": StepKind(_run_set_weight, lambda step: f"setWeight: {step['setWeight']}"),
+}
+
+
+def step_kind(step: CanaryStep) -> StepKind:
+    """The kind of ``step`` (validation admits no other; an unknown one completes at once)."""
+    for key, kind in STEP_KINDS.items():
+        if key in step:
+            return kind
+    return StepKind(_run_set_weight, lambda step: ", ".join(sorted(step)))
+
+
+def describe_step(step: CanaryStep) -> str:
+    """The step as Argo's events name it.
+
+    >>> describe_step({"setWeight": 20}), describe_step({"pause": {"duration": "30s"}})
+    ('setWeight: 20', 'pause: 30s')
+    """
+    return step_kind(step).describe(step)
+
+
+# -- traffic ------------------------------------------------------------------------------------
 
 
 def _traffic(
@@ -90,140 +170,141 @@ def _actual_weight(
     return weight
 
 
-def plan_canary(ctx: Context, rollout: Mapping[str, Any], *, back_to_stable: bool) -> Step:
-    spec = canary_spec(ctx)
-    steps: list[Mapping[str, Any]] = list(spec.get("steps") or [])
-    template = ctx.view.template_hash
-    stable_hash = str(rollout.get(RolloutKey.STABLE_RS, "") or "")
-    stable = ctx.rs_by_hash(stable_hash) if stable_hash else None
-    base: dict[str, Any] = {RolloutKey.STEP_COUNT: len(steps)}
+# -- the script ---------------------------------------------------------------------------------
 
+
+def plan_canary(ctx: Context, rollout: RolloutState, *, back_to_stable: bool) -> Step:
+    steps: list[CanaryStep] = list(canary_spec(ctx).get("steps") or [])
+    rollout = rollout.evolve(step_count=len(steps))
+    stable = ctx.rs_by_hash(rollout.stable_rs) if rollout.stable_rs else None
     if back_to_stable:
-        # abort (or autoRollback): weight 0 at once, a rolling update back to the stable RS
-        canary = ctx.rs_by_hash(template) or ctx.new_rs
-        weight = 0
-        step = plan_rolling(ctx)
-        return step.then(
-            Step(
-                rollout={**base, RolloutKey.SET_WEIGHT: 0, RolloutKey.ACTUAL_WEIGHT: 0},
-                traffic=_traffic(ctx, stable=ctx.new_rs, canary=canary, weight=weight),
-            )
-        )
+        return _back_to_stable(ctx, rollout)
+    if stable is None or rollout.stable_rs == ctx.view.template_hash:
+        return _without_steps(ctx, rollout, steps)
+    return _run_steps(ctx, rollout, steps, stable=stable)
 
-    if stable is None or stable_hash == template:
-        # first rollout, fully promoted, or fast rollback to the stable template: no steps
-        step = plan_rolling(ctx)
-        return step.then(
-            Step(
-                rollout={
-                    **base,
-                    RolloutKey.CURRENT_STEP_INDEX: len(steps),
-                    RolloutKey.SET_WEIGHT: 100,
-                    RolloutKey.ACTUAL_WEIGHT: 100,
-                    RolloutKey.PAUSE_CONDITIONS: [],
-                },
-                traffic=_traffic(ctx, stable=ctx.new_rs, canary=ctx.new_rs, weight=100),
-            )
-        )
 
+def _back_to_stable(ctx: Context, rollout: RolloutState) -> Step:
+    """Abort or autoRollback: weight 0 at once, a rolling update back to the stable RS."""
+    canary = ctx.rs_by_hash(ctx.view.template_hash) or ctx.new_rs
+    return plan_rolling(ctx).then(
+        Step(
+            rollout=rollout.evolve(set_weight=0, actual_weight=0),
+            traffic=_traffic(ctx, stable=ctx.new_rs, canary=canary, weight=0),
+        )
+    )
+
+
+def _without_steps(ctx: Context, rollout: RolloutState, steps: Sequence[CanaryStep]) -> Step:
+    """First rollout, fully promoted, or fast rollback to the stable template: no steps."""
+    return plan_rolling(ctx).then(
+        Step(
+            rollout=rollout.evolve(
+                current_step_index=len(steps),
+                set_weight=100,
+                actual_weight=100,
+                pause_conditions=(),
+            ),
+            traffic=_traffic(ctx, stable=ctx.new_rs, canary=ctx.new_rs, weight=100),
+        )
+    )
+
+
+def _run_steps(
+    ctx: Context, rollout: RolloutState, steps: Sequence[CanaryStep], *, stable: ReplicaSetView
+) -> Step:
+    """Scale towards the current step's weight; once there, run the step (or complete)."""
     canary = ctx.new_rs
-    index = int(rollout.get(RolloutKey.CURRENT_STEP_INDEX, 0) or 0)
-    if rollout.get(RolloutKey.PROMOTE_FULL):
-        index = len(steps)
-    index = min(index, len(steps))
-    weight = current_set_weight(steps, index)
+    index = len(steps) if rollout.promote_full else min(rollout.current_step_index, len(steps))
+    targets = _targets(ctx, steps, index, stable=stable)
     surge, unavailable = ctx.fenceposts
-    if index >= len(steps):
-        targets = {canary.name: ctx.replicas}
-    else:
-        canary_n, stable_n = canary_replica_counts(ctx.replicas, weight, surge=surge > 0)
-        targets = {canary.name: canary_n, stable.name: stable_n}
-    step = converge(ctx, targets, primary=canary, surge=surge, unavailable=unavailable)
-    pauses = list(rollout.get(RolloutKey.PAUSE_CONDITIONS) or [])
-    updates: dict[str, Any] = {}
-    events: list[EventRecord] = []
-    requeue: float | None = None
+    scaling = converge(ctx, targets, primary=canary, surge=surge, unavailable=unavailable)
     reached = (
-        not step.actions
+        not scaling.actions
         and all(rs.replicas == targets.get(rs.name, 0) for rs in ctx.all_rss)
         and ctx.available(canary) >= targets[canary.name]
     )
-
+    progress = Step(rollout=rollout.evolve(current_step_index=index))
     if reached and index < len(steps):
-        current = steps[index]
-        done = False
-        if "pause" in current:
-            if not pauses:
-                pauses = [{"reason": str(PauseReason.CANARY_PAUSE_STEP), "startTime": ctx.now}]
-                events.append(
-                    EventRecord(
-                        "Normal", Reason.ROLLOUT_PAUSED, "Rollout is paused (CanaryPauseStep)"
-                    )
-                )
-            duration = (current.get("pause") or {}).get("duration")
-            if duration is not None:
-                end = float(pauses[0]["startTime"]) + parse_duration(duration)
-                if ctx.now >= end:
-                    done = True
-                else:
-                    requeue = end - ctx.now
-        else:
-            done = True
-        if done:
-            events.append(
-                EventRecord(
-                    "Normal",
-                    Reason.ROLLOUT_STEP_COMPLETED,
-                    f"Rollout step {index + 1}/{len(steps)} completed ({describe_step(current)})",
-                )
-            )
-            index += 1
-            pauses = []
-            weight = current_set_weight(steps, index)
-            requeue = 0.0
-    elif (
-        reached
-        and index >= len(steps)
-        and ctx.available(canary) >= ctx.replicas
-        and not any(ctx.pods(rs) for rs in ctx.old_rss)
-    ):
-        updates[RolloutKey.STABLE_RS] = template
-        events.append(
+        progress = _run_step(ctx, rollout, steps, index)
+    elif reached and ctx.available(canary) >= ctx.replicas and not _old_pods(ctx):
+        progress = _complete(ctx, rollout.evolve(current_step_index=index))
+    state = progress.rollout or rollout
+    weight = current_set_weight(steps, state.current_step_index)
+    actual = _actual_weight(ctx, stable=stable, canary=canary, weight=weight)
+    return scaling.then(progress).then(
+        Step(
+            rollout=state.evolve(set_weight=weight, actual_weight=actual),
+            traffic=_traffic(ctx, stable=stable, canary=canary, weight=actual),
+        )
+    )
+
+
+def _targets(
+    ctx: Context, steps: Sequence[CanaryStep], index: int, *, stable: ReplicaSetView
+) -> dict[str, int]:
+    """Replicas per RS at step ``index``: the weight's share, every replica once done."""
+    canary = ctx.new_rs
+    if index >= len(steps):
+        return {canary.name: ctx.replicas}
+    weight = current_set_weight(steps, index)
+    surge, _ = ctx.fenceposts
+    canary_n, stable_n = canary_replica_counts(ctx.replicas, weight, surge=surge > 0)
+    return {canary.name: canary_n, stable.name: stable_n}
+
+
+def _old_pods(ctx: Context) -> bool:
+    return any(ctx.pods(rs) for rs in ctx.old_rss)
+
+
+def _run_step(ctx: Context, rollout: RolloutState, steps: Sequence[CanaryStep], index: int) -> Step:
+    """The step at ``index`` runs; when it is done, the script moves to the next one."""
+    current = steps[index]
+    kind = step_kind(current)
+    run = kind.run(ctx, rollout.evolve(current_step_index=index), current)
+    if not run.done:
+        return Step(rollout=run.rollout, events=run.events, requeue_after=run.requeue_after)
+    completed = EventRecord(
+        "Normal",
+        Reason.ROLLOUT_STEP_COMPLETED,
+        f"Rollout step {index + 1}/{len(steps)} completed ({kind.describe(current)})",
+    )
+    return Step(
+        rollout=run.rollout.evolve(current_step_index=index + 1, pause_conditions=()),
+        events=(*run.events, completed),
+        requeue_after=0.0,
+    )
+
+
+def _complete(ctx: Context, rollout: RolloutState) -> Step:
+    """Every step done and every pod on the canary: it is the stable RS now."""
+    template, revision = ctx.view.template_hash, ctx.new_rs.revision
+    return Step(
+        rollout=rollout.evolve(stable_rs=template),
+        events=(
             EventRecord(
                 "Normal",
                 Reason.ROLLOUT_COMPLETED,
-                f"Rollout completed update to revision {canary.revision} ({template}): "
+                f"Rollout completed update to revision {revision} ({template}): "
                 "Completed all steps",
-            )
-        )
-
-    actual = _actual_weight(ctx, stable=stable, canary=canary, weight=weight)
-    updates.update(
-        {
-            **base,
-            RolloutKey.CURRENT_STEP_INDEX: index,
-            RolloutKey.SET_WEIGHT: weight,
-            RolloutKey.ACTUAL_WEIGHT: actual,
-            RolloutKey.PAUSE_CONDITIONS: pauses,
-        }
-    )
-    return step.then(
-        Step(
-            events=tuple(events),
-            rollout=updates,
-            traffic=_traffic(ctx, stable=stable, canary=canary, weight=actual),
-            requeue_after=requeue,
-        )
+            ),
+        ),
     )
 
 
-def promote(rollout: dict[str, Any], *, full: bool, steps: int) -> None:
+def promote(rollout: RolloutState, *, full: bool, steps: int) -> RolloutState:
     """``rollout promote``: leave the current pause (or skip the current step); ``--full``
-    skips every remaining step."""
+    skips every remaining step.
+
+    >>> promote(RolloutState(current_step_index=1), full=False, steps=4).current_step_index
+    2
+    >>> promote(RolloutState(current_step_index=4), full=False, steps=4).current_step_index
+    4
+    >>> promote(RolloutState(current_step_index=1), full=True, steps=4).promote_full
+    True
+    """
     if full:
-        rollout[RolloutKey.PROMOTE_FULL] = True
-        rollout[RolloutKey.PAUSE_CONDITIONS] = []
-        return
-    index = int(rollout.get(RolloutKey.CURRENT_STEP_INDEX, 0) or 0)
-    rollout[RolloutKey.CURRENT_STEP_INDEX] = min(index + 1, steps)
-    rollout[RolloutKey.PAUSE_CONDITIONS] = []
+        return rollout.evolve(promote_full=True, pause_conditions=())
+    return rollout.evolve(
+        current_step_index=min(rollout.current_step_index + 1, steps), pause_conditions=()
+    )

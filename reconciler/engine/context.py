@@ -1,8 +1,11 @@
 """One planning pass's view of a Deployment, and the small result every step returns.
 
 ``Context`` resolves what every planner asks first: which RS is the new one (the target), which
-are old, how many pods each has, and the fenceposts. ``Step`` is a planner's answer (actions and
-events); ``scale`` builds one RS scale with its annotations and Kubernetes' event text.
+are old, how many pods each has, and the fenceposts. ``Step`` is a planner's answer (actions,
+events, traffic, the new rollout state); ``scale`` builds one RS scale with its annotations and
+Kubernetes' event text. ``Pass`` is the guard ladder's value (``dispatch.plan``): what the
+phases of one pass decided so far, handed from phase to phase and never changed in place;
+``Target`` is what the pass drives towards, decided once after the intents.
 """
 
 from __future__ import annotations
@@ -21,18 +24,22 @@ from reconciler.engine.model import (
     EventRecord,
     ReplicaSetView,
     ScaleReplicaSet,
-    Strategy,
     TrafficGroup,
 )
+from reconciler.engine.state import RolloutState, Strategy
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """What one planner decided: RS changes, events, and strategy state for ``status.rollout``."""
+    """What one planner decided: RS changes, events, traffic, and the new rollout state.
+
+    ``a.then(b)`` is ``a`` followed by ``b``: actions and events in order, ``b``'s traffic and
+    rollout state win (``rollout`` None: the step leaves the state as it was).
+    """
 
     actions: tuple[Action, ...] = ()
     events: tuple[EventRecord, ...] = ()
-    rollout: Mapping[str, Any] = field(default_factory=dict)  # keys to update
+    rollout: RolloutState | None = None
     traffic: Mapping[str, tuple[TrafficGroup, ...]] = field(default_factory=dict)
     requeue_after: float | None = None
 
@@ -40,7 +47,7 @@ class Step:
         return Step(
             actions=self.actions + other.actions,
             events=self.events + other.events,
-            rollout={**self.rollout, **other.rollout},
+            rollout=other.rollout if other.rollout is not None else self.rollout,
             traffic={**self.traffic, **other.traffic},
             requeue_after=earliest(self.requeue_after, other.requeue_after),
         )

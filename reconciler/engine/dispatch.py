@@ -1,28 +1,42 @@
 """The guard ladder: one pass over one Deployment, from a view to a plan (k8s ``syncDeployment``).
 
-Order, as in Kubernetes' deployment controller, extended with the intents and autoRollback:
+``plan`` is a script of named phases, in Kubernetes' order extended with the intents and
+autoRollback. Each phase is a small pure function from the pass so far (``Pass``) to the next;
+none changes what it is given:
 
-1. intents (promote, abort, retry, restart) update the remembered strategy state;
-2. which RS to drive towards: the template's, or the stable one after an abort or rollback;
-3. paused -> proportional scaling and history clean-up only, Progressing Unknown/DeploymentPaused;
-4. a scaling event (RollingUpdate/Recreate) -> proportional scaling;
-5. a pending ``rollout restart`` once settled, else the strategy's planner;
-6. status: counts, Available, Progressing (deadline), ReplicaFailure (fail fast), the stable
-   RS, autoRollback's decision, the phase, and when to look again.
+1. ``begin``: the remembered state; a new template starts a new rollout;
+2. ``apply_intents``, ``note_retry``, ``check_analysis`` (``engine/intents.py``): promote,
+   abort, retry and restart, and a failed canary analysis, update the remembered state;
+3. ``choose_target``: which RS to drive towards, the template's or the stable one after an
+   abort or a rollback, and whether this pass only scales (paused, or a scaling event);
+4. ``note_pause`` and ``note_new_rollout``: Progressing DeploymentPaused/Resumed, and the
+   deadline clock of a new rollout;
+5. ``take_step``: the ladder proper: proportional scaling, else a pending ``rollout restart``
+   once settled, else the strategy's planner;
+6. ``count``, ``note_progress``, ``note_failure``, ``roll_back_on_failure``: counts,
+   Available, Progressing (deadline), ReplicaFailure (fail fast) and autoRollback's decision;
+7. ``mark_stable``, ``clean_up``, ``set_phase``, ``schedule``: the stable RS, history
+   clean-up, the phase and when to look again.
+
+Worked example, RollingUpdate, 3 replicas, stable ``old`` at 3, a new template ``new``: begin
+resets the step state and records ``currentPodHash: new``; no intent, no analysis; the target
+is ``new`` (created at 0); take_step scales it to 1 (25% surge); counts say 3 pods, 0
+updated; Progressing is ``NewReplicaSetCreated``; phase Progressing, "more replicas need to be
+updated". Passes later, with 3 new pods available and ``old`` at 0, mark_stable records
+``stableRS: new`` and the phase is Healthy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
 
-from reconciler.engine import canary as canary_mod
 from reconciler.engine import progress
 from reconciler.engine.bluegreen import plan_bluegreen
 from reconciler.engine.canary import plan_canary
-from reconciler.engine.context import Context, Step, build_context, earliest
+from reconciler.engine.context import Step, build_context, earliest
 from reconciler.engine.fenceposts import strategy_of
 from reconciler.engine.history import plan_cleanup
+from reconciler.engine.intents import apply_intents, begin, check_analysis, note_retry
 from reconciler.engine.model import (
     Action,
     ConditionType,
@@ -30,12 +44,9 @@ from reconciler.engine.model import (
     DeleteReplicaSet,
     DeploymentView,
     EventRecord,
-    IntentAction,
     Plan,
     Reason,
-    RolloutKey,
     ScaleReplicaSet,
-    Strategy,
 )
 from reconciler.engine.phase import rollout_phase
 from reconciler.engine.recreate import plan_recreate
@@ -43,325 +54,85 @@ from reconciler.engine.restart import plan_restart, stale_pods
 from reconciler.engine.rollback import rollback_event, rolled_back, should_roll_back, stable_hash
 from reconciler.engine.rolling import plan_rolling
 from reconciler.engine.scaling import is_scaling_event, plan_scale
+from reconciler.engine.script import Pass, Target
+from reconciler.engine.serialize import with_rollout
+from reconciler.engine.state import Strategy
 
-_RESET_ON_NEW_TEMPLATE: dict[str, Any] = {
-    RolloutKey.ABORT: False,
-    RolloutKey.ABORTED_AT: None,
-    RolloutKey.PROMOTE_FULL: False,
-    RolloutKey.CURRENT_STEP_INDEX: 0,
-    RolloutKey.PAUSE_CONDITIONS: [],
-    RolloutKey.FAILED_TEMPLATE: "",
-    RolloutKey.ANALYSIS_FAILURES: 0,
-}
+PassPhase = Callable[[Pass, Target], Pass]  # one named phase of the script
 
 
 def plan(deployment: DeploymentView, *, now: float) -> Plan:
     """The next safe step for ``deployment`` at ``now``; the same inputs give the same plan."""
-    view = deployment
-    spec = view.spec
-    strategy = strategy_of(spec)
-    paused = bool(spec.get("paused"))
-    old_status: Mapping[str, Any] = view.status or {}
-    rollout: dict[str, Any] = dict(old_status.get("rollout") or {})
-    conditions = [dict(c) for c in old_status.get("conditions") or []]
-    events: list[EventRecord] = []
-    template = view.template_hash
-    requeue: float | None = None
+    p = check_analysis(note_retry(apply_intents(begin(deployment, now=now))))
+    target = choose_target(p)
+    phases: tuple[PassPhase, ...] = (
+        note_pause,
+        note_new_rollout,
+        take_step,
+        count,
+        note_progress,
+        note_failure,
+        roll_back_on_failure,
+        mark_stable,
+        clean_up,
+        set_phase,
+        schedule,
+    )
+    for phase in phases:
+        p = phase(p, target)
+    return finish(p)
 
-    # a new template starts a new rollout (not while paused: it has not started yet)
-    template_changed = not paused and rollout.get(RolloutKey.CURRENT_POD_HASH) != template
-    if template_changed:
-        rollout.update(_RESET_ON_NEW_TEMPLATE)
-        rollout[RolloutKey.CURRENT_POD_HASH] = template
-    rollout[RolloutKey.STRATEGY] = str(strategy)
 
-    consumed, intent_events = _apply_intents(view, rollout, strategy=strategy, now=now)
-    events += intent_events
-    if _retried(view):
-        conditions = progress.set_condition(
-            progress.remove_condition(conditions, ConditionType.PROGRESSING),
-            progress.condition(
-                ConditionType.PROGRESSING,
-                "True",
-                Reason.ROLLOUT_RETRY,
-                "Retrying Rollout after abort",
-                now=now,
-            ),
-        )
-    analysis = _check_analysis(view, rollout, strategy=strategy, now=now)
-    events += analysis.events
-    requeue = earliest(requeue, analysis.requeue_after)
-
-    aborted = bool(rollout.get(RolloutKey.ABORT))
+def choose_target(p: Pass) -> Target:
+    """The RS this pass drives towards, and which rung of the ladder it takes."""
+    view, rollout = p.view, p.rollout
+    strategy = strategy_of(view.spec)
     stable = stable_hash(view, rollout)
     is_rolled_back = rolled_back(view, rollout) and bool(stable)
     back_to_stable = (
-        strategy is not Strategy.BLUE_GREEN and bool(stable) and (aborted or is_rolled_back)
+        strategy is not Strategy.BLUE_GREEN and bool(stable) and (rollout.aborted or is_rolled_back)
     )
-    ctx = build_context(view, target_hash=stable if back_to_stable else template, now=now)
-
-    conditions = _paused_conditions(conditions, paused=paused, now=now)
-    if template_changed and not back_to_stable and spec.get("progressDeadlineSeconds") is not None:
-        conditions = _new_rs_condition(ctx, conditions)
-
-    # the ladder
-    scaling_path = paused or (
+    ctx = build_context(
+        view, target_hash=stable if back_to_stable else view.template_hash, now=p.now
+    )
+    scaling = p.paused or (
         strategy in (Strategy.ROLLING_UPDATE, Strategy.RECREATE) and is_scaling_event(ctx)
     )
-    restart_at = rollout.get(RolloutKey.RESTARTED_AT)
-    settled = _settled(ctx, rollout, back_to_stable=back_to_stable, aborted=aborted)
-    if scaling_path:
-        step = plan_scale(ctx)
-    else:
-        step = Step()
-        replacing = False
-        if restart_at is not None and settled:
-            step = plan_restart(ctx, float(restart_at))
-            # While a restart is replacing pods, its "wait" must not fall through to the
-            # strategy, which would see the surged RS above `replicas` and shrink it at once
-            # (killing the pod that was just started, over and over).
-            replacing = bool(stale_pods(ctx, float(restart_at)))
-        if not step.actions and not replacing:
-            step = _strategy_step(ctx, rollout, strategy, back_to_stable, aborted or is_rolled_back)
-    rollout.update(step.rollout)
-    events += step.events
-    requeue = earliest(requeue, step.requeue_after)
-
-    sizes = {rs.name: rs.replicas for rs in ctx.all_rss}
-    for action in step.actions:
-        if isinstance(action, ScaleReplicaSet):
-            sizes[action.name] = action.replicas
-    counts = progress.counts(ctx, sizes)
-    conditions = progress.set_condition(
-        conditions, progress.available_condition(ctx, counts["availableReplicas"])
-    )
-    conditions = _progressing(
-        ctx,
-        conditions,
-        rollout,
-        old_status=old_status,
-        counts=counts,
-        scaling_path=scaling_path,
-        aborted=aborted or is_rolled_back,
-    )
-
-    # fail fast on the template's pods; sticky while rolled back from that template
-    failure = progress.fail_fast(ctx.rs_by_hash(template))
-    had_failure = progress.get_condition(conditions, ConditionType.REPLICA_FAILURE)
-    if is_rolled_back:
-        pass
-    elif failure:
-        reason, message = failure
-        conditions = progress.set_condition(
-            conditions,
-            progress.condition(ConditionType.REPLICA_FAILURE, "True", reason, message, now=now),
-        )
-        if not had_failure or had_failure.get("message") != message:
-            events.append(EventRecord("Warning", reason, message))
-    else:
-        conditions = progress.remove_condition(conditions, ConditionType.REPLICA_FAILURE)
-
-    current = progress.get_condition(conditions, ConditionType.PROGRESSING)
-    cause = failure[1] if failure else None
-    if current and current["reason"] == Reason.PROGRESS_DEADLINE_EXCEEDED:
-        cause = current["message"]
-    if cause and not paused and should_roll_back(view, rollout):
-        rollout[RolloutKey.FAILED_TEMPLATE] = template
-        events.append(rollback_event(view, stable=stable_hash(view, rollout), cause=cause))
-        requeue = 0.0
-
-    complete = progress.is_complete(ctx, counts)
-    if (
-        complete
-        and ctx.new_rs.hash == template
-        and not (aborted or is_rolled_back)
-        and (
-            strategy in (Strategy.ROLLING_UPDATE, Strategy.RECREATE)
-            or not rollout.get(RolloutKey.STABLE_RS)
-        )
-    ):
-        rollout[RolloutKey.STABLE_RS] = template
-    if not any(isinstance(a, ScaleReplicaSet) for a in step.actions) and (paused or complete):
-        keep = {
-            str(rollout.get(RolloutKey.STABLE_RS) or ""),
-            str(rollout.get(RolloutKey.ACTIVE_SELECTOR) or ""),
-        } - {""}
-        step = step.then(plan_cleanup(ctx, keep=keep))
-
-    restarting = restart_at is not None and (
-        bool(stale_pods(ctx, float(restart_at))) or ctx.new_rs.replicas > ctx.replicas
-    )
-    phase, message = rollout_phase(
-        ctx, rollout=rollout, conditions=conditions, counts=counts, restarting=restarting
-    )
-    rollout[RolloutKey.PHASE] = str(phase)
-    rollout[RolloutKey.MESSAGE] = message
-
-    if not paused:
-        requeue = earliest(requeue, progress.deadline_requeue(ctx, conditions))
-    requeue = earliest(requeue, progress.min_ready_requeue(ctx))
-    status: dict[str, Any] = {
-        "observedGeneration": view.generation,
-        **counts,
-        "conditions": conditions,
-        "rollout": {str(k): v for k, v in rollout.items()},
-    }
-    return Plan(
-        actions=_ordered(step.actions),
-        status=status,
-        events=tuple(events),
-        traffic=dict(step.traffic),
-        consumed_intents=consumed,
-        requeue_after=requeue,
+    return Target(
+        ctx=ctx,
+        aborted=rollout.aborted,
+        rolled_back=is_rolled_back,
+        back_to_stable=back_to_stable,
+        scaling=scaling,
     )
 
 
-def _strategy_step(
-    ctx: Context,
-    rollout: Mapping[str, Any],
-    strategy: Strategy,
-    back_to_stable: bool,
-    aborted: bool,
-) -> Step:
-    if strategy is Strategy.RECREATE:
-        return plan_recreate(ctx)
-    if strategy is Strategy.CANARY:
-        return plan_canary(ctx, rollout, back_to_stable=back_to_stable)
-    if strategy is Strategy.BLUE_GREEN:
-        return plan_bluegreen(ctx, rollout, aborted=aborted)
-    return plan_rolling(ctx)
-
-
-def _settled(
-    ctx: Context, rollout: Mapping[str, Any], *, back_to_stable: bool, aborted: bool
-) -> bool:
-    """Everything runs on the template's RS: the moment a restart may replace pods."""
-    if back_to_stable or aborted or ctx.new_rs.hash != ctx.view.template_hash:
-        return False
-    if any(rs.replicas or ctx.pods(rs) for rs in ctx.old_rss):
-        return False
-    if (
-        ctx.strategy is Strategy.CANARY
-        and rollout.get(RolloutKey.STABLE_RS) != ctx.view.template_hash
-    ):
-        return False
-    return not (
-        ctx.strategy is Strategy.BLUE_GREEN
-        and rollout.get(RolloutKey.ACTIVE_SELECTOR) != ctx.view.template_hash
-    )
-
-
-def _retried(view: DeploymentView) -> bool:
-    return any(i.action == IntentAction.RETRY for i in view.intents)
-
-
-def _apply_intents(
-    view: DeploymentView, rollout: dict[str, Any], *, strategy: Strategy, now: float
-) -> tuple[tuple[int, ...], list[EventRecord]]:
-    """Fold the pending intents into the strategy state, oldest first; all are consumed."""
-    events: list[EventRecord] = []
-    steps = len(view.spec.get("strategy", {}).get("canary", {}).get("steps") or [])
-    updating = rollout.get(RolloutKey.STABLE_RS) not in (None, "", view.template_hash)
-    for intent in sorted(view.intents, key=lambda i: i.id):
-        if intent.action == IntentAction.ABORT and updating and not rollout.get(RolloutKey.ABORT):
-            rollout[RolloutKey.ABORT] = True
-            rollout[RolloutKey.ABORTED_AT] = now
-            events.append(EventRecord("Warning", Reason.ROLLOUT_ABORTED, _aborted_message(view)))
-        elif intent.action == IntentAction.RETRY:
-            rollout[RolloutKey.ABORT] = False
-            rollout[RolloutKey.ABORTED_AT] = None
-            rollout[RolloutKey.FAILED_TEMPLATE] = ""
-            rollout[RolloutKey.CURRENT_STEP_INDEX] = 0
-            rollout[RolloutKey.PAUSE_CONDITIONS] = []
-            rollout[RolloutKey.ANALYSIS_FAILURES] = view.analysis_failures
-            events.append(
-                EventRecord("Normal", Reason.ROLLOUT_RETRY, "Retrying Rollout after abort")
-            )
-        elif intent.action == IntentAction.PROMOTE:
-            full = bool(intent.args.get("full"))
-            if strategy is Strategy.CANARY:
-                canary_mod.promote(rollout, full=full, steps=steps)
-            else:
-                rollout[RolloutKey.PROMOTE_FULL] = True
-                rollout[RolloutKey.PAUSE_CONDITIONS] = []
-            events.append(
-                EventRecord(
-                    "Normal",
-                    Reason.ROLLOUT_PROMOTED,
-                    "Rollout fully promoted" if full else "Rollout promoted",
-                )
-            )
-        elif intent.action == IntentAction.RESTART:
-            rollout[RolloutKey.RESTARTED_AT] = float(intent.args.get("at", now))
-            events.append(EventRecord("Normal", Reason.ROLLOUT_RESTARTED, "Rollout restarted"))
-    return tuple(i.id for i in view.intents), events
-
-
-def _aborted_message(view: DeploymentView) -> str:
-    revision = next((rs.revision for rs in view.replica_sets if rs.hash == view.template_hash), 0)
-    return f"Rollout aborted update to revision {revision}"
-
-
-def _check_analysis(
-    view: DeploymentView, rollout: dict[str, Any], *, strategy: Strategy, now: float
-) -> Step:
-    """Canary analysis: more failures than ``failureLimit`` aborts the canary."""
-    if strategy is not Strategy.CANARY or rollout.get(RolloutKey.ABORT):
-        return Step()
-    analysis = view.spec.get("strategy", {}).get("canary", {}).get("analysis")
-    if not analysis or not stable_hash(view, rollout):
-        return Step()
-    limit = int(analysis.get("failureLimit", 0))
-    failed = view.analysis_failures - int(rollout.get(RolloutKey.ANALYSIS_FAILURES) or 0)
-    if failed <= limit:
-        return Step()
-    rollout[RolloutKey.ABORT] = True
-    rollout[RolloutKey.ABORTED_AT] = now
-    message = f"analysis assessed Failed due to failed ({failed}) > failureLimit ({limit})"
-    rollout["abortMessage"] = message
-    events = [EventRecord("Warning", Reason.ANALYSIS_FAILED, message)]
-    if should_roll_back(view, rollout):
-        rollout[RolloutKey.FAILED_TEMPLATE] = view.template_hash
-        events.append(rollback_event(view, stable=stable_hash(view, rollout), cause=message))
-    return Step(events=tuple(events), requeue_after=0.0)
-
-
-def _paused_conditions(
-    conditions: list[dict[str, Any]], *, paused: bool, now: float
-) -> list[dict[str, Any]]:
+def note_pause(p: Pass, t: Target) -> Pass:
     """``checkPausedConditions``: a deadline already exceeded stays as it is."""
-    current = progress.get_condition(conditions, ConditionType.PROGRESSING)
+    current = progress.get_condition(p.conditions, ConditionType.PROGRESSING)
     if current and current["reason"] == Reason.PROGRESS_DEADLINE_EXCEEDED:
-        return conditions
+        return p
     paused_now = current is not None and current["reason"] == Reason.DEPLOYMENT_PAUSED
-    if paused and not paused_now:
-        return progress.set_condition(
-            conditions,
-            progress.condition(
-                ConditionType.PROGRESSING,
-                "Unknown",
-                Reason.DEPLOYMENT_PAUSED,
-                "Deployment is paused",
-                now=now,
-            ),
-        )
-    if not paused and paused_now:
-        return progress.set_condition(
-            conditions,
-            progress.condition(
-                ConditionType.PROGRESSING,
-                "Unknown",
-                Reason.DEPLOYMENT_RESUMED,
-                "Deployment is resumed",
-                now=now,
-            ),
-        )
-    return conditions
+    if p.paused == paused_now:
+        return p
+    reason, message = (
+        (Reason.DEPLOYMENT_PAUSED, "Deployment is paused")
+        if p.paused
+        else (Reason.DEPLOYMENT_RESUMED, "Deployment is resumed")
+    )
+    return p.with_condition(
+        progress.condition(ConditionType.PROGRESSING, "Unknown", reason, message, now=p.now)
+    )
 
 
-def _new_rs_condition(ctx: Context, conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def note_new_rollout(p: Pass, t: Target) -> Pass:
     """A new rollout restarts the deadline clock: ``Created new replica set "X"``."""
-    current = progress.get_condition(conditions, ConditionType.PROGRESSING)
+    if not p.template_changed or t.back_to_stable:
+        return p
+    if p.view.spec.get("progressDeadlineSeconds") is None:
+        return p
+    ctx = t.ctx
+    current = progress.get_condition(p.conditions, ConditionType.PROGRESSING)
     if ctx.new_exists and ctx.pods(ctx.new_rs) > 0 and current is None:
         reason, message = Reason.FOUND_NEW_RS, f'Found new replica set "{ctx.new_rs.name}"'
     else:
@@ -369,56 +140,173 @@ def _new_rs_condition(ctx: Context, conditions: list[dict[str, Any]]) -> list[di
     new = progress.condition(ConditionType.PROGRESSING, "True", reason, message, now=ctx.now)
     if current and current["status"] == "True":
         new["lastTransitionTime"] = current["lastTransitionTime"]
-    return [*progress.remove_condition(conditions, ConditionType.PROGRESSING), new]
+    return p.without_condition(ConditionType.PROGRESSING).appending_condition(new)
 
 
-def _progressing(
-    ctx: Context,
-    conditions: list[dict[str, Any]],
-    rollout: Mapping[str, Any],
-    *,
-    old_status: Mapping[str, Any],
-    counts: Mapping[str, int],
-    scaling_path: bool,
-    aborted: bool,
-) -> list[dict[str, Any]]:
-    if scaling_path or ctx.spec.get("progressDeadlineSeconds") is None:
-        return conditions
-    now = ctx.now
-    if aborted:
-        message = str(rollout.get("abortMessage") or "") or _aborted_message(ctx.view)
-        if rollout.get(RolloutKey.FAILED_TEMPLATE) == ctx.view.template_hash:
-            message = f"{_aborted_message(ctx.view)}: rolled back to revision {ctx.new_rs.revision}"
-        return progress.set_condition(
-            conditions,
-            progress.condition(
-                ConditionType.PROGRESSING, "False", Reason.ROLLOUT_ABORTED, message, now=now
-            ),
-        )
-    if rollout.get(RolloutKey.PAUSE_CONDITIONS):
-        return progress.set_condition(
-            conditions,
-            progress.condition(
-                ConditionType.PROGRESSING,
-                "Unknown",
-                Reason.ROLLOUT_PAUSED,
-                "Rollout is paused",
-                now=now,
-            ),
-        )
-    current = progress.get_condition(conditions, ConditionType.PROGRESSING)
-    if current and current["reason"] in (Reason.ROLLOUT_PAUSED, Reason.ROLLOUT_ABORTED):
-        return progress.set_condition(
-            conditions,
-            progress.condition(
-                ConditionType.PROGRESSING,
-                "Unknown",
-                Reason.ROLLOUT_RESUMED,
-                "Rollout is resumed",
-                now=now,
-            ),
-        )
-    return progress.sync_progressing(ctx, conditions, old_status=old_status, new_counts=counts)
+def take_step(p: Pass, t: Target) -> Pass:
+    """Proportional scaling, else a pending restart once settled, else the strategy."""
+    step = plan_scale(t.ctx) if t.scaling else _restart_or_strategy(p, t)
+    return p.evolve(
+        rollout=step.rollout or p.rollout,
+        step=step,
+        events=(*p.events, *step.events),
+        requeue_after=earliest(p.requeue_after, step.requeue_after),
+    )
+
+
+def _restart_or_strategy(p: Pass, t: Target) -> Step:
+    restart_at = p.rollout.restarted_at
+    if restart_at is not None and _settled(p, t):
+        step = plan_restart(t.ctx, restart_at)
+        # While a restart is replacing pods, its "wait" must not fall through to the
+        # strategy, which would see the surged RS above `replicas` and shrink it at once
+        # (killing the pod that was just started, over and over).
+        if step.actions or stale_pods(t.ctx, restart_at):
+            return step
+    ctx, rollout = t.ctx, p.rollout
+    if ctx.strategy is Strategy.RECREATE:
+        return plan_recreate(ctx)
+    if ctx.strategy is Strategy.CANARY:
+        return plan_canary(ctx, rollout, back_to_stable=t.back_to_stable)
+    if ctx.strategy is Strategy.BLUE_GREEN:
+        return plan_bluegreen(ctx, rollout, aborted=t.halted)
+    return plan_rolling(ctx)
+
+
+def _settled(p: Pass, t: Target) -> bool:
+    """Everything runs on the template's RS: the moment a restart may replace pods."""
+    ctx, template = t.ctx, p.view.template_hash
+    if t.back_to_stable or t.aborted or ctx.new_rs.hash != template:
+        return False
+    if any(rs.replicas or ctx.pods(rs) for rs in ctx.old_rss):
+        return False
+    if ctx.strategy is Strategy.CANARY and p.rollout.stable_rs != template:
+        return False
+    return not (ctx.strategy is Strategy.BLUE_GREEN and p.rollout.active_selector != template)
+
+
+def count(p: Pass, t: Target) -> Pass:
+    """The status counts after this pass's scales, and the Available condition."""
+    sizes = {rs.name: rs.replicas for rs in t.ctx.all_rss}
+    for action in p.step.actions:
+        if isinstance(action, ScaleReplicaSet):
+            sizes[action.name] = action.replicas
+    counts = progress.counts(t.ctx, sizes)
+    p = p.evolve(counts=counts)
+    return p.with_condition(progress.available_condition(t.ctx, counts["availableReplicas"]))
+
+
+def note_progress(p: Pass, t: Target) -> Pass:
+    """The Progressing condition (skipped on the scaling path, as in Kubernetes)."""
+    if t.scaling:
+        return p
+    conditions = progress.rollout_progressing(
+        t.ctx,
+        list(p.conditions),
+        p.rollout,
+        old_status=p.old_status,
+        counts=p.counts,
+        aborted=t.halted,
+    )
+    return p.evolve(conditions=tuple(conditions))
+
+
+def note_failure(p: Pass, t: Target) -> Pass:
+    """Fail fast on the template's pods; sticky while rolled back from that template."""
+    if t.rolled_back:
+        return p
+    failure = progress.fail_fast(t.ctx.rs_by_hash(p.view.template_hash))
+    if not failure:
+        return p.without_condition(ConditionType.REPLICA_FAILURE)
+    reason, message = failure
+    had = progress.get_condition(p.conditions, ConditionType.REPLICA_FAILURE)
+    p = p.with_condition(
+        progress.condition(ConditionType.REPLICA_FAILURE, "True", reason, message, now=p.now)
+    )
+    if had and had.get("message") == message:
+        return p
+    return p.evolve(events=(*p.events, EventRecord("Warning", reason, message)))
+
+
+def roll_back_on_failure(p: Pass, t: Target) -> Pass:
+    """autoRollback: a failing pod or a passed deadline sends the Deployment back to stable."""
+    failure = progress.fail_fast(t.ctx.rs_by_hash(p.view.template_hash))
+    current = progress.get_condition(p.conditions, ConditionType.PROGRESSING)
+    cause = failure[1] if failure else None
+    if current and current["reason"] == Reason.PROGRESS_DEADLINE_EXCEEDED:
+        cause = current["message"]
+    if not cause or p.paused or not should_roll_back(p.view, p.rollout):
+        return p
+    event = rollback_event(p.view, stable=stable_hash(p.view, p.rollout), cause=cause)
+    return p.evolve(
+        rollout=p.rollout.evolve(failed_template_hash=p.view.template_hash),
+        events=(*p.events, event),
+        requeue_after=earliest(p.requeue_after, 0.0),
+    )
+
+
+def _complete(p: Pass, t: Target) -> bool:
+    return progress.is_complete(t.ctx, p.counts)
+
+
+def mark_stable(p: Pass, t: Target) -> Pass:
+    """A completed rollout of the template makes it the stable RS (a canary or blue-green
+    one only the first time: later their own scripts decide)."""
+    strategy = t.ctx.strategy
+    if (
+        _complete(p, t)
+        and t.ctx.new_rs.hash == p.view.template_hash
+        and not t.halted
+        and (strategy in (Strategy.ROLLING_UPDATE, Strategy.RECREATE) or not p.rollout.stable_rs)
+    ):
+        return p.evolve(rollout=p.rollout.evolve(stable_rs=p.view.template_hash))
+    return p
+
+
+def clean_up(p: Pass, t: Target) -> Pass:
+    """History clean-up once nothing scales (paused, or complete), keeping what still serves."""
+    if any(isinstance(a, ScaleReplicaSet) for a in p.step.actions):
+        return p
+    if not (p.paused or _complete(p, t)):
+        return p
+    keep = {p.rollout.stable_rs, p.rollout.active_selector} - {""}
+    return p.evolve(step=p.step.then(plan_cleanup(t.ctx, keep=keep)))
+
+
+def set_phase(p: Pass, t: Target) -> Pass:
+    restart_at = p.rollout.restarted_at
+    restarting = restart_at is not None and (
+        bool(stale_pods(t.ctx, restart_at)) or t.ctx.new_rs.replicas > t.ctx.replicas
+    )
+    phase, message = rollout_phase(
+        t.ctx, rollout=p.rollout, conditions=p.conditions, counts=p.counts, restarting=restarting
+    )
+    return p.evolve(rollout=p.rollout.evolve(phase=phase, message=message))
+
+
+def schedule(p: Pass, t: Target) -> Pass:
+    """When to look again: the progress deadline (not while paused), ``minReadySeconds``."""
+    requeue = p.requeue_after
+    if not p.paused:
+        requeue = earliest(requeue, progress.deadline_requeue(t.ctx, p.conditions))
+    return p.evolve(requeue_after=earliest(requeue, progress.min_ready_requeue(t.ctx)))
+
+
+def finish(p: Pass) -> Plan:
+    status = {
+        "observedGeneration": p.view.generation,
+        **p.counts,
+        "conditions": list(p.conditions),
+    }
+    return Plan(
+        actions=_ordered(p.step.actions),
+        status=with_rollout(status, p.rollout),
+        events=p.events,
+        traffic=dict(p.step.traffic),
+        consumed_intents=p.consumed,
+        requeue_after=p.requeue_after,
+        rollout=p.rollout,
+    )
 
 
 def _ordered(actions: tuple[Action, ...]) -> tuple[Action, ...]:

@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.engine.model import Strategy
+from reconciler.engine.state import Strategy
 from reconciler.units import scaled_value
 
 DEFAULT_SURGE = "25%"

@@ -14,7 +14,9 @@ Contract with the executor
 * ``ScaleReplicaSet.annotations`` are the RS annotations to set (``desired-replicas``,
   ``max-replicas``); others stay as they are.
 * ``Plan.status`` is stored as-is and handed back as ``DeploymentView.status`` next pass; that is
-  where the engine keeps its memory (conditions, canary step, abort flag, stable RS, ...).
+  where the engine keeps its memory: the conditions, and the typed ``RolloutState``
+  (``engine/state.py``: canary step, abort flag, stable RS, ...), which ``Plan.rollout`` also
+  carries and ``engine/serialize.py`` alone turns into ``status["rollout"]`` and back.
 * Pods follow their RS's ``replicas`` through ``replicaset.plan_pods`` (a ``PodPlan``): the
   executor starts ``PodPlan.start`` pods and deletes ``PodPlan.delete``.
 * Times are epoch seconds (floats) throughout, ``status`` included.
@@ -22,7 +24,7 @@ Contract with the executor
 ``Plan.status`` keys (JSON-able): ``observedGeneration``, ``replicas``, ``updatedReplicas``,
 ``readyReplicas``, ``availableReplicas``, ``unavailableReplicas``, ``conditions`` (each
 ``{type, status, reason, message, lastUpdateTime, lastTransitionTime}``), ``collisionCount``
-is left to the executor, and ``rollout`` (see ``RolloutKey``).
+is left to the executor, and ``rollout`` (``serialize.rollout_to_dict``).
 """
 
 from __future__ import annotations
@@ -32,26 +34,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.engine.state import RolloutState
+
 # Annotation keys (Kubernetes' names) the engine reads and writes on ReplicaSets.
 DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 
 
-class Strategy(enum.StrEnum):
-    ROLLING_UPDATE = "RollingUpdate"
-    RECREATE = "Recreate"
-    BLUE_GREEN = "BlueGreen"
-    CANARY = "Canary"
-
-
 class IntentAction(enum.StrEnum):
-    """CLI intents the engine consumes (``rollout promote|abort|retry|restart``)."""
+    """Every intent verb the CLI writes into the store (DESIGN.md decision 2), defined once.
+
+    The engine consumes ``promote``, ``abort``, ``retry`` and ``restart`` (``ENGINE_INTENTS``);
+    the daemon carries out the others itself.
+    """
 
     PROMOTE = "promote"  # args: {"full": bool}
     ABORT = "abort"
     RETRY = "retry"
     RESTART = "restart"  # args: {"at": float}
+    DELETE_POD = "delete-pod"  # the pod named by the intent's object
+    PRUNE = "prune"  # args: {"objects": ["namespace/name", ...]} the prune guard holds
+    RESYNC = "resync"  # read the folder (and the secrets) again
 
 
 class ConditionType(enum.StrEnum):
@@ -84,44 +88,6 @@ class Reason(enum.StrEnum):
     ROLLED_BACK = "RolledBack"
     ANALYSIS_FAILED = "AnalysisRunFailed"
     SWITCH_ACTIVE = "SwitchService"
-
-
-class Phase(enum.StrEnum):
-    """Argo Rollouts' phases, for every strategy (``get rollout``, ``rollout status``)."""
-
-    HEALTHY = "Healthy"
-    PROGRESSING = "Progressing"
-    PAUSED = "Paused"
-    DEGRADED = "Degraded"
-
-
-class PauseReason(enum.StrEnum):
-    CANARY_PAUSE_STEP = "CanaryPauseStep"
-    BLUE_GREEN_PAUSE = "BlueGreenPause"
-
-
-class RolloutKey(enum.StrEnum):
-    """Keys of ``status["rollout"]``: the strategy state the engine remembers between passes."""
-
-    STRATEGY = "strategy"
-    PHASE = "phase"  # Phase
-    MESSAGE = "message"  # "" or the phase's reason, e.g. "more replicas need to be updated"
-    CURRENT_POD_HASH = "currentPodHash"  # template_hash of this pass
-    STABLE_RS = "stableRS"  # hash of the last RS that completed a rollout
-    CURRENT_STEP_INDEX = "currentStepIndex"  # canary: index into steps (== len when done)
-    STEP_COUNT = "stepCount"
-    SET_WEIGHT = "setWeight"  # canary: weight the current step asks for
-    ACTUAL_WEIGHT = "actualWeight"  # canary: weight the proxy is given
-    PAUSE_CONDITIONS = "pauseConditions"  # [{"reason": PauseReason, "startTime": float}]
-    ABORT = "abort"  # bool
-    ABORTED_AT = "abortedAt"  # float | None
-    PROMOTE_FULL = "promoteFull"  # bool
-    ACTIVE_SELECTOR = "activeSelector"  # blue-green: hash the active service routes to
-    PREVIEW_SELECTOR = "previewSelector"  # blue-green: hash the preview service routes to
-    SCALE_DOWN_AT = "scaleDownAt"  # {rs name: epoch seconds} delayed scale-downs
-    FAILED_TEMPLATE = "failedTemplateHash"  # autoRollback: hash not to retry
-    RESTARTED_AT = "restartedAt"  # float | None: the restart intent being carried out
-    ANALYSIS_FAILURES = "analysisFailures"  # canary: failures counted for the current RS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,6 +229,7 @@ class Plan:
     traffic: Mapping[str, tuple[TrafficGroup, ...]] = field(default_factory=dict)
     consumed_intents: tuple[int, ...] = ()
     requeue_after: float | None = None
+    rollout: RolloutState = field(default_factory=RolloutState)  # == rollout_of(status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.engine.context import Context
-from reconciler.engine.model import ConditionType, Phase, Reason, RolloutKey, Strategy
+from reconciler.engine.model import ConditionType, Reason
 from reconciler.engine.progress import get_condition
+from reconciler.engine.state import Phase, RolloutState, Strategy
 
 
 def rollout_phase(
     ctx: Context,
     *,
-    rollout: Mapping[str, Any],
+    rollout: RolloutState,
     conditions: Sequence[Mapping[str, Any]],
     counts: Mapping[str, int],
     restarting: bool,
@@ -35,19 +36,18 @@ def rollout_phase(
         return Phase.DEGRADED, f"{failure['reason']}: {failure['message']}"
     if ctx.spec.get("paused"):
         return Phase.PAUSED, "manually paused"
-    pauses = rollout.get(RolloutKey.PAUSE_CONDITIONS) or []
-    if pauses:
-        return Phase.PAUSED, str(pauses[0]["reason"])
+    if rollout.paused:
+        return Phase.PAUSED, rollout.pause_reasons[0]
     if restarting:
         return Phase.PROGRESSING, "rollout is restarting"
     if counts["updatedReplicas"] < ctx.replicas:
         return Phase.PROGRESSING, "more replicas need to be updated"
     if counts["availableReplicas"] < counts["updatedReplicas"]:
         return Phase.PROGRESSING, "updated replicas are still becoming available"
-    if ctx.strategy is Strategy.BLUE_GREEN and rollout.get(RolloutKey.ACTIVE_SELECTOR) != template:
+    if ctx.strategy is Strategy.BLUE_GREEN and rollout.active_selector != template:
         return Phase.PROGRESSING, "active service cutover pending"
     if counts["replicas"] > counts["updatedReplicas"]:
         return Phase.PROGRESSING, "old replicas are pending termination"
-    if ctx.strategy is Strategy.CANARY and rollout.get(RolloutKey.STABLE_RS) != template:
+    if ctx.strategy is Strategy.CANARY and rollout.stable_rs != template:
         return Phase.PROGRESSING, "waiting for all steps to complete"
     return Phase.HEALTHY, ""

@@ -18,6 +18,8 @@ from typing import Any
 
 from reconciler.engine.context import Context
 from reconciler.engine.model import ConditionType, Reason, ReplicaSetView
+from reconciler.engine.rollback import aborted_message
+from reconciler.engine.state import RolloutState
 
 Condition = dict[str, Any]
 
@@ -171,6 +173,54 @@ def sync_progressing(
             ),
         )
     return conditions
+
+
+def rollout_progressing(
+    ctx: Context,
+    conditions: list[Condition],
+    rollout: RolloutState,
+    *,
+    old_status: Mapping[str, Any],
+    counts: Mapping[str, int],
+    aborted: bool,
+) -> list[Condition]:
+    """Progressing for every strategy: aborted (or rolled back) > paused at a step > resumed
+    from a pause or an abort > ``sync_progressing``; nothing without a deadline."""
+    if ctx.spec.get("progressDeadlineSeconds") is None:
+        return conditions
+    now = ctx.now
+    if aborted:
+        message = rollout.abort_message or aborted_message(ctx.view)
+        if rollout.failed_template_hash == ctx.view.template_hash:
+            message = f"{aborted_message(ctx.view)}: rolled back to revision {ctx.new_rs.revision}"
+        return set_condition(
+            conditions,
+            condition(ConditionType.PROGRESSING, "False", Reason.ROLLOUT_ABORTED, message, now=now),
+        )
+    if rollout.paused:
+        return set_condition(
+            conditions,
+            condition(
+                ConditionType.PROGRESSING,
+                "Unknown",
+                Reason.ROLLOUT_PAUSED,
+                "Rollout is paused",
+                now=now,
+            ),
+        )
+    current = get_condition(conditions, ConditionType.PROGRESSING)
+    if current and current["reason"] in (Reason.ROLLOUT_PAUSED, Reason.ROLLOUT_ABORTED):
+        return set_condition(
+            conditions,
+            condition(
+                ConditionType.PROGRESSING,
+                "Unknown",
+                Reason.ROLLOUT_RESUMED,
+                "Rollout is resumed",
+                now=now,
+            ),
+        )
+    return sync_progressing(ctx, conditions, old_status=old_status, new_counts=counts)
 
 
 def timed_out(ctx: Context, current: Mapping[str, Any] | None) -> bool:

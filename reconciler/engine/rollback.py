@@ -9,15 +9,13 @@ without remembering anything. BlueGreen keeps its own target (the active RS simp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from reconciler.engine.model import DeploymentView, EventRecord, Reason, RolloutKey
+from reconciler.engine.model import DeploymentView, EventRecord, Reason
+from reconciler.engine.state import RolloutState
 
 
-def stable_hash(view: DeploymentView, rollout: Mapping[str, Any]) -> str:
+def stable_hash(view: DeploymentView, rollout: RolloutState) -> str:
     """The stable RS's hash if that RS still exists and is not the template's."""
-    stable = str(rollout.get(RolloutKey.STABLE_RS, "") or "")
+    stable = rollout.stable_rs
     if not stable or stable == view.template_hash:
         return ""
     if not any(rs.hash == stable for rs in view.replica_sets):
@@ -25,15 +23,14 @@ def stable_hash(view: DeploymentView, rollout: Mapping[str, Any]) -> str:
     return stable
 
 
-def rolled_back(view: DeploymentView, rollout: Mapping[str, Any]) -> bool:
+def rolled_back(view: DeploymentView, rollout: RolloutState) -> bool:
     """The template failed before and autoRollback keeps the stable RS in charge."""
     return (
-        bool(view.spec.get("autoRollback"))
-        and rollout.get(RolloutKey.FAILED_TEMPLATE) == view.template_hash
+        bool(view.spec.get("autoRollback")) and rollout.failed_template_hash == view.template_hash
     )
 
 
-def should_roll_back(view: DeploymentView, rollout: Mapping[str, Any]) -> bool:
+def should_roll_back(view: DeploymentView, rollout: RolloutState) -> bool:
     """autoRollback is on, this template has not failed yet, and there is somewhere to go."""
     return (
         bool(view.spec.get("autoRollback"))
@@ -49,3 +46,9 @@ def rollback_event(view: DeploymentView, *, stable: str, cause: str) -> EventRec
         Reason.ROLLED_BACK,
         f"Rolling back to revision {revision} ({view.name}-{stable}): {cause}",
     )
+
+
+def aborted_message(view: DeploymentView) -> str:
+    """Argo's words for an abort: ``Rollout aborted update to revision 3``."""
+    revision = next((rs.revision for rs in view.replica_sets if rs.hash == view.template_hash), 0)
+    return f"Rollout aborted update to revision {revision}"

@@ -14,8 +14,8 @@ from reconciler.engine.model import (
     DESIRED_REPLICAS_ANNOTATION,
     MAX_REPLICAS_ANNOTATION,
     ReplicaSetView,
-    Strategy,
 )
+from reconciler.engine.state import Strategy
 
 
 def is_scaling_event(ctx: Context) -> bool:

@@ -28,6 +28,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.engine.serialize import rollout_of
+from reconciler.engine.state import RolloutState
 from reconciler.objects import Kind
 from reconciler.revisions import strip_hash
 from reconciler.store import AppliedObject, ReplicaSetRow, Store
@@ -103,9 +105,9 @@ def _revision(rows: Sequence[ReplicaSetRow], pod_hash: str | None) -> Revision |
     return Revision(row.revision, row.name, _images(row.template), row.template, pods)
 
 
-def _running(rows: Sequence[ReplicaSetRow], rollout: Mapping[str, Any]) -> Revision | None:
+def _running(rows: Sequence[ReplicaSetRow], rollout: RolloutState) -> Revision | None:
     """The revision that serves: the stable one, else the one with the most replicas."""
-    stable = _revision(rows, rollout.get("stableRS"))
+    stable = _revision(rows, rollout.stable_rs)
     if stable is not None:
         return stable
     best = max(rows, key=lambda r: (r.replicas, r.revision), default=None)
@@ -128,7 +130,7 @@ def drift_of(
     ref = obj.ref
     verb_ref = f"deployment/{ref.name}" if ref.kind is Kind.DEPLOYMENT else ref.display
     status = obj.status
-    rollout: Mapping[str, Any] = status.get("rollout") or {}
+    rollout = rollout_of(status)
     running = _running(rows, rollout) if ref.kind is Kind.DEPLOYMENT else None
     if ref.key in held:
         return Drift(
@@ -151,8 +153,7 @@ def drift_of(
         )
     if ref.kind is not Kind.DEPLOYMENT:
         return None
-    current = rollout.get("currentPodHash")
-    stable = rollout.get("stableRS")
+    current, stable = rollout.current_pod_hash, rollout.stable_rs
     if not current or not stable or current == stable:
         return None
     wanted = _revision(rows, current)
@@ -161,9 +162,9 @@ def drift_of(
     undo = f"'reconciler rollout undo {verb_ref}' to write revision {back} back to the file"
     retry = f"'reconciler rollout retry {verb_ref}' to try revision {again} again"
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
-    if rollout.get("failedTemplateHash") == current:
+    if rollout.failed_template_hash == current:
         failure = conditions.get("ReplicaFailure") or conditions.get("Progressing") or {}
-        cause = str(failure.get("message") or rollout.get("message") or "the rollout failed")
+        cause = str(failure.get("message") or rollout.message or "the rollout failed")
         return Drift(
             DriftReason.ROLLED_BACK,
             ref.display,
@@ -172,8 +173,8 @@ def drift_of(
             f"rolled back automatically: {cause}",
             (undo, retry, "edit the manifest"),
         )
-    if rollout.get("abort"):
-        cause = str(rollout.get("abortMessage") or "aborted by 'rollout abort'")
+    if rollout.aborted:
+        cause = rollout.abort_message or "aborted by 'rollout abort'"
         return Drift(DriftReason.ABORTED, ref.display, running, wanted, cause, (retry, undo))
     return None
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.engine.serialize import rollout_of
 from reconciler.log import get_logger
 from reconciler.objects import ObjectRef, namespaced_name
 from reconciler.proxy import Proxy
@@ -67,18 +68,16 @@ class CanaryAnalysis:
         """After a pass: check this deployment while its canary is running, else forget it."""
         strategy = (spec or {}).get("strategy", {})
         canary = strategy.get("canary") or {}
-        rollout = status.get("rollout", {}) if status else {}
-        current, stable = rollout.get("currentPodHash"), rollout.get("stableRS")
+        rollout = rollout_of(status)
         running = (
             strategy.get("type") == "Canary"
             and canary.get("analysis")
-            and current
-            and current != stable
-            and not rollout.get("abort")
+            and rollout.updating
+            and not rollout.aborted
         )
         if running:
             self._targets[ref] = _Target(
-                str(current), canary["analysis"], canary.get("canaryService")
+                rollout.current_pod_hash, canary["analysis"], canary.get("canaryService")
             )
         else:
             self._targets.pop(ref, None)

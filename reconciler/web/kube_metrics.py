@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from reconciler.cli.rollout_tree import rollout_status_word
 from reconciler.engine.fenceposts import resolve_fenceposts
+from reconciler.engine.serialize import rollout_of
 from reconciler.objects import ObjectRef
 
 __all__ = [
@@ -300,13 +301,13 @@ def deployment_families(
         argo["unavailable"].add(key, max(get("replicas") - get("availableReplicas"), 0))
         argo["desired"].add(key, replicas)
         argo["updated"].add(key, get("updatedReplicas"))
-        rollout = status.get("rollout") or {}
+        rollout = rollout_of(status)
         if kind == "Canary":
-            weight.add([*key, "actual"], float(rollout.get("actualWeight", 0) or 0))
-            weight.add([*key, "set"], float(rollout.get("setWeight", 0) or 0))
-            current = str(rollout.get("currentPodHash") or "")
+            weight.add([*key, "actual"], float(rollout.actual_weight or 0))
+            weight.add([*key, "set"], float(rollout.set_weight or 0))
+            current = rollout.current_pod_hash
             checked = (strategy.get("canary") or {}).get("analysis")
-            if checked and current and current != rollout.get("stableRS"):
+            if checked and rollout.updating:
                 failures = analysis_failures(obj.ref, current) if analysis_failures else 0
                 revision = next(
                     (str(r.revision) for r in rows_of.get(key, []) if r.hash == current), ""

@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 
 from reconciler import __version__
+from reconciler.engine.serialize import rollout_of
 from reconciler.objects import Kind, ObjectRef
 from reconciler.proxy import ListenerStats
 from reconciler.store import AppliedObject, PodRecord, ReplicaSetRow, Store
@@ -159,10 +160,9 @@ def _analysed_hash(obj: AppliedObject) -> str | None:
     strategy = obj.spec["spec"].get("strategy") or {}
     if str(strategy.get("type", "RollingUpdate")) != "Canary":
         return None
-    rollout = obj.status.get("rollout") or {}
-    current = str(rollout.get("currentPodHash") or "")
+    rollout = rollout_of(obj.status)
     checked = (strategy.get("canary") or {}).get("analysis")
-    return current if checked and current and current != rollout.get("stableRS") else None
+    return rollout.current_pod_hash if checked and rollout.updating else None
 
 
 def _entry(
@@ -189,7 +189,7 @@ def _entry(
         obj,
         rows,
         parts,
-        group_revisions(obj.status.get("rollout") or {}, rows),
+        group_revisions(rollout_of(obj.status), rows),
         raw,
         (analysed, failures) if analysed else None,
     )

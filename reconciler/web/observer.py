@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler.engine.executor import PassResult
+from reconciler.engine.serialize import rollout_of
 from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
 from reconciler.store import EventRow, Store
@@ -149,9 +150,9 @@ class Observer:
         targets = self.notifier.targets(annotations)
         if not targets:
             return
-        rollout = status.get("rollout") or {}
+        rollout = rollout_of(status)
         rows = self.daemon_store.list_replicasets(ref) if obj is not None else []
-        current = next((r for r in rows if r.hash == rollout.get("currentPodHash")), None)
+        current = next((r for r in rows if r.hash == rollout.current_pod_hash), None)
         template = current.template if current else spec.get("spec", {}).get("template", {})
         images = [
             f"{c.get('name', '')}={c.get('image', '')}"
@@ -167,7 +168,7 @@ class Observer:
                 "images": images,
                 "reason": notice.reason,
                 "message": notice.message,
-                "phase": str(rollout.get("phase") or ""),
+                "phase": str(rollout.phase or ""),
                 "strategy": str(spec.get("spec", {}).get("strategy", {}).get("type", "")),
                 "time": _rfc3339(now),
             }

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from reconciler.engine.serialize import rollout_of
+
 __all__ = ["Notice", "Tracked", "Transition", "next_transitions", "tracked_from"]
 
 
@@ -64,15 +66,10 @@ class Tracked:
     pending: str = ""
 
 
-def _rollout(status: Mapping[str, Any]) -> Mapping[str, Any]:
-    return status.get("rollout") or {}
-
-
 def tracked_from(status: Mapping[str, Any]) -> Tracked:
     """The state a stored status stands for (when the web server starts on a running world)."""
-    rollout = _rollout(status)
-    current = str(rollout.get("currentPodHash") or "")
-    phase = str(rollout.get("phase") or "")
+    rollout = rollout_of(status)
+    current, phase = rollout.current_pod_hash, str(rollout.phase or "")
     return Tracked(current, phase, current if phase and phase != "Healthy" else "")
 
 
@@ -101,10 +98,8 @@ def next_transitions(
     ['completed']
     """
     before = previous or Tracked()
-    rollout = _rollout(status)
-    current = str(rollout.get("currentPodHash") or "")
-    phase = str(rollout.get("phase") or "")
-    message = str(rollout.get("message") or "")
+    rollout = rollout_of(status)
+    current, phase, message = rollout.current_pod_hash, str(rollout.phase or ""), rollout.message
     by_reason: dict[str, EventLike] = {}
     for event in events:
         by_reason.setdefault(event.reason, event)

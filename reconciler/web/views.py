@@ -26,8 +26,11 @@ from reconciler.cli.rollout_tree import (
     _roles,
     _rs_health,
     rollout_status_word,
+    shown_set_weight,
 )
 from reconciler.cli.views import pod_ready, pod_status_word
+from reconciler.engine.serialize import rollout_of
+from reconciler.engine.state import RolloutState
 from reconciler.folder import diff as yaml_diff
 from reconciler.objects import Kind, ObjectRef, namespaced_name
 from reconciler.proxy import ListenerStats
@@ -129,7 +132,7 @@ class ServiceIndex:
             self.services.setdefault(ref, []).append(service)
 
 
-def group_revisions(rollout: Mapping[str, Any], rows: Sequence[ReplicaSetRow]) -> dict[str, str]:
+def group_revisions(rollout: RolloutState, rows: Sequence[ReplicaSetRow]) -> dict[str, str]:
     """A traffic group's name -> the revision it routes to (``stable`` -> "3", ...).
 
     The proxy counts per group; the rollout state says which ReplicaSet each group is. A group
@@ -138,13 +141,8 @@ def group_revisions(rollout: Mapping[str, Any], rows: Sequence[ReplicaSetRow]) -
     """
     by_hash = {r.hash: str(r.revision) for r in rows}
     out = {r.name: str(r.revision) for r in rows}
-    for group, key in (
-        ("stable", "stableRS"),
-        ("canary", "currentPodHash"),
-        ("active", "activeSelector"),
-        ("preview", "previewSelector"),
-    ):
-        revision = by_hash.get(str(rollout.get(key) or ""))
+    for group in ("stable", "canary", "active", "preview"):
+        revision = by_hash.get(rollout.role_hash(group))
         if revision is not None:
             out[group] = revision
     return out
@@ -191,25 +189,24 @@ def deployment_document(
 ) -> dict[str, Any]:
     """One deployment as the dashboard shows it (the ``get rollout`` page, as JSON)."""
     spec, status = obj.spec["spec"], obj.status
-    rollout: Mapping[str, Any] = status.get("rollout") or {}
+    rollout = rollout_of(status)
     strategy = str(spec.get("strategy", {}).get("type", "RollingUpdate"))
     phase, message = rollout_status_word(obj)
     roles = {rs.name: _roles(strategy, rs, rollout) for rs in rows}
-    current = next((r for r in rows if r.hash == rollout.get("currentPodHash")), None)
+    current = next((r for r in rows if r.hash == rollout.current_pod_hash), None)
     canary = None
     if strategy == "Canary":
         steps = (spec["strategy"].get("canary") or {}).get("steps") or []
-        weight = 0 if rollout.get("abort") else rollout.get("setWeight", 100 if not steps else 0)
         canary = {
-            "step": int(rollout.get("currentStepIndex", 0) or 0),
+            "step": rollout.current_step_index,
             "steps": len(steps),
-            "setWeight": int(weight or 0),
+            "setWeight": shown_set_weight(rollout, steps=len(steps)),
             "actualWeight": int(_actual_weight(spec, status, rows, roles)),
         }
     by_owner: dict[str, list[PodStatus]] = {}
     for pod in pods:
         by_owner.setdefault(pod.owner, []).append(pod)
-    delays: Mapping[str, float] = rollout.get("scaleDownAt") or {}
+    delays = rollout.scale_down_at
     tree = []
     for revision in sorted({rs.revision for rs in rows}, reverse=True):
         members = sorted((rs for rs in rows if rs.revision == revision), key=lambda r: r.name)
@@ -254,7 +251,7 @@ def deployment_document(
         "phase": phase,
         "message": message,
         "paused": bool(spec.get("paused")),
-        "aborted": bool(rollout.get("abort")),
+        "aborted": rollout.aborted,
         "invalid": list(status.get("invalid") or []),
         "revision": current.revision if current else None,
         "images": [{"image": image, "roles": tags} for image, tags in _images(rows, roles)],
@@ -385,8 +382,6 @@ def traffic_by_deployment(
         services = index.services.get(obj.ref, [])
         if not any(s in stats for s in services):
             continue
-        revisions = group_revisions(
-            obj.status.get("rollout") or {}, store.list_replicasets(obj.ref)
-        )
+        revisions = group_revisions(rollout_of(obj.status), store.list_replicasets(obj.ref))
         out[obj.ref.namespaced] = _traffic(services, stats, revisions)
     return out
