@@ -62,12 +62,14 @@ def _times(condition: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def base_metadata(obj: AppliedObject) -> dict[str, Any]:
-    """The manifest's metadata plus what the API server adds (uid, generation, creation)."""
+def base_metadata(obj: AppliedObject, *, generation: bool = False) -> dict[str, Any]:
+    """The manifest's metadata plus what the API server adds (uid, creation; ``generation``
+    only for kinds whose registry keeps one: Deployments, not Services or ConfigMaps)."""
     metadata = copy.deepcopy(dict(obj.spec.get("metadata") or {}))
     metadata.setdefault("namespace", obj.ref.namespace)
     metadata["creationTimestamp"] = rfc3339(obj.created_at)
-    metadata["generation"] = obj.generation
+    if generation:
+        metadata["generation"] = obj.generation
     metadata["uid"] = object_uid(obj)
     metadata.setdefault("annotations", {})[SOURCE] = f"{obj.source}:{obj.line}"
     return metadata
@@ -76,7 +78,7 @@ def base_metadata(obj: AppliedObject) -> dict[str, Any]:
 def deployment_object(obj: AppliedObject, rows: Sequence[ReplicaSetRow]) -> dict[str, Any]:
     """The ``apps/v1`` Deployment for ``get deploy -o json|yaml|jsonpath``."""
     out = copy.deepcopy(obj.spec)
-    out["metadata"] = metadata = base_metadata(obj)
+    out["metadata"] = metadata = base_metadata(obj, generation=True)
     revision = _revision(rows, obj.status.get("rollout", {}).get("currentPodHash"))
     if revision is not None:
         metadata["annotations"][REVISION] = str(revision)

@@ -231,14 +231,14 @@ class Template:
     def results(self, data: Any) -> list[list[Any]]:
         """Every action's results (client-go ``FindResults``), ranges unrolled."""
         out: list[list[Any]] = []
-        _run(list(self.nodes), [data], out)
+        _run(list(self.nodes), [data], out, in_range=False)
         return out
 
     def render(self, data: Any) -> str:
         return "".join(_print(r) for r in self.results(data))
 
 
-def _run(nodes: list[Node], cur: list[Any], out: list[list[Any]]) -> int:
+def _run(nodes: list[Node], cur: list[Any], out: list[list[Any]], *, in_range: bool) -> int:
     """Walk ``nodes`` from the top; returns the index after an ``{end}`` (or len)."""
     i = 0
     while i < len(nodes):
@@ -249,6 +249,8 @@ def _run(nodes: list[Node], cur: list[Any], out: list[list[Any]]) -> int:
             continue
         head = node.nodes[0] if node.nodes else None
         if head is not None and head.kind == "identifier" and head.value == "end":
+            if not in_range:
+                raise JSONPathError("not in range, nothing to end")
             return i + 1
         if head is not None and head.kind == "identifier" and head.value == "range":
             values = _walk(list(node.nodes[1:]), cur)
@@ -256,7 +258,7 @@ def _run(nodes: list[Node], cur: list[Any], out: list[list[Any]]) -> int:
             consumed = 0
             for value in values or [None]:
                 sink: list[list[Any]] = []
-                consumed = _run(body, [value] if values else [], sink)
+                consumed = _run(body, [value] if values else [], sink, in_range=True)
                 if values:
                     out.extend(sink)
             i += 1 + consumed
@@ -348,6 +350,8 @@ def _slice(node: Node, cur: list[Any]) -> list[Any]:
 def _filter(node: Node, cur: list[Any]) -> list[Any]:
     out: list[Any] = []
     left_node, right_node = node.nodes
+    if node.value not in ("exists", "=~", "<", ">", "==", "!=", "<=", ">="):
+        raise JSONPathError(f"unrecognized filter operator {node.value}")
     for v in cur:
         if not isinstance(v, list):
             raise JSONPathError(f"{go_text(v)} is not array or slice and cannot be filtered")
@@ -391,8 +395,19 @@ def _print(results: list[Any]) -> str:
     return " ".join(_json(r) if isinstance(r, dict | list) else go_text(r) for r in results)
 
 
+def go_numbers(value: Any) -> Any:
+    """Integral floats as integers, as Go's ``encoding/json`` writes ``4.0``: ``4``."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: go_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [go_numbers(v) for v in value]
+    return value
+
+
 def _json(value: Any) -> str:
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    text = json.dumps(go_numbers(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

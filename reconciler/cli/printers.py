@@ -200,7 +200,7 @@ def document(items: Sequence[Item], *, single: bool) -> dict[str, Any]:
 
 def print_generic(doc: dict[str, Any], fmt: OutputFormat, out: TextIO) -> None:
     if fmt.kind == "json":
-        out.write(json.dumps(doc, indent=4, ensure_ascii=False) + "\n")
+        out.write(go_json(doc) + "\n")
     elif fmt.kind == "yaml":
         out.write(yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, allow_unicode=True))
     elif fmt.kind in ("jsonpath", "jsonpath-as-json"):
@@ -214,6 +214,14 @@ def print_generic(doc: dict[str, Any], fmt: OutputFormat, out: TextIO) -> None:
             ) from None
 
 
+def go_json(doc: Any) -> str:
+    """``json.MarshalIndent(obj, "", "    ")``: Go escapes <, > and & (and U+2028/9)."""
+    text = json.dumps(jsonpath.go_numbers(doc), indent=4, ensure_ascii=False)
+    for ch, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(ch, escape)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
 def _jsonpath(doc: dict[str, Any], fmt: OutputFormat) -> str:
     try:
         template = jsonpath.parse(fmt.template)
@@ -222,7 +230,7 @@ def _jsonpath(doc: dict[str, Any], fmt: OutputFormat) -> str:
     try:
         if fmt.kind == "jsonpath-as-json":
             values = [v for r in template.results(doc) for v in r]
-            return json.dumps(values, indent=4, ensure_ascii=False) + "\n"
+            return go_json(values) + "\n"
         return template.render(doc)
     except jsonpath.JSONPathError as exc:
         raise ReconcilerError(
