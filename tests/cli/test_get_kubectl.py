@@ -90,7 +90,7 @@ def test_all_namespaces_adds_the_namespace_column(
 def test_show_labels_no_headers_and_label_columns(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--show-labels adds LABELS (sorted k=v), -L a column per key, --no-headers drops the header."""
+    """--show-labels adds LABELS (sorted k=v), -L a column per key, --no-headers no header."""
     rs = _web(world, pods=1)
     _, out, _ = _out(world, capsys, "get", "pods", "--show-labels", "-L", "app")
     header, row = (line.split() for line in out.splitlines())
