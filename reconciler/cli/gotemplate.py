@@ -336,6 +336,8 @@ def _run_command(command: list[Any], dot: Any, state: _State, piped: Any) -> Any
             return FUNCS[head[1]](*args)
         except TypeError as exc:
             raise TemplateError(f"wrong number of args for {head[1]}: {exc}") from None
+    if head[0] == "word" and head[1] not in ("true", "false", "nil"):
+        raise TemplateError(f'function "{head[1]}" not defined')
     if args_tokens or piped is not MISSING:
         raise TemplateError(f"can't give argument to non-function {head[1]}")
     return _operand(head, dot, state)
