@@ -141,7 +141,7 @@ def get(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         _warn_drift(store, items)
-        if not items and not missing and not fmt.generic:
+        if not items and not missing and fmt.kind in ("", "wide"):  # human printers only
             where = (
                 ""
                 if query.namespace is None or not reqs[0][0].namespaced

@@ -83,9 +83,8 @@ class GetPrinter:
                 print(item.display)
         elif self.fmt.generic:
             print_generic(document(items, single=self.single), self.fmt, sys.stdout)
-        elif kind == "custom-columns":
-            if items:
-                self.write_rows("", self.rows(items, headers=not self.args.no_headers))
+        elif kind == "custom-columns":  # its header even for no items, as kubectl's printer
+            self.write_rows("", self.rows(items, headers=not self.args.no_headers))
         else:
             for n, block in enumerate(table_blocks(items)):
                 if n:

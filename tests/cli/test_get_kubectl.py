@@ -297,3 +297,15 @@ def test_watch_shows_a_pod_turning_terminating(world: World) -> None:
     finally:
         watch.terminate()
         watch.wait(10)
+
+
+def test_no_resources_message_is_for_tables_only(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'No resources found' is the table printers' line; -o name prints nothing, custom-columns
+    its header (kubectl's generic printers say nothing about an empty list)."""
+    assert _out(world, capsys, "get", "pods", "-n", "x", "-o", "name") == (0, "", "")
+    code, out, err = _out(world, capsys, "get", "pods", "-n", "x", "-o", "custom-columns=N:.a")
+    assert (code, out.split(), err) == (0, ["N"], "")
+    code, out, err = _out(world, capsys, "get", "pods", "-n", "x", "-A")
+    assert (code, out, err) == (0, "", "No resources found\n")
