@@ -142,12 +142,10 @@ def get(args: argparse.Namespace) -> int:
             )
         _warn_drift(store, items)
         if not items and not missing and fmt.kind in ("", "wide"):  # human printers only
-            where = (
-                ""
-                if query.namespace is None or not reqs[0][0].namespaced
-                else (f" in {query.namespace} namespace")
-            )
-            print(f"No resources found{where}.", file=sys.stderr)
+            if query.namespace is None or not reqs[0][0].namespaced:
+                print("No resources found", file=sys.stderr)
+            else:
+                print(f"No resources found in {query.namespace} namespace.", file=sys.stderr)
         printer = GetPrinter(args, fmt, single=single, several=len(reqs) > 1 or args.show_kind)
         printer.first(items)
         if args.watch:
