@@ -202,7 +202,15 @@ def print_generic(doc: dict[str, Any], fmt: OutputFormat, out: TextIO) -> None:
     if fmt.kind == "json":
         out.write(go_json(doc) + "\n")
     elif fmt.kind == "yaml":
-        out.write(yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, allow_unicode=True))
+        out.write(
+            yaml.dump(
+                doc,
+                Dumper=_GoYamlDumper,
+                sort_keys=True,
+                default_flow_style=False,
+                allow_unicode=True,
+            )
+        )
     elif fmt.kind in ("jsonpath", "jsonpath-as-json"):
         out.write(_jsonpath(doc, fmt))
     elif fmt.kind == "go-template":
@@ -212,6 +220,15 @@ def print_generic(doc: dict[str, Any], fmt: OutputFormat, out: TextIO) -> None:
             raise ReconcilerError(
                 f"error: error executing template {fmt.template!r}: template: output: {exc}"
             ) from None
+
+
+class _GoYamlDumper(yaml.SafeDumper):
+    """sigs.k8s.io/yaml's quoting: a string that needs quotes gets double ones
+    (``creationTimestamp: "2026-12-01T22:53:00Z"``, ``resourceVersion: "550088"``)."""
+
+    def choose_scalar_style(self) -> str:
+        style: str = super().choose_scalar_style()
+        return '"' if style == "'" else style
 
 
 def go_json(doc: Any) -> str:

@@ -183,6 +183,7 @@ def test_json_is_a_list_unless_one_object_was_named(
     assert [i["metadata"]["name"] for i in doc["items"]] == [f"{rs}-p0xyz"]
     _, out, _ = _out(world, capsys, "get", "pod", f"{rs}-p0xyz", "-o", "yaml")
     pod = yaml.safe_load(out)
+    assert '  creationTimestamp: "' in out  # sigs.k8s.io/yaml quotes with double quotes
     assert pod["kind"] == "Pod" and pod["spec"]["nodeName"] == "localhost"
     assert [c["type"] for c in pod["status"]["conditions"]] == [
         "Initialized",
