@@ -8,6 +8,12 @@ import importlib
 import pytest
 
 MODULES = [
+    "reconciler.apiobjects.meta",
+    "reconciler.cli.fields",
+    "reconciler.cli.gotemplate",
+    "reconciler.cli.govalues",
+    "reconciler.cli.jsonpath",
+    "reconciler.labels",
     "reconciler.cli.describe",
     "reconciler.cli.output",
     "reconciler.cli.undo",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.cli import output
+from reconciler.labels import from_map
 from reconciler.manifests.configdata import config_values
 from reconciler.objects import Kind
 from reconciler.runtime import PodStatus
@@ -46,7 +47,7 @@ def pod_field_values(pod: PodStatus) -> dict[str, str]:
 
 def _labels_match(obj: Mapping[str, Any], selector: Mapping[str, str]) -> bool:
     labels = (obj.get("metadata") or {}).get("labels") or {}
-    return all(labels.get(k) == v for k, v in selector.items())
+    return from_map(selector).matches(labels)
 
 
 def _count(obj: AppliedObject) -> int:

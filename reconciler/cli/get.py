@@ -1,7 +1,13 @@
-"""``reconciler get``: kubectl's tables, read from the store (works while the daemon is stopped).
+"""``reconciler get``: kubectl's ``get``, read from the store (works while the daemon is stopped).
 
-``get deployments|replicasets|pods|services|events [NAME] [-o wide|json|yaml|name] [-w]``.
-``get rollout NAME`` is in ``rollout_tree.py``.
+``get TYPE[,TYPE...] [NAME...]``, ``get TYPE/NAME [TYPE/NAME...]``, ``get all``; types are
+``pods``, ``services``, ``deployments``, ``replicasets``, ``endpoints``, ``endpointslices``,
+``namespaces``, ``configmaps``, ``secrets`` (and kubectl's short names), ``events``, and
+``rollout NAME`` (the Argo plugin's tree, in ``rollout_tree.py``). Flags: ``-l`` (the full
+selector grammar, ``reconciler.labels``), ``--field-selector``, ``-A``, ``--show-labels``,
+``-L``, ``--no-headers``, ``--sort-by``, ``-o wide|name|json|yaml|jsonpath=|jsonpath-file=|
+custom-columns=|custom-columns-file=|go-template=|go-template-file=``, ``-w``. The rows and
+objects come from ``listing.py``, the printers from ``printers.py``.
 """
 
 from __future__ import annotations
@@ -9,29 +15,32 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.cli import output
+from reconciler import labels
+from reconciler.cli import fields, output
 from reconciler.cli.common import common_options, open_store
-from reconciler.cli.configviews import HEADERS as CONFIG_HEADERS
-from reconciler.cli.configviews import NOT_FOUND as CONFIG_NOT_FOUND
-from reconciler.cli.configviews import config_rows
-from reconciler.cli.drift_view import drifted_cells, warn_drift
-from reconciler.cli.history import replicaset_object
-from reconciler.cli.views import (
-    deployment_object,
-    pod_object,
-    pod_ready,
-    pod_status_word,
-    pods_of,
-)
-from reconciler.errors import NotFoundError
-from reconciler.folder.drift import drift_of, held_keys
-from reconciler.objects import Kind, ObjectRef, parse_kind
+from reconciler.cli.drift_view import warn_drift
+from reconciler.cli.getwatch import GetPrinter, watch
+from reconciler.cli.listing import ALIASES, ALL, RESOURCES, Item, Resource, Snapshot, collect
+from reconciler.cli.printers import parse_output, sort_items
+from reconciler.errors import NotFoundError, ReconcilerError
+from reconciler.objects import Kind, ObjectRef
 from reconciler.store import Store
 
 Row = list[str]
+Request = tuple[Resource, list[str]]
+
+_KIND_RESOURCE = {
+    Kind.DEPLOYMENT: "deployments",
+    Kind.REPLICASET: "replicasets",
+    Kind.POD: "pods",
+    Kind.SERVICE: "services",
+    Kind.CONFIGMAP: "configmaps",
+    Kind.SECRET: "secrets",
+}
+_NOT_FOUND = {kind: RESOURCES[plural].not_found for kind, plural in _KIND_RESOURCE.items()}
 
 
 def register(commands: Any, rollout: Any) -> None:
@@ -40,241 +49,192 @@ def register(commands: Any, rollout: Any) -> None:
     )
     parser.add_argument(
         "type",
-        help="deployments, replicasets, pods, services, configmaps, secrets, events, rollout",
+        help="TYPE[,TYPE...] or TYPE/NAME: pods, services, deployments, replicasets, endpoints, "
+        "endpointslices, namespaces, configmaps, secrets, events, rollout, all",
     )
-    parser.add_argument("names", nargs="*", help="names (optional)")
-    parser.add_argument("-o", "--output", choices=["wide", "json", "yaml", "name"])
+    parser.add_argument("names", nargs="*", help="names, or more TYPE/NAME (optional)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="wide|name|json|yaml|jsonpath=...|jsonpath-file=...|custom-columns=...|"
+        "custom-columns-file=...|go-template=...|go-template-file=...",
+    )
+    parser.add_argument("--template", help="the template of -o jsonpath|go-template")
     parser.add_argument("-w", "--watch", action="store_true", help="watch for changes")
-    parser.add_argument("-l", "--selector", help="label selector k=v[,k=v]")
+    parser.add_argument("-l", "--selector", help="label selector (=, ==, !=, in, notin, !key)")
+    parser.add_argument("--field-selector", help="field selector (metadata.name=x, ...)")
+    parser.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="list across all namespaces"
+    )
+    parser.add_argument("--show-labels", action="store_true", help="add a LABELS column")
+    parser.add_argument(
+        "-L", "--label-columns", action="append", default=[], help="a column per label key"
+    )
+    parser.add_argument("--no-headers", action="store_true", help="omit the header row")
+    parser.add_argument("--show-kind", action="store_true", help="TYPE/NAME in the NAME column")
+    parser.add_argument("--sort-by", help="sort by a JSONPath expression (.metadata.name)")
+    parser.add_argument(
+        "--ignore-not-found", action="store_true", help="no error for names that do not exist"
+    )
     parser.add_argument("--no-color", action="store_true", help="plain output (always plain)")
     parser.set_defaults(func=get)
 
 
-def _selector(text: str | None) -> dict[str, str]:
-    if not text:
-        return {}
-    return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+def _resource(word: str) -> Resource:
+    base = word.lower().split(".", 1)[0]
+    plural = ALIASES.get(base)
+    if plural is None:
+        raise ReconcilerError(f'error: the server doesn\'t have a resource type "{word}"')
+    return RESOURCES[plural]
 
 
-def _images(template: dict[str, Any]) -> tuple[str, str]:
-    containers = template.get("spec", {}).get("containers", []) or []
-    return (
-        ",".join(c.get("name", "") for c in containers),
-        ",".join(c.get("image", "") for c in containers),
-    )
-
-
-def _sel_text(selector: dict[str, Any] | None) -> str:
-    if not selector:
-        return "<none>"
-    labels = selector.get("matchLabels", selector)
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>"
-
-
-class Listing:
-    """The rows, names and objects of one kind, for one namespace and optional names."""
-
-    def __init__(self, store: Store, kind: Kind, namespace: str, names: Sequence[str], now: float):
-        self.store, self.kind, self.namespace, self.names, self.now = (
-            store,
-            kind,
-            namespace,
-            list(names),
-            now,
-        )
-
-    def _want(self, name: str) -> bool:
-        return not self.names or name in self.names
-
-    def collect(self, selector: dict[str, str]) -> list[tuple[str, Row, Row, dict[str, Any]]]:
-        """(display name, row, wide extra cells, object) per item."""
-        out: list[tuple[str, Row, Row, dict[str, Any]]] = []
-        store, now = self.store, self.now
-        if self.kind is Kind.DEPLOYMENT:
-            held = held_keys(store)
-            for obj in store.list_objects(Kind.DEPLOYMENT, self.namespace):
-                if not self._want(obj.ref.name) or not _labels_match(obj.spec, selector):
-                    continue
-                spec, status = obj.spec["spec"], obj.status
-                names, images = _images(spec["template"])
-                rows = store.list_replicasets(obj.ref)
-                updated, images = drifted_cells(
-                    drift_of(obj, rows, held=held), str(status.get("updatedReplicas", 0)), images
-                )
-                row = [
-                    obj.ref.name,
-                    f"{status.get('readyReplicas', 0)}/{spec['replicas']}",
-                    updated,
-                    str(status.get("availableReplicas", 0)),
-                    output.age(obj.created_at, now),
-                ]
-                wide = [names, images, _sel_text(spec.get("selector"))]
-                out.append((obj.ref.display, row, wide, deployment_object(obj, rows)))
-        elif self.kind is Kind.REPLICASET:
-            for dep in store.list_objects(Kind.DEPLOYMENT, self.namespace):
-                for rs in store.list_replicasets(dep.ref):
-                    if not self._want(rs.name):
-                        continue
-                    labels = rs.template.get("metadata", {}).get("labels", {})
-                    if selector and not all(labels.get(k) == v for k, v in selector.items()):
-                        continue
-                    names, images = _images(rs.template)
-                    row = [
-                        rs.name,
-                        str(rs.replicas),
-                        str(rs.status.get("replicas", 0)),
-                        str(rs.status.get("readyReplicas", 0)),
-                        output.age(rs.created_at, now),
-                    ]
-                    wide = [names, images, _sel_text(labels)]
-                    out.append((f"replicaset.apps/{rs.name}", row, wide, replicaset_object(rs)))
-        elif self.kind is Kind.POD:
-            for pod in pods_of(store.list_pods(self.namespace)):
-                if not self._want(pod.name):
-                    continue
-                if selector and not all(pod.labels.get(k) == v for k, v in selector.items()):
-                    continue
-                restarts = str(pod.restarts)
-                last = max((c.last_restart_at or 0 for c in pod.containers), default=0)
-                if pod.restarts and last:
-                    restarts += f" ({output.human_duration(now - last)} ago)"
-                row = [
-                    pod.name,
-                    pod_ready(pod),
-                    pod_status_word(pod),
-                    restarts,
-                    output.age(pod.created_at, now),
-                ]
-                wide = [pod.ip or "<none>", "localhost", "<none>", "<none>"]
-                out.append((f"pod/{pod.name}", row, wide, pod_object(pod)))
-        elif self.kind is Kind.SERVICE:
-            bind = store.get_meta("bind") or "127.0.0.1"
-            for obj in store.list_objects(Kind.SERVICE, self.namespace):
-                if not self._want(obj.ref.name) or not _labels_match(obj.spec, selector):
-                    continue
-                spec = obj.spec["spec"]
-                ports = ",".join(
-                    f"{p['port']}/{p.get('protocol', 'TCP')}" for p in spec.get("ports", [])
-                )
-                row = [
-                    obj.ref.name,
-                    spec.get("type", "ClusterIP"),
-                    bind,
-                    "<none>",
-                    ports or "<none>",
-                    output.age(obj.created_at, now),
-                ]
-                wide = [_sel_text(spec.get("selector"))]
-                out.append(
-                    (f"service/{obj.ref.name}", row, wide, {**obj.spec, "status": obj.status})
-                )
-        elif self.kind in (Kind.CONFIGMAP, Kind.SECRET):
-            out += config_rows(
-                store, self.kind, self.namespace, names=self.names, selector=selector, now=now
+def requests(type_arg: str, names: Sequence[str]) -> tuple[list[Request], bool]:
+    """What was asked for, per resource type, and whether one object was (``single``)."""
+    words = [type_arg, *names]
+    if any("/" in w for w in words):
+        if "/" not in type_arg:
+            raise ReconcilerError(
+                "error: there is no need to specify a resource type as a separate argument "
+                "when passing arguments in resource/name form (e.g. 'kubectl get "
+                "resource/<resource_name>' instead of 'kubectl get resource "
+                "resource/<resource_name>'"
             )
-        return out
-
-
-def _labels_match(obj: dict[str, Any], selector: dict[str, str]) -> bool:
-    labels = obj.get("metadata", {}).get("labels", {}) or {}
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
-HEADERS: dict[Kind, tuple[Row, Row]] = {
-    Kind.DEPLOYMENT: (
-        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
-        ["CONTAINERS", "IMAGES", "SELECTOR"],
-    ),
-    Kind.REPLICASET: (
-        ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
-        ["CONTAINERS", "IMAGES", "SELECTOR"],
-    ),
-    Kind.POD: (
-        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
-        ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"],
-    ),
-    Kind.SERVICE: (
-        ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
-        ["SELECTOR"],
-    ),
-    **CONFIG_HEADERS,
-}
-
-_NOT_FOUND = {
-    Kind.DEPLOYMENT: "deployments.apps",
-    Kind.REPLICASET: "replicasets.apps",
-    Kind.POD: "pods",
-    Kind.SERVICE: "services",
-    **CONFIG_NOT_FOUND,
-}
+        grouped: dict[str, Request] = {}
+        for word in words:
+            kind_word, slash, name = word.partition("/")
+            if not slash or not name:
+                raise ReconcilerError(
+                    "error: arguments in resource/name form must have a single resource and name"
+                )
+            resource = _resource(kind_word)
+            grouped.setdefault(resource.plural, (resource, []))[1].append(name)
+        return list(grouped.values()), len(words) == 1
+    plurals: list[str] = []
+    for word in type_arg.split(","):
+        for plural in ALL if word.lower() == "all" else (_resource(word).plural,):
+            if plural not in plurals:
+                plurals.append(plural)
+    reqs = [(RESOURCES[p], list(names)) for p in plurals]
+    return reqs, len(reqs) == 1 and len(names) == 1
 
 
 def get(args: argparse.Namespace) -> int:
-    if args.type.lower() in ("rollout", "rollouts", "ro"):
+    word = args.type.lower()
+    if word in ("rollout", "rollouts", "ro") or word.startswith(("rollout/", "rollouts/")):
         from reconciler.cli.rollout_tree import get_rollout
 
+        if "/" in word:
+            args.names = [args.type.split("/", 1)[1], *args.names]
         code: int = get_rollout(args)
         return code
-    if args.type.lower() in ("events", "event", "ev"):
+    if word in ("events", "event", "ev"):
         return _events(args)
-    kind = parse_kind(args.type)
+    fmt = parse_output(args.output, args.template)
+    reqs, single = requests(args.type, args.names)
+    query = _Query.from_args(args, reqs)
     with open_store(args) as store:
-        return _print_kind(store, kind, args, lambda: time.time())
-
-
-def _print_kind(
-    store: Store, kind: Kind, args: argparse.Namespace, now: Callable[[], float]
-) -> int:
-    selector = _selector(args.selector)
-    items = Listing(store, kind, args.namespace, args.names, now()).collect(selector)
-    missing = [n for n in args.names if n not in {i[1][0] for i in items}]
-    for name in missing:
-        print(
-            f'Error from server (NotFound): {_NOT_FOUND[kind]} "{name}" not found', file=sys.stderr
-        )
-    if not items and not args.names:
-        print(f"No resources found in {args.namespace} namespace.", file=sys.stderr)
-    if items and kind in (Kind.DEPLOYMENT, Kind.SERVICE):  # on stderr: any -o stays parseable
-        warn_drift(store, kind, args.namespace, [i[1][0] for i in items])
-    if args.output in ("json", "yaml"):
-        if items:
-            output.dump([i[3] for i in items], args.output)
-    elif args.output == "name":
-        for item in items:
-            print(item[0])
-    elif items:
-        header, wide_header = HEADERS[kind]
-        wide = args.output == "wide"
-        rows = [header + (wide_header if wide else [])]
-        rows += [row + (extra if wide else []) for _, row, extra, _ in items]
-        sys.stdout.write(output.table(rows))
-    if args.watch:
-        return _watch(store, kind, args, now, items)
+        snap = Snapshot(store, now=time.time())
+        items, missing = query.run(snap)
+        for resource, name in missing:
+            print(
+                f'Error from server (NotFound): {resource.not_found} "{name}" not found',
+                file=sys.stderr,
+            )
+        _warn_drift(store, items)
+        if not items and not missing and fmt.kind in ("", "wide"):  # human printers only
+            if query.namespace is None or not reqs[0][0].namespaced:
+                print("No resources found", file=sys.stderr)
+            else:
+                print(f"No resources found in {query.namespace} namespace.", file=sys.stderr)
+        printer = GetPrinter(args, fmt, single=single, several=len(reqs) > 1 or args.show_kind)
+        printer.first(items)
+        if args.watch:
+            return watch(
+                snap.store, lambda: query.run(Snapshot(store, now=time.time()))[0], printer, items
+            )
     return 1 if missing else 0
 
 
-def _watch(
-    store: Store,
-    kind: Kind,
-    args: argparse.Namespace,
-    now: Callable[[], float],
-    items: list[tuple[str, Row, Row, dict[str, Any]]],
-) -> int:
-    """Print a row again whenever it changes (kubectl get -w), until interrupted."""
-    last = {i[0]: i[1][:-1] for i in items}  # compare without AGE
-    try:
-        while True:
-            time.sleep(0.5)
-            current = Listing(store, kind, args.namespace, args.names, now()).collect(
-                _selector(args.selector)
-            )
-            for name, row, _, _ in current:
-                if last.get(name) != row[:-1]:
-                    last[name] = row[:-1]
-                    sys.stdout.write(output.table([row]))
-                    sys.stdout.flush()
-    except KeyboardInterrupt:
-        return 0
+class _Query:
+    """The objects of a ``get``: requested types and names, namespace, selectors, sorting."""
+
+    def __init__(
+        self,
+        reqs: list[Request],
+        *,
+        namespace: str | None,
+        label: labels.LabelSelector,
+        field: fields.FieldSelector,
+        sort_by: str | None,
+        ignore_not_found: bool,
+    ) -> None:
+        self.reqs, self.namespace, self.label, self.field = reqs, namespace, label, field
+        self.sort_by, self.ignore_not_found = sort_by, ignore_not_found
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, reqs: list[Request]) -> _Query:
+        text, field_text = args.selector or "", args.field_selector or ""
+        if (text or field_text) and any(names for _, names in reqs):
+            raise ReconcilerError("error: name cannot be provided when a selector is specified")
+        try:
+            label = labels.parse(text)
+            field = fields.parse(field_text)
+            for resource, _ in reqs:
+                field.check(resource.fields)
+        except (labels.SelectorError, fields.FieldSelectorError) as exc:
+            raise ReconcilerError(
+                f'Error from server (BadRequest): Unable to find "{reqs[0][0].gvr}" that match '
+                f'label selector "{text}", field selector "{field_text}": {exc}'
+            ) from None
+        return cls(
+            reqs,
+            namespace=None if args.all_namespaces else args.namespace,
+            label=label,
+            field=field,
+            sort_by=args.sort_by,
+            ignore_not_found=args.ignore_not_found,
+        )
+
+    def run(self, snap: Snapshot) -> tuple[list[Item], list[tuple[Resource, str]]]:
+        items: list[Item] = []
+        missing: list[tuple[Resource, str]] = []
+        for resource, names in self.reqs:
+            found = collect(snap, resource, self.namespace if resource.namespaced else None)
+            found = [i for i in found if self.label.matches(i.labels) and self.field.matches(i.obj)]
+            if names:
+                by_name = {i.name: i for i in found}
+                found = [by_name[n] for n in dict.fromkeys(names) if n in by_name]
+                if not self.ignore_not_found:
+                    missing += [(resource, n) for n in names if n not in by_name]
+            if self.sort_by:
+                found = sort_items(found, self.sort_by)
+            items += found
+        return items, missing
+
+
+def _warn_drift(store: Store, items: Sequence[Item]) -> None:
+    """On stderr, so any -o stays parseable."""
+    for kind, plural in ((Kind.DEPLOYMENT, "deployments"), (Kind.SERVICE, "services")):
+        for item in items:
+            if item.resource.plural == plural:
+                warn_drift(store, kind, item.namespace, [item.name])
+
+
+class Listing:
+    """The objects of one kind, for the web API (``web/views.py``): (name, row, wide, object)."""
+
+    def __init__(self, store: Store, kind: Kind, namespace: str, names: Sequence[str], now: float):
+        self.snap = Snapshot(store, now=now)
+        self.resource = RESOURCES[_KIND_RESOURCE[kind]]
+        self.namespace, self.names = namespace, list(names)
+
+    def collect(self, selector: Mapping[str, str]) -> list[tuple[str, Row, Row, dict[str, Any]]]:
+        wanted = labels.from_map(selector)
+        return [
+            (i.display, list(i.row), list(i.wide), i.obj)
+            for i in collect(self.snap, self.resource, self.namespace)
+            if (not self.names or i.name in self.names) and wanted.matches(i.labels)
+        ]
 
 
 def _events(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ from reconciler.engine.podconfig import config_now_resolves, pod_config
 from reconciler.engine.replicaset import plan_pods
 from reconciler.folder.broken import carry_manifest_state
 from reconciler.folder.changecause import change_cause
+from reconciler.labels import from_map
 from reconciler.log import get_logger
 from reconciler.manifests.configdata import (
     changed_objects,
@@ -79,7 +80,7 @@ def pod_view(pod: PodStatus) -> PodView:
 
 
 def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, Any]) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in (selector or {}).items())
+    return from_map(selector, empty_matches=False).matches(labels)
 
 
 @dataclass(frozen=True, slots=True)

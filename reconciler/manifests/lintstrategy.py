@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from reconciler.errors import Severity
+from reconciler.labels import from_map
 from reconciler.manifests.lint import pod_specs
 from reconciler.manifests.schema import Finding, Path
 from reconciler.units import parse_duration
@@ -131,7 +132,7 @@ def _selects(selector: object, labels: dict[str, Any]) -> bool:
     """A Service selector (a plain map) selects pods with ``labels``."""
     if not isinstance(selector, dict) or not selector:
         return False
-    return all(labels.get(key) == value for key, value in selector.items())
+    return from_map(selector, empty_matches=False).matches({k: str(v) for k, v in labels.items()})
 
 
 def cross_findings(objects: Sequence[dict[str, Any]]) -> list[tuple[int, Finding]]:

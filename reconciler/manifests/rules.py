@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import Severity
+from reconciler.labels import SelectorError, from_dict
 from reconciler.manifests.names import (
     check_labels,
     check_metadata,
@@ -54,21 +55,10 @@ def selector_labels(selector: Mapping[str, Any] | None) -> dict[str, str]:
 
 def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     """``metav1.LabelSelector`` semantics: matchLabels AND every matchExpression."""
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression["key"], expression["operator"]
-        values = expression.get("values") or []
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-    return True
+    try:
+        return from_dict(selector).matches(labels)
+    except SelectorError:  # a bad operator: reported by ``_selector``, matches nothing
+        return False
 
 
 def _selector(spec: Mapping[str, Any]) -> Iterable[Finding]:

@@ -105,6 +105,9 @@ class PodStatus:
     ready: bool = False
     ready_since: float | None = None  # when the pod last became Ready (None while not Ready)
     terminating: bool = False
+    # when termination began (wall clock): the API server's deletionTimestamp is this plus the
+    # grace period
+    terminating_since: float | None = None
     ip: str = "127.0.0.1"
     # container port -> host port, keyed by the port number as a string and by its name
     ports: Mapping[str, int] = field(default_factory=dict)

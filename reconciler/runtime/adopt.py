@@ -123,6 +123,7 @@ def status_snapshot(pod: Pod) -> dict[str, Any]:
         "format": FORMAT,
         "terminating": pod.terminating,
         "stop_deadline": time.time() + max(remaining, 0.0) if pod.terminating else None,
+        "terminating_since": pod.terminating_since,
         "ready": pod.ready,
         "ready_since": pod.ready_since,
         # held by the scheduler (never launched: no volumes, no cgroups, no container yet)
@@ -254,6 +255,8 @@ def _restore(pod: Pod, status: Any) -> None:
         pod.terminating = True
         deadline = status.get("stop_deadline") or time.time()
         pod.stop_deadline = time.monotonic() + max(float(deadline) - time.time(), 0.0)
+        since = status.get("terminating_since")
+        pod.terminating_since = float(since) if since else float(deadline) - pod.grace_period
     saved = status.get("containers") or {}
     for container in pod.containers:
         data = saved.get(container.name)

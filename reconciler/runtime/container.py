@@ -124,6 +124,7 @@ class Pod:
     created_at: float = field(default_factory=time.time)
     ports: dict[str, int] = field(default_factory=dict)
     terminating: bool = False
+    terminating_since: float | None = None  # wall clock, for deletionTimestamp
     ready: bool = False
     ready_since: float | None = None
     stop_deadline: float = 0.0
@@ -200,6 +201,7 @@ class Pod:
             ready=self.ready,
             ready_since=self.ready_since,
             terminating=self.terminating,
+            terminating_since=self.terminating_since,
             ip=pod_ip,
             ports=dict(self.ports),
             gone=self.gone_at is not None,

@@ -182,6 +182,7 @@ class ProcessRuntime:
         if pod is None or pod.terminating:
             return
         pod.terminating = True
+        pod.terminating_since = time.time()
         pod.stop_deadline = time.monotonic() + pod.grace_period
         pod.update_ready()
         # subscribers (the proxy) hear of it before any signal is sent

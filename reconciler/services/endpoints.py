@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from reconciler.labels import from_map
 from reconciler.proxy import BackendGroup, Endpoint
 from reconciler.runtime import PodStatus
 
@@ -27,9 +28,7 @@ class TrafficRule(Protocol):
 
 def selects(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
     """A Service selector matches when every key=value is on the pod; an empty one matches none."""
-    if not selector:
-        return False
-    return all(labels.get(key) == value for key, value in selector.items())
+    return from_map(selector, empty_matches=False).matches(labels)
 
 
 def port_name(port: Mapping[str, Any]) -> str:

@@ -231,6 +231,7 @@ class PodmanRuntime:
             return
         pod = entry.pod
         pod.terminating = True
+        pod.terminating_since = time.time()
         pod.stop_deadline = time.monotonic() + pod.grace_period
         pod.update_ready()
         self._notify(entry)  # the proxy drops the endpoint before any signal is sent
