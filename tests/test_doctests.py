@@ -8,7 +8,10 @@ import importlib
 import pytest
 
 MODULES = [
-    "reconciler.cli.describe",
+    "reconciler.cli.describe_text",
+    "reconciler.cli.selectors",
+    "reconciler.events.controllers",
+    "reconciler.events.kubelet",
     "reconciler.cli.output",
     "reconciler.cli.undo",
     "reconciler.manifests.configdata",

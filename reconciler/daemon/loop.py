@@ -30,6 +30,8 @@ from reconciler.cli.liveness import HEARTBEAT_SECONDS, OBSERVED_META
 from reconciler.clock import Clock, SystemClock
 from reconciler.engine.executor import Executor, PassResult
 from reconciler.errors import Problem
+from reconciler.events import KubeletEvents, controller_of
+from reconciler.events.kubelet import reports_own_events
 from reconciler.folder.broken import mark_invalid, mark_valid
 from reconciler.folder.sync import Change, FolderSync, SyncResult
 from reconciler.folder.watch import FolderWatcher
@@ -115,6 +117,12 @@ class Daemon:
         self._pods_dirty = False
         self._stopping = False
         self._rs_owner: dict[str, ObjectRef] = {}
+        self._kubelet_events = KubeletEvents(
+            store,
+            now=self.clock.now,
+            known=lambda ref: bool(store.list_events(ref)),
+            reports_own=reports_own_events(runtime),
+        )
         self._invalid: dict[ObjectRef, list[Problem]] = {}
         self._pending_intents: list[IntentRow] = []
         self._seen_intents: set[int] = set()
@@ -274,7 +282,12 @@ class Daemon:
             )
             for ref in result.held:
                 self.store.add_event(
-                    ref, type="Warning", reason="PruneHeld", message=message, now=self.clock.now()
+                    ref,
+                    type="Warning",
+                    reason="PruneHeld",
+                    message=message,
+                    now=self.clock.now(),
+                    source=controller_of(ref.kind),
                 )
             log.warning("prune_held", objects=[r.key for r in result.held])
         if result.changes:
@@ -290,7 +303,12 @@ class Daemon:
             self._invalid[ref] = problems
             message = "; ".join(rendered[:3]) + (" ..." if len(rendered) > 3 else "")
             self.store.add_event(
-                ref, type="Warning", reason="InvalidManifest", message=message, now=now
+                ref,
+                type="Warning",
+                reason="InvalidManifest",
+                message=message,
+                now=now,
+                source=controller_of(ref.kind),
             )
             obj = self.store.get_object(ref)
             if obj is not None:
@@ -308,14 +326,24 @@ class Daemon:
 
     def _listen_failed(self, ref: ObjectRef, message: str) -> None:
         self.store.add_event(
-            ref, type="Warning", reason="FailedToListen", message=message, now=self.clock.now()
+            ref,
+            type="Warning",
+            reason="FailedToListen",
+            message=message,
+            now=self.clock.now(),
+            source=controller_of(ref.kind),
         )
 
     def _delete(self, ref: ObjectRef) -> None:
         """Forget the object; its pods are wound down by the next pass."""
         self.store.delete_object(ref)
         self.store.add_event(
-            ref, type="Normal", reason="Deleted", message="manifest removed", now=self.clock.now()
+            ref,
+            type="Normal",
+            reason="Deleted",
+            message="manifest removed",
+            now=self.clock.now(),
+            source=controller_of(ref.kind),
         )
 
     def _forget_orphans(self) -> None:
@@ -353,6 +381,7 @@ class Daemon:
 
     def _pod_changed(self, pod: PodStatus) -> None:
         self.services.pod_changed(pod)
+        self._kubelet_events.observe(pod)
         self._record_scheduling(pod)
         self._pods_dirty = True
         owner = self._rs_owner.get(pod.owner)
