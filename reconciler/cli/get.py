@@ -18,6 +18,7 @@ from reconciler.cli.configviews import HEADERS as CONFIG_HEADERS
 from reconciler.cli.configviews import NOT_FOUND as CONFIG_NOT_FOUND
 from reconciler.cli.configviews import config_rows
 from reconciler.cli.drift_view import drifted_cells, warn_drift
+from reconciler.cli.events_for import add_for_option, events_for
 from reconciler.cli.history import replicaset_object
 from reconciler.cli.views import (
     deployment_object,
@@ -47,6 +48,7 @@ def register(commands: Any, rollout: Any) -> None:
     parser.add_argument("-w", "--watch", action="store_true", help="watch for changes")
     parser.add_argument("-l", "--selector", help="label selector k=v[,k=v]")
     parser.add_argument("--no-color", action="store_true", help="plain output (always plain)")
+    add_for_option(parser)
     parser.set_defaults(func=get)
 
 
@@ -279,7 +281,7 @@ def _watch(
 
 def _events(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        events = store.list_events(namespace=args.namespace)
+        events = events_for(store.list_events(namespace=args.namespace), args)
         now = time.time()
         if args.names:
             events = [e for e in events if e.ref.name in args.names]
