@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "reconciler.cli.describe_text",
     "reconciler.cli.selectors",
+    "reconciler.cli.top",
     "reconciler.cli.port_forward",
     "reconciler.cli.explain",
     "reconciler.cli.wait_for",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from test_read_world import World, complete_status, world_fixture  # noqa: F401 - the world fixture
 
@@ -93,3 +95,20 @@ def test_usage_errors(
     world.deployment()
     code, _, err = _run(world, capsys, *argv)
     assert code == 2 and message in err
+
+
+def test_delete_met_when_the_pod_goes(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pod that exists and then goes: `pod/NAME condition met` once it is gone."""
+    world.deployment()
+    rs = world.revision(replicas=1)
+    pod = world.pod(rs, "aaaaa")
+    remover = threading.Timer(0.3, lambda: world.store.replace_pods([]))
+    remover.start()
+    try:
+        assert _run(world, capsys, f"pod/{pod.name}", "--for=delete", "--timeout=10s") == (
+            0,
+            f"pod/{pod.name} condition met\n",
+            "",
+        )
+    finally:
+        remover.cancel()
