@@ -381,7 +381,6 @@ class Daemon:
 
     def _pod_changed(self, pod: PodStatus) -> None:
         self.services.pod_changed(pod)
-        self._kubelet_events.observe(pod)
         self._record_scheduling(pod)
         self._pods_dirty = True
         owner = self._rs_owner.get(pod.owner)
@@ -392,6 +391,7 @@ class Daemon:
                 self._rs_owner[pod.owner] = owner
         if owner is not None:
             self.enqueue(owner)
+        self._kubelet_events.observe(pod)  # last: a store that cannot be written delays nothing
 
     def _record_scheduling(self, pod: PodStatus) -> None:
         """One FailedScheduling event per attempt the runtime's scheduler made for the pod."""

@@ -27,12 +27,16 @@ they are, so a restart of the daemon does not report every pod as started again.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.events.controllers import KUBELET, SCHEDULER, EventSink
+from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
 from reconciler.runtime import ContainerState, ContainerStatus, PodStatus
+
+log = get_logger(component="events")
 
 NODE = "localhost"
 """The one node's name (``describe pod`` shows ``Node: localhost/127.0.0.1``)."""
@@ -172,15 +176,18 @@ class KubeletEvents:
         if self._reports_own(pod):
             events = [e for e in events if e.source == SCHEDULER]
         now = self._now()
-        for event in events:
-            self._store.add_event(
-                ref,
-                type=event.type,
-                reason=event.reason,
-                message=event.message,
-                now=now,
-                source=event.source,
-            )
+        try:
+            for event in events:
+                self._store.add_event(
+                    ref,
+                    type=event.type,
+                    reason=event.reason,
+                    message=event.message,
+                    now=now,
+                    source=event.source,
+                )
+        except sqlite3.Error as exc:  # the store's trouble is the daemon's to report, not ours
+            log.warning("pod_events_not_recorded", pod=pod.name, error=str(exc))
 
 
 def reports_own_events(runtime: object) -> Callable[[PodStatus], bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -198,3 +199,14 @@ def test_replicaset_controller_events_are_on_the_replicaset(tmp_path: Path) -> N
             f"Created pod: {POD}",
             "replicaset-controller",
         )
+
+
+def test_recorder_survives_a_store_that_cannot_be_written() -> None:
+    """A locked or full store loses the pod's events, never the pod change that caused them."""
+
+    class Unwritable:
+        def add_event(self, ref: ObjectRef, **fields: object) -> None:
+            raise sqlite3.OperationalError("database is locked")
+
+    recorder = KubeletEvents(Unwritable(), now=lambda: 1.0, known=lambda ref: False)
+    recorder.observe(_pod(RUNNING))  # no exception
