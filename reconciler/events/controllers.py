@@ -7,6 +7,7 @@ is one event on the ReplicaSet, ``Created pod: web-7d4b9-abcde`` / ``Deleted pod
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from reconciler.objects import Kind, ObjectRef
@@ -26,6 +27,8 @@ _CONTROLLERS = {
 
 
 class EventSink(Protocol):
+    def transaction(self) -> AbstractContextManager[None]: ...
+
     def add_event(
         self,
         ref: ObjectRef,

@@ -170,24 +170,30 @@ class KubeletEvents:
         ref = ObjectRef(Kind.POD, pod.namespace, pod.name)
         before = self._last.get(pod.name)
         self._last[pod.name] = pod
-        if before is None and self._known(ref):
-            return  # adopted: what it did so far is recorded already
         events = kubelet_events(before, pod)
         if self._reports_own(pod):
             events = [e for e in events if e.source == SCHEDULER]
-        now = self._now()
+        if not events:
+            return
         try:
-            for event in events:
-                self._store.add_event(
-                    ref,
-                    type=event.type,
-                    reason=event.reason,
-                    message=event.message,
-                    now=now,
-                    source=event.source,
-                )
+            if before is None and self._known(ref):
+                return  # adopted: what it did so far is recorded already
+            with self._store.transaction():  # one commit for the change, not one per event
+                self._record(ref, events)
         except sqlite3.Error as exc:  # the store's trouble is the daemon's to report, not ours
             log.warning("pod_events_not_recorded", pod=pod.name, error=str(exc))
+
+    def _record(self, ref: ObjectRef, events: list[PodEvent]) -> None:
+        now = self._now()
+        for event in events:
+            self._store.add_event(
+                ref,
+                type=event.type,
+                reason=event.reason,
+                message=event.message,
+                now=now,
+                source=event.source,
+            )
 
 
 def reports_own_events(runtime: object) -> Callable[[PodStatus], bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -205,6 +206,9 @@ def test_recorder_survives_a_store_that_cannot_be_written() -> None:
     """A locked or full store loses the pod's events, never the pod change that caused them."""
 
     class Unwritable:
+        def transaction(self) -> contextlib.nullcontext[None]:
+            return contextlib.nullcontext()
+
         def add_event(self, ref: ObjectRef, **fields: object) -> None:
             raise sqlite3.OperationalError("database is locked")
 
