@@ -125,7 +125,14 @@ def _parse_selector(value: str | None) -> dict[str, str] | None:
     return selector
 
 
-def _emit(args: argparse.Namespace, ref: ObjectRef, doc: dict[str, Any], words: list[str]) -> int:
+def emit(
+    args: argparse.Namespace,
+    ref: ObjectRef,
+    doc: dict[str, Any],
+    words: list[str],
+    *,
+    verb: str = "created",
+) -> int:
     if not _NAME.match(ref.name):
         raise UsageError(
             f'error: invalid name "{ref.name}": a lowercase RFC 1123 label must consist of lower '
@@ -162,7 +169,7 @@ def _emit(args: argparse.Namespace, ref: ObjectRef, doc: dict[str, Any], words: 
     elif output == "name":
         print(ref.display)
     else:
-        print(f"{ref.display} created{' (dry run)' if dry_run else ''}")
+        print(f"{ref.display} {verb}{' (dry run)' if dry_run else ''}")
     return 0
 
 
@@ -199,7 +206,7 @@ def _create_deployment(args: argparse.Namespace) -> int:
         words.append(f"--port={args.port}")
     if command:
         words += ["--", *command]
-    return _emit(args, ref, doc, words)
+    return emit(args, ref, doc, words)
 
 
 def _create_service(args: argparse.Namespace) -> int:
@@ -221,10 +228,10 @@ def _create_service(args: argparse.Namespace) -> int:
     words = ["create", "service", name, *(f"--tcp={value}" for value in args.tcp)]
     if args.selector:
         words.append(f"--selector={args.selector}")
-    return _emit(args, ref, doc, words)
+    return emit(args, ref, doc, words)
 
 
-def _output_options(parser: argparse.ArgumentParser) -> None:
+def output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run",
         nargs="?",
@@ -240,7 +247,7 @@ def _deployment_options() -> argparse.ArgumentParser:
     parser.add_argument("--image", help="the image (version label) to run")
     parser.add_argument("--replicas", type=int, default=1, help="replicas (default 1)")
     parser.add_argument("--port", type=int, help="the container port")
-    _output_options(parser)
+    output_options(parser)
     return parser
 
 
@@ -250,7 +257,7 @@ def _service_options() -> argparse.ArgumentParser:
         "--tcp", action="append", metavar="PORT:TARGET", help="a port and its target port"
     )
     parser.add_argument("--selector", metavar="k=v", help="the selector (default app=NAME)")
-    _output_options(parser)
+    output_options(parser)
     return parser
 
 
@@ -293,4 +300,4 @@ def register(commands: Any, rollout: Any) -> None:
         service.set_defaults(func=_create_service)
     from reconciler.cli.create_secret import register_secret
 
-    register_secret(kinds, parent, emit=_emit)
+    register_secret(kinds, parent, emit=emit)

@@ -22,6 +22,7 @@ from reconciler import labels
 from reconciler.cli import fields, output
 from reconciler.cli.common import common_options, open_store
 from reconciler.cli.drift_view import warn_drift
+from reconciler.cli.events_for import add_for_option, events_for
 from reconciler.cli.getwatch import GetPrinter, watch
 from reconciler.cli.listing import ALIASES, ALL, RESOURCES, Item, Resource, Snapshot, collect
 from reconciler.cli.printers import parse_output, sort_items
@@ -77,6 +78,7 @@ def register(commands: Any, rollout: Any) -> None:
         "--ignore-not-found", action="store_true", help="no error for names that do not exist"
     )
     parser.add_argument("--no-color", action="store_true", help="plain output (always plain)")
+    add_for_option(parser)
     parser.set_defaults(func=get)
 
 
@@ -239,7 +241,7 @@ class Listing:
 
 def _events(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        events = store.list_events(namespace=args.namespace)
+        events = events_for(store.list_events(namespace=args.namespace), args)
         now = time.time()
         if args.names:
             events = [e for e in events if e.ref.name in args.names]

@@ -1,10 +1,13 @@
-"""``reconciler logs POD|deployment/NAME [-c C] [-f] [--tail N] [-p]``: a container's output.
+"""``reconciler logs POD|TYPE/NAME|-l SELECTOR [-c C|--all-containers] [-f] [--tail N] [-p]
+[--prefix]``: containers' output.
 
 The runtime writes each container's output to files in the state directory
 (``reconciler.runtime.logs``), so logs are readable while the daemon is stopped, and a
 stopped pod's log stays readable until its files are cleaned. ``deployment/NAME`` picks one
 pod the way kubectl does: of the newest ReplicaSet that has pods, a Ready one first, then the
-oldest (``Found 3 pods, using pod/...`` on stderr). A pod with several containers needs ``-c``.
+oldest (``Found 3 pods, using pod/...`` on stderr). A pod with several containers needs ``-c``
+(or ``--all-containers``). Several pods (``-l``), several containers or ``--prefix``:
+``reconciler.cli.logs_many``.
 """
 
 from __future__ import annotations
@@ -80,10 +83,31 @@ def container_of(pod: PodStatus, container: str | None) -> str:
 def _logs(args: argparse.Namespace) -> int:
     from reconciler.runtime.logs import follow_log, read_log
 
+    if (args.target is None) == (args.selector is None):
+        raise UsageError(
+            "error: expected POD, TYPE/NAME or -l SELECTOR (one of them)\n"
+            "See 'reconciler logs -h' for help and examples"
+        )
     with open_store(args) as store:
-        pod = pick_pod(store, args.target, args.namespace)
-    container = container_of(pod, args.container)
+        if args.selector is not None:
+            from reconciler.cli.selectors import matcher
+
+            match = matcher(args.selector)
+            found = [p for p in pods_of(store.list_pods(args.namespace)) if match(p.labels)]
+            pods = sorted(found, key=lambda p: p.name)
+        else:
+            pods = [pick_pod(store, args.target, args.namespace)]
     root = state_dir(args, create=False)
+    if args.selector is not None or args.prefix or args.all_containers:
+        from reconciler.cli.logs_many import print_streams, streams_of
+
+        if not pods:
+            print(f"No resources found in {args.namespace} namespace.", file=sys.stderr)
+            return 0
+        streams = streams_of(pods, container=args.container, all_containers=args.all_containers)
+        return print_streams(root, streams, args)
+    pod = pods[0]
+    container = container_of(pod, args.container)
     tail = args.tail if args.tail is not None and args.tail >= 0 else None
     from reconciler.runtime.podman.records import logs_args, podman_target, run_podman
 
@@ -108,9 +132,27 @@ def register(commands: Any, rollout: Any) -> None:
     parser = commands.add_parser(
         "logs", parents=[common_options()], help="print the logs of a container in a pod"
     )
-    parser.add_argument("target", metavar="POD | TYPE/NAME")
+    parser.add_argument("target", nargs="?", metavar="POD | TYPE/NAME")
+    parser.add_argument("-l", "--selector", help="the pods whose labels match (e.g. app=web)")
+    parser.add_argument(
+        "--all-containers", action="store_true", help="every container of the pod(s)"
+    )
+    parser.add_argument(
+        "--prefix", action="store_true", help="prefix each line with [pod/NAME/CONTAINER]"
+    )
+    parser.add_argument(
+        "--max-log-requests",
+        type=int,
+        default=5,
+        help="most streams followed at once with -l and -f (default 5)",
+    )
     parser.add_argument("-c", "--container", help="the container (needed when several)")
     parser.add_argument("-f", "--follow", action="store_true", help="stream the log")
-    parser.add_argument("--tail", type=int, default=-1, help="lines of recent log (-1: all)")
+    parser.add_argument(
+        "--tail",
+        type=int,
+        default=-1,
+        help="lines of recent log (-1: all; 10 per pod with -l)",
+    )
     parser.add_argument("-p", "--previous", action="store_true", help="the previous instance's log")
     parser.set_defaults(func=_logs)

@@ -83,7 +83,8 @@ def _strategy_line(
         if not steps or not rollout.updating or index >= len(steps):
             return None
         weight = rollout.set_weight or 0
-        return f"{prefix}canary step {index + 1}/{len(steps)} (setWeight {weight}){paused}..."
+        # Argo's Step is currentStepIndex/len(steps): steps completed (`get rollout` says the same)
+        return f"{prefix}canary step {index}/{len(steps)} (setWeight {weight}){paused}..."
     if kind == "BlueGreen":
         if not current or rollout.active_selector == current:
             return None

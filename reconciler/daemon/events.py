@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
+from reconciler.events import controller_of
 from reconciler.objects import Kind, ObjectRef
 from reconciler.store import Store
 
@@ -65,7 +66,12 @@ class DaemonEvents:
 
     def deleted(self, ref: ObjectRef) -> None:
         self.store.add_event(
-            ref, type="Normal", reason=Reason.DELETED, message="manifest removed", now=self.now()
+            ref,
+            type="Normal",
+            reason=Reason.DELETED,
+            message="manifest removed",
+            now=self.now(),
+            source=controller_of(ref.kind),
         )
 
     def invalid_manifest(self, ref: ObjectRef, rendered: Sequence[str]) -> None:
@@ -75,18 +81,29 @@ class DaemonEvents:
             reason=Reason.INVALID_MANIFEST,
             message=invalid_manifest_message(rendered),
             now=self.now(),
+            source=controller_of(ref.kind),
         )
 
     def prune_held(self, held: Sequence[ObjectRef]) -> None:
         message = prune_held_message(held)
         for ref in held:
             self.store.add_event(
-                ref, type="Warning", reason=Reason.PRUNE_HELD, message=message, now=self.now()
+                ref,
+                type="Warning",
+                reason=Reason.PRUNE_HELD,
+                message=message,
+                now=self.now(),
+                source=controller_of(ref.kind),
             )
 
     def failed_to_listen(self, ref: ObjectRef, message: str) -> None:
         self.store.add_event(
-            ref, type="Warning", reason=Reason.FAILED_TO_LISTEN, message=message, now=self.now()
+            ref,
+            type="Warning",
+            reason=Reason.FAILED_TO_LISTEN,
+            message=message,
+            now=self.now(),
+            source=controller_of(ref.kind),
         )
 
     def failed_scheduling(self, namespace: str, pod: str, message: str) -> None:

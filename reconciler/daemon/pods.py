@@ -5,12 +5,15 @@ its Deployment through a small cache (filled from the store, refreshed after eve
 pods the CLI reads (``get pods``) are written in one transaction, at most every
 ``pods_flush`` seconds, not one per change: a rollout of twenty pods changes hundreds of times.
 The runtime's scheduler reports each attempt to place an unschedulable pod: one
-``FailedScheduling`` event per attempt, as Kubernetes' scheduler records them.
+``FailedScheduling`` event per attempt, as Kubernetes' scheduler records them; every other
+change is handed to the kubelet's events (``reconciler.events.kubelet``), recorded on the Pod.
 """
 
 from __future__ import annotations
 
 from reconciler.daemon.events import DaemonEvents
+from reconciler.events import KubeletEvents
+from reconciler.events.kubelet import reports_own_events
 from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
 from reconciler.runtime import PodStatus, Runtime
@@ -38,6 +41,12 @@ class PodLedger:
         self.dirty = False
         self._rs_owner: dict[str, ObjectRef] = {}  # ReplicaSet name -> its Deployment
         self._schedule_attempts: dict[str, int] = {}  # pod -> FailedScheduling attempts recorded
+        self._kubelet = KubeletEvents(
+            store,
+            now=events.now,
+            known=lambda ref: bool(store.list_events(ref)),
+            reports_own=reports_own_events(runtime),
+        )
 
     def learn_owners(self, deployment: ObjectRef | None = None) -> None:
         """Note which Deployment owns each ReplicaSet (all of them, or one Deployment's)."""
@@ -88,7 +97,9 @@ class PodLedger:
         """Take note of a pod change; the Deployment that should look at it."""
         self._record_scheduling(pod)
         self.dirty = True
-        return self.owner_of(pod)
+        owner = self.owner_of(pod)
+        self._kubelet.observe(pod)  # last: a store that cannot be written delays nothing
+        return owner
 
     def _record_scheduling(self, pod: PodStatus) -> None:
         if pod.gone:

@@ -38,6 +38,7 @@ from reconciler.engine.model import (
 )
 from reconciler.engine.podconfig import config_now_resolves, pod_config
 from reconciler.engine.replicaset import plan_pods
+from reconciler.events import record_pod_created, record_pod_deleted
 from reconciler.folder.broken import carry_manifest_state
 from reconciler.folder.changecause import change_cause
 from reconciler.labels import from_map
@@ -289,6 +290,7 @@ class Executor:
                 requeue = earliest(requeue, pod_plan.requeue_after)
                 for name in pod_plan.delete:
                     await self.stop_pod(name)
+                    record_pod_deleted(self.store, ref.namespace, row.name, name, now=now)
                     acted = True
                 # The missing ConfigMap, Secret or key is there now: a new pod gets it. Only
                 # the newest revision's pods: when the object's arrival changed the config hash,
@@ -301,16 +303,18 @@ class Executor:
                 for name in resolved:
                     log.info("pod_config_available", deployment=ref.key, pod=name)
                     await self.stop_pod(name)
+                    record_pod_deleted(self.store, ref.namespace, row.name, name, now=now)
                     acted = True
                 for _ in range(pod_plan.start):
-                    await self._start_pod(ref, row, base_dir)
+                    started = await self._start_pod(ref, row, base_dir)
+                    record_pod_created(self.store, ref.namespace, row.name, started, now=now)
                     acted = True
                 status = _rs_status(pods, obj, now=now)
                 if status != row.status:
                     self.store.set_replicaset(ref.namespace, row.name, status=status)
         return acted, requeue
 
-    async def _start_pod(self, ref: ObjectRef, row: ReplicaSetRow, base_dir: Path) -> None:
+    async def _start_pod(self, ref: ObjectRef, row: ReplicaSetRow, base_dir: Path) -> str:
         name = pod_name(row.name)
         labels = dict(row.template.get("metadata", {}).get("labels", {}))
         spec = PodSpec(
@@ -324,6 +328,7 @@ class Executor:
         )
         await self.runtime.start_pod(spec)
         log.info("pod_started", deployment=ref.key, replica_set=row.name, pod=name)
+        return name
 
     async def refresh_config_volumes(self, namespace: str) -> None:
         """A ConfigMap or Secret of ``namespace`` changed: rewrite the configMap and secret

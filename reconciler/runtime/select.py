@@ -173,6 +173,10 @@ class SelectingRuntime:
             return []
         return await self._started[owner].update_pod_config(name, config)
 
+    def runtime_of(self, name: str) -> str:
+        """The name of the runtime that runs pod ``name`` ("" if none: refused or unknown)."""
+        return self._owner.get(name, "")
+
     def pods(self) -> list[PodStatus]:
         out = list(self._refused.values())
         for runtime in self._started.values():

@@ -157,7 +157,8 @@ def test_watch_false_prints_once(world: World, capsys: pytest.CaptureFixture[str
 
 
 def test_canary_until_paused(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    """A canary waiting at a pause step: step, weight and reason; --until-paused exits 0."""
+    """A canary waiting at a pause step: steps completed as Argo counts them (currentStepIndex/len,
+    as `get rollout` shows), weight and reason; --until-paused exits 0."""
     world.deployment(strategy=CANARY, replicas=5)
     status = _progress(6, 1, 6)
     status["rollout"] = {
@@ -171,7 +172,7 @@ def test_canary_until_paused(world: World, capsys: pytest.CaptureFixture[str]) -
     world.status(**status)
     assert _run(world, capsys, "deployment/web", "--until-paused") == (
         0,
-        'Waiting for deployment "web" rollout to finish: canary step 2/2 (setWeight 20), '
+        'Waiting for deployment "web" rollout to finish: canary step 1/2 (setWeight 20), '
         "paused (CanaryPauseStep)...\n",
         "",
     )
