@@ -42,7 +42,8 @@ from reconciler.proxy.control import (
     spec_from_wire,
     stats_from_wire,
 )
-from reconciler.proxy.server import TcpProxy, _Listener, _Port
+from reconciler.proxy.ports import _Listener, _Port
+from reconciler.proxy.server import TcpProxy
 
 __all__ = ["HandoverProxy", "Predecessor", "Taken", "TakenPort", "take_sockets"]
 
