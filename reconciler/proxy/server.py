@@ -46,12 +46,13 @@ import structlog
 from reconciler.errors import NotFoundError
 from reconciler.proxy import (
     BackendGroup,
-    GroupStats,
     ListenerError,
     ListenerSpec,
     ListenerStats,
 )
 from reconciler.proxy.balancer import Balancer, Pick
+from reconciler.proxy.http import HttpConnection, drain_removed
+from reconciler.proxy.httpwire import compile_routes
 from reconciler.proxy.ports import _Counters, _Listener, _Port
 from reconciler.proxy.splice import _family, _is_connected, _reset, _Splice
 
@@ -86,6 +87,7 @@ class TcpProxy:
         self._connections: set[_Splice] = set()  # relaying
         self._connecting: set[_Splice] = set()  # waiting for a backend's handshake
         self._resolving: set[asyncio.Task[None]] = set()  # endpoints given by host name
+        self._http: set[HttpConnection] = set()  # client connections of http listeners
         self._buffer = memoryview(bytearray(_READ_SIZE))  # every read lands here, then is sent
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -111,6 +113,7 @@ class TcpProxy:
                 previous=port.balancer,
             )
         port.spec = spec
+        port.http = spec.protocol == "http"
 
     async def _bind(self, port: _Port, spec: ListenerSpec) -> None:
         old_listener = port.listener
@@ -173,6 +176,9 @@ class TcpProxy:
     async def remove_listener(self, service: str, port_name: str) -> None:
         """Stop listening and forget the port's backends; open connections finish on their own."""
         port = self._ports.pop((service, port_name), None)
+        if port is not None:
+            for idle in [u for ups in port.pool.values() for u in ups]:
+                idle.close()
         if port is not None and port.listener is not None:
             port.listener.close()
             _log.info("listener_stopped", service=service, port_name=port_name)
@@ -184,7 +190,12 @@ class TcpProxy:
 
     def open_connections(self) -> int:
         """Connections relaying or connecting to a backend right now (a drain waits for 0)."""
-        return len(self._connections) + len(self._connecting) + len(self._resolving)
+        return (
+            len(self._connections)
+            + len(self._connecting)
+            + len(self._resolving)
+            + sum(1 for c in self._http if c.busy())
+        )
 
     def listeners(self) -> list[ListenerSpec]:
         """The specs of the ports that are listening, sorted by service and port name."""
@@ -210,6 +221,9 @@ class TcpProxy:
             port = self._ports[key] = _Port(service, port_name, Balancer())
         timeout = port.spec.affinity_timeout if port.spec is not None else None
         port.balancer = Balancer(groups, affinity_timeout=timeout, previous=port.balancer)
+        port.routes = compile_routes(groups)
+        if port.pool or self._http:
+            drain_removed(self, port)
 
     def connection_failures(self, service: str, group: str) -> int:
         """Failed connects to ``group``'s endpoints, over all ports of ``service``."""
@@ -226,19 +240,7 @@ class TcpProxy:
             raise NotFoundError(f"service {service} has no listener for port {port_name}")
         names = [g.name for g in port.balancer.groups]
         names += [n for n in port.counters if n not in names]
-        groups = []
-        for name in names:
-            c = port.counters.get(name, _Counters())
-            groups.append(
-                GroupStats(
-                    name,
-                    total=c.total,
-                    active=c.active,
-                    failed=c.failed,
-                    bytes_in=c.bytes_in,
-                    bytes_out=c.bytes_out,
-                )
-            )
+        groups = [port.counters.get(name, _Counters()).stats(name) for name in names]
         return ListenerStats(service, port_name, groups=tuple(groups), refused=port.refused)
 
     async def configured(self) -> None:
@@ -256,6 +258,8 @@ class TcpProxy:
             await asyncio.gather(*self._resolving, return_exceptions=True)
         for splice in list(self._connecting):
             splice.abort()
+        for connection in list(self._http):
+            connection.close()
         for splice in list(self._connections):
             splice.abort()
 
@@ -273,6 +277,10 @@ class TcpProxy:
             except OSError as exc:
                 self._pause_accepting(port, listening, exc)
                 return
+            if port.http:
+                client.setblocking(False)
+                self._http.add(HttpConnection(self, port, client, str(address[0])))
+                continue
             if not port.balancer.has_endpoints():
                 port.refused += 1
                 _reset(client)
