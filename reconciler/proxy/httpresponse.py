@@ -192,9 +192,12 @@ class Exchange:
         if self.method == b"HEAD" or status in (204, 304):
             length = 0
         up = self.up
-        if up is not None and (
-            head.parts[0] != b"HTTP/1.1" or has_token(head.headers.get(b"connection"), b"close")
-        ):
+        connection = head.headers.get(b"connection")
+        if head.parts[0] == b"HTTP/1.1":
+            reusable = not has_token(connection, b"close")
+        else:
+            reusable = has_token(connection, b"keep-alive")
+        if up is not None and not reusable:
             up.keep = False
         if length == -2:
             self.keep = False  # delimited by the end of the connection: so is the client's
