@@ -125,6 +125,10 @@ class Balancer:
                 return group
         return None
 
+    def serves(self, endpoint: Endpoint) -> bool:
+        """Whether ``endpoint`` is in one of the groups."""
+        return endpoint in self._group_of
+
     def endpoints(self) -> set[Endpoint]:
         """Every endpoint of every group (what an idle upstream connection may stay open to)."""
         return set(self._group_of)

@@ -235,8 +235,10 @@ class Exchange:
         up = self.up
         self.resp_state = IDLE
         self.resp_chunks = None
-        if up is not None and (self.req_state != SENT or not up.keep):
-            self.drop_upstream()  # answered before its body ended, or not reusable
+        if up is not None and (
+            self.req_state != SENT or not up.keep or not self.port.balancer.serves(up.endpoint)
+        ):
+            self.drop_upstream()  # answered before its body ended, not reusable, or removed
         if self.req_state != SENT:
             self.keep = False
         if not self.keep:
@@ -326,7 +328,7 @@ class Exchange:
             return
         self.up = None
         port = self.port
-        if up.keep and port.listener is not None and up.endpoint in port.balancer.endpoints():
+        if up.keep and port.listener is not None and port.balancer.serves(up.endpoint):
             up.detach()
             up.idle(port)
         else:

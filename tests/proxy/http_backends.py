@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
@@ -143,7 +143,9 @@ async def read_response(reader: asyncio.StreamReader, *, head_only: bool = False
             body += (await reader.readexactly(size + 2))[:-2]
         return Response(status, headers, body, raw)
     if "content-length" in headers:
-        return Response(status, headers, await reader.readexactly(int(headers["content-length"])), raw)
+        return Response(
+            status, headers, await reader.readexactly(int(headers["content-length"])), raw
+        )
     return Response(status, headers, await reader.read(), raw)
 
 
@@ -172,7 +174,5 @@ class RawClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with suppress(ConnectionError):
             await self.writer.wait_closed()
-        except ConnectionError:
-            pass

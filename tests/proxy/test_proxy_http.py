@@ -136,16 +136,17 @@ def test_a_websocket_passes_through_as_a_tunnel() -> None:
     """A real WebSocket handshake through the proxy; text and binary frames go both ways."""
 
     async def scenario() -> None:
-        async with http_backends("a") as b, http_proxy(one(b["a"])) as (_, port):
-            async with (
-                aiohttp.ClientSession() as session,
-                session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
-            ):
-                assert (await ws.receive_str(timeout=5)) == "hello from a"
-                await ws.send_str("ping")
-                assert (await ws.receive_str(timeout=5)) == "echo ping"
-                await ws.send_bytes(b"\x01\x02\x03")
-                assert (await ws.receive_bytes(timeout=5)) == b"\x03\x02\x01"
+        async with (
+            http_backends("a") as b,
+            http_proxy(one(b["a"])) as (_, port),
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
+        ):
+            assert (await ws.receive_str(timeout=5)) == "hello from a"
+            await ws.send_str("ping")
+            assert (await ws.receive_str(timeout=5)) == "echo ping"
+            await ws.send_bytes(b"\x01\x02\x03")
+            assert (await ws.receive_bytes(timeout=5)) == b"\x03\x02\x01"
 
     run(scenario())
 
