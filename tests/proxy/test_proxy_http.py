@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+from http_backends import HttpBackend, RawClient, http_backends, read_response
+from proxy_backends import run
 
 from reconciler.proxy import BackendGroup, Endpoint, ListenerSpec
 from reconciler.proxy.server import TcpProxy
-from tests.proxy.http_backends import HttpBackend, RawClient, http_backends, read_response
-from tests.proxy.proxy_backends import run
 
 SVC = "default/web"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from http_backends import RawClient, http_backends
+from proxy_backends import eventually, run
+from test_proxy_http import SVC, http_proxy
+
 from reconciler.proxy import BackendGroup, RequestMatch
-from tests.proxy.http_backends import RawClient, http_backends
-from tests.proxy.proxy_backends import eventually, run
-from tests.proxy.test_proxy_http import SVC, http_proxy
 
 
 def test_weights_apply_per_request_over_keep_alive_connections() -> None:
