@@ -248,9 +248,13 @@ class TcpProxy:
 
     async def close(self) -> None:
         """Stop every listener and cut every connection (the daemon is shutting down)."""
+        for connection in list(self._http):
+            connection.close()  # first: a parked upstream connection goes to the pool
         for port in self._ports.values():
             if port.listener is not None:
                 port.listener.close()
+            for idle in [u for ups in port.pool.values() for u in ups]:
+                idle.close()
         self._ports.clear()
         for task in list(self._resolving):
             task.cancel()
@@ -258,8 +262,6 @@ class TcpProxy:
             await asyncio.gather(*self._resolving, return_exceptions=True)
         for splice in list(self._connecting):
             splice.abort()
-        for connection in list(self._http):
-            connection.close()
         for splice in list(self._connections):
             splice.abort()
 
