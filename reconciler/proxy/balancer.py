@@ -65,6 +65,7 @@ class Balancer:
         self._next: dict[str, int] = {}
         self._sticky: dict[str, _Sticky] = {}
         self._pruned_size = 0
+        self._all = self._candidates(())  # the candidates when nothing is excluded
         if previous is not None:
             # The weights' phase only carries over when the weights are the same; otherwise
             # the new split starts from zero, which is exact from its first window on.
@@ -86,7 +87,7 @@ class Balancer:
 
         ``exclude`` holds endpoints that already failed for this connection (a retry).
         """
-        candidates = self._candidates(exclude)
+        candidates = self._candidates(exclude) if exclude else self._all
         if not candidates:
             return None
         if self.affinity_timeout is not None and client is not None:

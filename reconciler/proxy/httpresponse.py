@@ -47,6 +47,7 @@ class Exchange:
     __slots__ = (
         "address",
         "attempts",
+        "batch",
         "body",
         "chunks",
         "cin",
@@ -111,6 +112,7 @@ class Exchange:
         self.status = 0
         self.tried: list[Endpoint] = []
         self.attempts = 0
+        self.batch: list[bytes] | None = None  # what one pass over upstream bytes sends
         with contextlib.suppress(OSError):
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reading_client = False  # the request side starts reading
@@ -130,6 +132,19 @@ class Exchange:
             self.loop.add_reader(self.fd, self.client_readable)
 
     def process_upstream(self) -> None:
+        """Forward what the upstream sent; everything one pass produces (a response head and
+        its body, usually) leaves in one ``send``."""
+        self.batch = []
+        try:
+            self.forward_upstream()
+        finally:
+            batch, self.batch = self.batch, None
+            if batch and not self.closed:
+                self.to_client(batch[0] if len(batch) == 1 else b"".join(batch))
+            if self.closing and self.client_pending is None and not self.closed:
+                self.close()
+
+    def forward_upstream(self) -> None:
         uin = self.uin
         while uin and self.client_pending is None and not self.closed and self.up is not None:
             state = self.resp_state
@@ -263,6 +278,10 @@ class Exchange:
             counters.failed_requests += 1
 
     def to_client(self, data: bytes) -> None:
+        batch = self.batch
+        if batch is not None:
+            batch.append(data)
+            return
         pending = self.client_pending
         if pending is not None:
             self.client_pending = memoryview(bytes(pending) + data)
@@ -318,8 +337,8 @@ class Exchange:
         """Close once what is pending has reached the client."""
         self.closing = True
         self.pause_client()
-        if self.client_pending is None:
-            self.close()
+        if self.client_pending is None and self.batch is None:
+            self.close()  # else once the batch has been sent (``process_upstream``)
 
     def release_upstream(self) -> None:
         """The parked upstream goes to the pool (if its endpoint is still in the port)."""
@@ -348,7 +367,8 @@ class Exchange:
         pending_up = up.pending or b""
         up.detach()
         self.pause_client()
-        pending_client = bytes(self.client_pending or b"")
+        pending_client = bytes(self.client_pending or b"") + b"".join(self.batch or ())
+        self.batch = None
         if self.client_pending is not None:
             self.loop.remove_writer(self.fd)
             self.client_pending = None
