@@ -17,6 +17,10 @@ connection and ``create_connection`` a task, futures and a timeout scope per con
 of direct throughput. These callbacks cost about 22 µs, and the proxy now matches HAProxy's
 throughput; ``bench/README.md`` has the figures, old and new.
 
+A port whose spec says ``protocol: http`` (``appProtocol: http``) hands every accepted
+connection to ``http.HttpConnection`` instead, which routes request by request; everything
+else on this page is the TCP path, which an http port does not touch.
+
 Why the details matter to users:
 
 - ``set_backends`` swaps one ``Balancer`` (a single assignment), so a connection sees either the
