@@ -100,7 +100,7 @@ class Balancer:
             ):
                 sticky.last_used = now
                 return Pick(self._group_of[sticky.endpoint], sticky.endpoint)
-        group = self._next_group(candidates)
+        group = candidates[0][0] if len(candidates) == 1 else self._next_group(candidates)
         endpoint = self._next_endpoint(group, exclude)
         if self.affinity_timeout is not None and client is not None:
             self._sticky[client] = _Sticky(endpoint, now)

@@ -46,6 +46,7 @@ from reconciler.proxy.httpwire import (
     error_response,
     has_token,
     parse_head,
+    quick_head,
     route_for,
 )
 from reconciler.proxy.ports import _Port
@@ -118,8 +119,13 @@ class HttpConnection(Exchange):
                 if len(self.cin) > MAX_HEAD:
                     self.refuse(431, "request head too large")
                 return
+            raw = bytes(self.cin[:end])
+            port = self.port
+            spec = port.spec
+            plain = not port.routes and (spec is None or spec.affinity_timeout is None)
             try:
-                head = parse_head(bytes(self.cin[:end]))
+                # Without routes or stickiness nothing but the framing is needed.
+                head = (quick_head(raw) if plain else None) or parse_head(raw)
                 length = body_length(head, request=True)
             except BadMessage as exc:
                 self.refuse(400, f"bad request: {exc}")
@@ -180,25 +186,38 @@ class HttpConnection(Exchange):
         self.attempts = 0
         self.counters = None
         self.started = time.monotonic()
+        if self.old and not self.upgrade:
+            ours = self.forwarded + b"\r\nConnection: keep-alive\r\n\r\n"
+        else:
+            ours = self.forwarded + b"\r\n\r\n"
+        if (
+            b"x-forwarded-for" not in headers
+            and b"x-forwarded-proto" not in headers
+            and (b"connection" not in headers or self.upgrade)
+        ):
+            self.forward_head = head.raw + ours  # the usual case: nothing to take out
+        else:
+            self.forward_head = self.rewritten(head, ours)
+        self.req_state = BODY if (self.body or self.chunks) else SENT
+        self.resp_state = HEAD
+        self.dispatch(headers)
+
+    def rewritten(self, head: Head, ours: bytes) -> bytes:
+        """The head without the client's Connection (unless upgrading) and X-Forwarded-*
+        headers, with ours (an existing X-Forwarded-For gets the client's address appended)."""
         lines = [head.first]
         for line in head.lines:
             name = line[: line.find(b":")].lower()
             if name == b"x-forwarded-proto" or name == b"x-forwarded-for":
-                continue  # ours replace them
+                continue
             if name == b"connection" and not self.upgrade:
                 continue  # the upstream connection stays alive whatever the client does
             lines.append(line)
-        forwarded = headers.get(b"x-forwarded-for")
-        address = self.address.encode()
-        lines.append(b"X-Forwarded-For: " + (forwarded + b", " + address if forwarded else address))
-        lines.append(b"X-Forwarded-Proto: http")
-        if self.old and not self.upgrade:
-            lines.append(b"Connection: keep-alive")
-        lines.append(b"\r\n")
-        self.forward_head = b"\r\n".join(lines)
-        self.req_state = BODY if (self.body or self.chunks) else SENT
-        self.resp_state = HEAD
-        self.dispatch(headers)
+        forwarded = head.headers.get(b"x-forwarded-for")
+        if forwarded:
+            address = self.address.encode()
+            ours = ours.replace(b"For: " + address, b"For: " + forwarded + b", " + address, 1)
+        return b"\r\n".join(lines) + ours
 
     def choose(self, headers: dict[bytes, bytes] | None) -> Pick | None:
         """The endpoint for the current request: header route, sticky version, weights."""

@@ -27,6 +27,7 @@ from reconciler.proxy.httpwire import (
     error_response,
     has_token,
     parse_head,
+    quick_head,
 )
 from reconciler.proxy.ports import _Counters, _Port
 from reconciler.proxy.splice import _Flow, _Splice
@@ -58,6 +59,7 @@ class Exchange:
         "counters",
         "fd",
         "forward_head",
+        "forwarded",
         "keep",
         "loop",
         "method",
@@ -88,6 +90,8 @@ class Exchange:
         self.client = client
         self.fd = client.fileno()
         self.address = address
+        # Our headers for every request of this connection (the client's address is fixed).
+        self.forwarded = b"\r\nX-Forwarded-For: %s\r\nX-Forwarded-Proto: http" % address.encode()
         self.cin = bytearray()  # client bytes not yet forwarded
         self.uin = bytearray()  # upstream bytes not yet forwarded
         self.client_pending: memoryview | None = None  # not yet taken by the client socket
@@ -155,7 +159,8 @@ class Exchange:
                         self.bad_upstream()
                     return
                 try:
-                    head = parse_head(bytes(uin[:end]))
+                    raw = bytes(uin[:end])
+                    head = quick_head(raw) or parse_head(raw)
                     status = int(head.parts[1])
                 except (BadMessage, ValueError):
                     self.bad_upstream()
@@ -216,13 +221,16 @@ class Exchange:
             up.keep = False
         if length == -2:
             self.keep = False  # delimited by the end of the connection: so is the client's
-        lines = [head.first]
-        lines.extend(line for line in raw_lines if line[:11].lower() != b"connection:")
-        if not self.keep:
-            lines.append(b"Connection: close")
-        elif self.old:
-            lines.append(b"Connection: keep-alive")
-        self.to_client(b"\r\n".join(lines) + b"\r\n" + self.set_cookie + b"\r\n")
+        if self.keep and not self.old and b"connection" not in head.headers:
+            self.to_client(head.raw + b"\r\n" + self.set_cookie + b"\r\n")  # as it came
+        else:
+            lines = [head.first]
+            lines.extend(line for line in raw_lines if line[:11].lower() != b"connection:")
+            if not self.keep:
+                lines.append(b"Connection: close")
+            elif self.old:
+                lines.append(b"Connection: keep-alive")
+            self.to_client(b"\r\n".join(lines) + b"\r\n" + self.set_cookie + b"\r\n")
         self.status = status
         if length == 0:
             self.response_done()

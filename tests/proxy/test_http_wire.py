@@ -16,6 +16,7 @@ from reconciler.proxy.httpwire import (
     compile_routes,
     cookie_value,
     parse_head,
+    quick_head,
     route_for,
 )
 from reconciler.services.router import listener_specs
@@ -112,3 +113,40 @@ def test_app_protocol_http_makes_an_http_listener_with_the_affinity_as_cookie_ag
         "raw": "tcp",
     }
     assert specs["web"].affinity_timeout == 600.0
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\r\nHost: a",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024",
+        b"HTTP/1.1 204 No Content\r\nConnection: close",
+        b"POST /x HTTP/1.1\r\nHost: a\r\ncontent-length:  12 \r\nConnection: keep-alive",
+    ],
+)
+def test_the_quick_parse_frames_a_usual_head_as_the_full_parser_does(head: bytes) -> None:
+    """Same start line, body length and Connection as ``parse_head`` for usual heads."""
+    quick, full = quick_head(head), parse_head(head)
+    assert quick is not None
+    assert quick.parts == full.parts and quick.lines == full.lines
+    for request in (True, False):
+        assert body_length(quick, request=request) == body_length(full, request=request)
+    assert quick.headers.get(b"connection") == full.headers.get(b"connection")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked",
+        b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4",
+        b"POST / HTTP/1.1\r\nContent-Length : 3",
+        b"POST / HTTP/1.1\r\nX-Note: a\r\n Content-Length: 3",
+        b"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket",
+        b"GET / HTTP/1.1\r\nX-Forwarded-For: 10.0.0.1",
+        b"GET / HTTP/1.1\r\nAccess-Control-Expose-Headers: Content-Length\r\nContent-Length: 0",
+    ],
+)
+def test_the_quick_parse_leaves_every_unusual_head_to_the_full_parser(head: bytes) -> None:
+    """Encodings, repeated or oddly written framing headers, folding, upgrades and headers
+    to rewrite are not framed by the quick path."""
+    assert quick_head(head) is None
