@@ -185,6 +185,7 @@ class TcpProxy:
                 idle.close()
         if port is not None and port.listener is not None:
             port.listener.close()
+            port.listener = None  # its http connections' upstreams close instead of pooling
             _log.info("listener_stopped", service=service, port_name=port_name)
 
     def backends(self, service: str, port_name: str) -> tuple[BackendGroup, ...]:
