@@ -1,10 +1,12 @@
 """Run one proxy in its own process for the benchmark: TcpProxy, or a streams forwarder.
 
 ``python serve_proxy.py tcpproxy PORT...`` forwards a listener to the backends on those ports
-(round-robin, one group) and prints ``READY <port>``. ``dataplane`` does the same through the
-daemon's path: a data-plane process (``reconciler/proxy/dataplane.py``) in a temporary state
-directory, configured by a ``DataPlaneClient`` from this process; it prints ``READY <port>
-<data plane pid>`` (the process whose CPU counts) and stops the data plane on SIGTERM.
+(round-robin, one group) and prints ``READY <port>``; ``tcpproxy-http`` is the same listener
+with ``protocol: http`` (requests routed one by one, ``bench_http.py``). ``dataplane`` does
+the same through the daemon's path: a data-plane process (``reconciler/proxy/dataplane.py``)
+in a temporary state directory, configured by a ``DataPlaneClient`` from this process; it
+prints ``READY <port> <data plane pid>`` (the process whose CPU counts) and stops the data
+plane on SIGTERM.
 ``streams`` is the obvious alternative design, two ``StreamReader``/``StreamWriter`` copy
 tasks per connection, kept for comparison.
 (The figures of the previous, transport-based TcpProxy are in bench/README.md; its code is in
@@ -26,11 +28,12 @@ from reconciler.proxy import BackendGroup, Endpoint, ListenerSpec
 from reconciler.proxy.server import TcpProxy
 
 
-async def run_tcpproxy(ports: list[int]) -> None:
+async def run_tcpproxy(ports: list[int], protocol: str = "tcp") -> None:
     proxy = TcpProxy()
     endpoints = tuple(Endpoint(f"pod-{p}", "127.0.0.1", p) for p in ports)
     proxy.set_backends("bench/web", "http", (BackendGroup("web", 1, endpoints),))
-    await proxy.ensure_listener(ListenerSpec("bench/web", "http", "127.0.0.1", 0))
+    spec = ListenerSpec("bench/web", "http", "127.0.0.1", 0, protocol=protocol)
+    await proxy.ensure_listener(spec)
     print("READY", proxy.address("bench/web", "http")[1], flush=True)
     await asyncio.Event().wait()
 
@@ -88,5 +91,7 @@ if __name__ == "__main__":
         asyncio.run(run_streams(backend_ports))
     elif kind == "dataplane":
         asyncio.run(run_dataplane(backend_ports))
+    elif kind == "tcpproxy-http":
+        asyncio.run(run_tcpproxy(backend_ports, "http"))
     else:
         asyncio.run(run_tcpproxy(backend_ports))

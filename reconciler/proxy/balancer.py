@@ -65,6 +65,7 @@ class Balancer:
         self._next: dict[str, int] = {}
         self._sticky: dict[str, _Sticky] = {}
         self._pruned_size = 0
+        self._all = self._candidates(())  # the candidates when nothing is excluded
         if previous is not None:
             # The weights' phase only carries over when the weights are the same; otherwise
             # the new split starts from zero, which is exact from its first window on.
@@ -86,7 +87,7 @@ class Balancer:
 
         ``exclude`` holds endpoints that already failed for this connection (a retry).
         """
-        candidates = self._candidates(exclude)
+        candidates = self._candidates(exclude) if exclude else self._all
         if not candidates:
             return None
         if self.affinity_timeout is not None and client is not None:
@@ -99,12 +100,39 @@ class Balancer:
             ):
                 sticky.last_used = now
                 return Pick(self._group_of[sticky.endpoint], sticky.endpoint)
-        group = self._next_group(candidates)
+        group = candidates[0][0] if len(candidates) == 1 else self._next_group(candidates)
         endpoint = self._next_endpoint(group, exclude)
         if self.affinity_timeout is not None and client is not None:
             self._sticky[client] = _Sticky(endpoint, now)
             self._prune(now)
         return Pick(group.name, endpoint)
+
+    def pick_in(self, group: BackendGroup, *, exclude: Collection[Endpoint] = ()) -> Pick | None:
+        """The next endpoint of one group (a header route, a version a cookie sticks to)."""
+        if not any(e not in exclude for e in group.endpoints):
+            return None
+        return Pick(group.name, self._next_endpoint(group, exclude))
+
+    def version_group(self, version: str) -> BackendGroup | None:
+        """The weighted group serving ``version`` that has endpoints (cookie stickiness: a
+        group at weight 0, e.g. an aborted canary, no longer keeps its clients)."""
+        for group in self.groups:
+            if (
+                group.version == version
+                and group.weight > 0
+                and not group.match
+                and group.endpoints
+            ):
+                return group
+        return None
+
+    def serves(self, endpoint: Endpoint) -> bool:
+        """Whether ``endpoint`` is in one of the groups."""
+        return endpoint in self._group_of
+
+    def endpoints(self) -> set[Endpoint]:
+        """Every endpoint of every group (what an idle upstream connection may stay open to)."""
+        return set(self._group_of)
 
     def sticky_clients(self) -> int:
         """Entries in the affinity table (expired ones may linger until the next prune)."""
@@ -116,10 +144,13 @@ class Balancer:
         def usable(group: BackendGroup) -> bool:
             return any(e not in exclude for e in group.endpoints)
 
-        weighted = [(g, g.weight) for g in self.groups if g.weight > 0 and usable(g)]
+        # A header route's group (``match``) takes only the requests it matches (``pick_in``).
+        weighted = [
+            (g, g.weight) for g in self.groups if g.weight > 0 and not g.match and usable(g)
+        ]
         if weighted:
             return weighted
-        return [(g, 1) for g in self.groups if usable(g)]
+        return [(g, 1) for g in self.groups if not g.match and usable(g)]
 
     def _next_group(self, candidates: list[tuple[BackendGroup, int]]) -> BackendGroup:
         """Smooth weighted round-robin (nginx ``ngx_http_upstream_get_peer``).

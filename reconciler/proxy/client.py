@@ -391,8 +391,8 @@ class DataPlaneClient:
             return
         self._groups[key] = groups
         kept = {e for g in groups for e in g.endpoints}
-        split = bool(before) and [(g.name, g.weight) for g in before] != [
-            (g.name, g.weight) for g in groups
+        split = bool(before) and [(g.name, g.weight, g.match) for g in before] != [
+            (g.name, g.weight, g.match) for g in groups
         ]
         removed = any(e not in kept for g in before for e in g.endpoints)
         self._send_backends(key, groups, confirm=split or removed)

@@ -37,10 +37,17 @@ from pathlib import Path
 from typing import Any
 
 import reconciler
-from reconciler.proxy import BackendGroup, Endpoint, GroupStats, ListenerSpec, ListenerStats
+from reconciler.proxy import (
+    BackendGroup,
+    Endpoint,
+    GroupStats,
+    ListenerSpec,
+    ListenerStats,
+    RequestMatch,
+)
 from reconciler.runtime.records import boot_id, process_alive, process_start_time
 
-PROTOCOL = 1  # the configuration messages
+PROTOCOL = 2  # the configuration messages (2: http listeners, header routes, request counters)
 HANDOVER_PROTOCOL = 1  # hello + handover: frozen, every later data plane speaks it
 MAX_FDS = 250  # listening sockets per SCM_RIGHTS message (the kernel allows 253)
 _SHORT_PATH = 100  # sun_path holds 108 bytes; longer paths go through /proc/self/fd
@@ -156,6 +163,7 @@ def spec_to_wire(spec: ListenerSpec) -> dict[str, Any]:
         "bind": spec.bind,
         "port": spec.port,
         "affinity_timeout": spec.affinity_timeout,
+        "protocol": spec.protocol,
     }
 
 
@@ -167,22 +175,39 @@ def spec_from_wire(data: dict[str, Any]) -> ListenerSpec:
         bind=str(data["bind"]),
         port=int(data["port"]),
         affinity_timeout=None if timeout is None else float(timeout),
+        protocol=str(data.get("protocol", "tcp")),  # a data plane of protocol 1: all tcp
     )
 
 
 def groups_to_wire(groups: tuple[BackendGroup, ...]) -> list[Any]:
-    return [[g.name, g.weight, [[e.pod, e.host, e.port] for e in g.endpoints]] for g in groups]
+    return [
+        [
+            g.name,
+            g.weight,
+            [[e.pod, e.host, e.port] for e in g.endpoints],
+            g.version,
+            [[m.header, m.value, m.kind] for m in g.match],
+        ]
+        for g in groups
+    ]
 
 
 def groups_from_wire(data: list[Any]) -> tuple[BackendGroup, ...]:
-    return tuple(
-        BackendGroup(
-            str(name),
-            int(weight),
-            tuple(Endpoint(str(pod), str(host), int(port)) for pod, host, port in endpoints),
+    """``[name, weight, endpoints, version, match]``; protocol 1 sent the first three."""
+    groups = []
+    for name, weight, endpoints, *rest in data:
+        version = str(rest[0]) if rest else ""
+        match = rest[1] if len(rest) > 1 else []
+        groups.append(
+            BackendGroup(
+                str(name),
+                int(weight),
+                tuple(Endpoint(str(pod), str(host), int(port)) for pod, host, port in endpoints),
+                version=version,
+                match=tuple(RequestMatch(str(h), str(v), str(k)) for h, v, k in match),
+            )
         )
-        for name, weight, endpoints in data
-    )
+    return tuple(groups)
 
 
 def stats_to_wire(stats: ListenerStats) -> dict[str, Any]:
@@ -191,7 +216,21 @@ def stats_to_wire(stats: ListenerStats) -> dict[str, Any]:
         "port_name": stats.port_name,
         "refused": stats.refused,
         "groups": [
-            [g.name, g.total, g.active, g.failed, g.bytes_in, g.bytes_out] for g in stats.groups
+            [
+                g.name,
+                g.total,
+                g.active,
+                g.failed,
+                g.bytes_in,
+                g.bytes_out,
+                g.requests,
+                list(g.responses),
+                list(g.latency_buckets),
+                g.latency_sum,
+                g.in_flight,
+                g.failed_requests,
+            ]
+            for g in stats.groups
         ],
     }
 
@@ -206,10 +245,22 @@ def stats_from_wire(data: dict[str, Any]) -> ListenerStats:
 
 
 def _group_from_wire(fields: list[Any]) -> GroupStats:
-    """``[name, total, active, failed, bytes_in, bytes_out]``; a data plane of the first
-    protocol sends no byte counters (they read as 0)."""
+    """``[name, total, active, failed, bytes_in, bytes_out, requests, responses,
+    latency_buckets, latency_sum, in_flight, failed_requests]``; older data planes send a
+    prefix (the first protocol had no byte counters, the second no request counters)."""
     name, total, active, failed, *rest = fields
     bytes_in, bytes_out = (int(rest[0]), int(rest[1])) if len(rest) >= 2 else (0, 0)
+    if len(rest) < 8:
+        return GroupStats(
+            str(name),
+            total=int(total),
+            active=int(active),
+            failed=int(failed),
+            bytes_in=bytes_in,
+            bytes_out=bytes_out,
+        )
+    requests, responses, buckets, latency_sum, in_flight, failed_requests = rest[2:8]
+    r = [int(x) for x in responses][:5] + [0] * (5 - len(responses))
     return GroupStats(
         str(name),
         total=int(total),
@@ -217,6 +268,12 @@ def _group_from_wire(fields: list[Any]) -> GroupStats:
         failed=int(failed),
         bytes_in=bytes_in,
         bytes_out=bytes_out,
+        requests=int(requests),
+        responses=(r[0], r[1], r[2], r[3], r[4]),
+        latency_buckets=tuple(int(x) for x in buckets),
+        latency_sum=float(latency_sum),
+        in_flight=int(in_flight),
+        failed_requests=int(failed_requests),
     )
 
 

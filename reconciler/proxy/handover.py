@@ -42,7 +42,8 @@ from reconciler.proxy.control import (
     spec_from_wire,
     stats_from_wire,
 )
-from reconciler.proxy.server import TcpProxy, _Listener, _Port
+from reconciler.proxy.ports import _Listener, _Port
+from reconciler.proxy.server import TcpProxy
 
 __all__ = ["HandoverProxy", "Predecessor", "Taken", "TakenPort", "take_sockets"]
 
@@ -90,11 +91,7 @@ class HandoverProxy(TcpProxy):
             port = self._ports[key] = _Port(stats.service, stats.port_name, Balancer())
         port.refused += stats.refused
         for group in stats.groups:
-            counter = port.counter(group.name)
-            counter.total += group.total
-            counter.failed += group.failed
-            counter.bytes_in += group.bytes_in
-            counter.bytes_out += group.bytes_out
+            port.counter(group.name).restore(group)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,10 @@ connection and ``create_connection`` a task, futures and a timeout scope per con
 of direct throughput. These callbacks cost about 22 µs, and the proxy now matches HAProxy's
 throughput; ``bench/README.md`` has the figures, old and new.
 
+A port whose spec says ``protocol: http`` (``appProtocol: http``) hands every accepted
+connection to ``http.HttpConnection`` instead, which routes request by request; everything
+else on this page is the TCP path, which an http port does not touch.
+
 Why the details matter to users:
 
 - ``set_backends`` swaps one ``Balancer`` (a single assignment), so a connection sees either the
@@ -35,34 +39,30 @@ Why the details matter to users:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-import functools
-import ipaddress
 import os
 import socket
-import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import structlog
 
 from reconciler.errors import NotFoundError
 from reconciler.proxy import (
     BackendGroup,
-    Endpoint,
-    GroupStats,
     ListenerError,
     ListenerSpec,
     ListenerStats,
 )
 from reconciler.proxy.balancer import Balancer, Pick
+from reconciler.proxy.http import HttpConnection, drain_removed
+from reconciler.proxy.httpwire import compile_routes
+from reconciler.proxy.ports import _Counters, _Listener, _Port
+from reconciler.proxy.splice import _family, _is_connected, _reset, _Splice
 
 __all__ = ["MAX_CONNECT_ATTEMPTS", "TcpProxy"]
 
 MAX_CONNECT_ATTEMPTS = 3  # endpoints tried for one connection before it is reset
-_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 _BACKLOG = 1024
 _ACCEPT_BATCH = 128  # connections accepted per readiness event, so relays are not starved
 _READ_SIZE = 256 * 1024  # as asyncio's transports
@@ -79,55 +79,6 @@ _log = structlog.get_logger(component="proxy")
 _Key = tuple[str, str]  # (service, port name)
 
 
-@dataclass(slots=True)
-class _Counters:
-    total: int = 0
-    active: int = 0
-    failed: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-
-
-class _Listener:
-    """The listening sockets of one Service port, each watched with ``loop.add_reader``."""
-
-    __slots__ = ("loop", "sockets")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, sockets: list[socket.socket]) -> None:
-        self.loop = loop
-        self.sockets = sockets
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, number = self.sockets[0].getsockname()[:2]
-        return str(host), int(number)
-
-    def close(self) -> None:
-        for sock in self.sockets:
-            if sock.fileno() >= 0:
-                self.loop.remove_reader(sock.fileno())
-                sock.close()
-
-
-@dataclass(slots=True)
-class _Port:
-    """Everything about one Service port: its listener (if any), backends and counters."""
-
-    service: str
-    port_name: str
-    balancer: Balancer
-    spec: ListenerSpec | None = None
-    listener: _Listener | None = None
-    counters: dict[str, _Counters] = field(default_factory=dict)
-    refused: int = 0
-
-    def counter(self, group: str) -> _Counters:
-        counters = self.counters.get(group)
-        if counters is None:
-            counters = self.counters[group] = _Counters()
-        return counters
-
-
 class TcpProxy:
     """``reconciler.proxy.Proxy`` on real sockets: one listener per Service port."""
 
@@ -140,6 +91,7 @@ class TcpProxy:
         self._connections: set[_Splice] = set()  # relaying
         self._connecting: set[_Splice] = set()  # waiting for a backend's handshake
         self._resolving: set[asyncio.Task[None]] = set()  # endpoints given by host name
+        self._http: set[HttpConnection] = set()  # client connections of http listeners
         self._buffer = memoryview(bytearray(_READ_SIZE))  # every read lands here, then is sent
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -165,6 +117,7 @@ class TcpProxy:
                 previous=port.balancer,
             )
         port.spec = spec
+        port.http = spec.protocol == "http"
 
     async def _bind(self, port: _Port, spec: ListenerSpec) -> None:
         old_listener = port.listener
@@ -227,8 +180,12 @@ class TcpProxy:
     async def remove_listener(self, service: str, port_name: str) -> None:
         """Stop listening and forget the port's backends; open connections finish on their own."""
         port = self._ports.pop((service, port_name), None)
+        if port is not None:
+            for idle in [u for ups in port.pool.values() for u in ups]:
+                idle.close()
         if port is not None and port.listener is not None:
             port.listener.close()
+            port.listener = None  # its http connections' upstreams close instead of pooling
             _log.info("listener_stopped", service=service, port_name=port_name)
 
     def backends(self, service: str, port_name: str) -> tuple[BackendGroup, ...]:
@@ -238,7 +195,12 @@ class TcpProxy:
 
     def open_connections(self) -> int:
         """Connections relaying or connecting to a backend right now (a drain waits for 0)."""
-        return len(self._connections) + len(self._connecting) + len(self._resolving)
+        return (
+            len(self._connections)
+            + len(self._connecting)
+            + len(self._resolving)
+            + sum(1 for c in self._http if c.busy())
+        )
 
     def listeners(self) -> list[ListenerSpec]:
         """The specs of the ports that are listening, sorted by service and port name."""
@@ -264,6 +226,9 @@ class TcpProxy:
             port = self._ports[key] = _Port(service, port_name, Balancer())
         timeout = port.spec.affinity_timeout if port.spec is not None else None
         port.balancer = Balancer(groups, affinity_timeout=timeout, previous=port.balancer)
+        port.routes = compile_routes(groups)
+        if port.pool or self._http:
+            drain_removed(self, port)
 
     def connection_failures(self, service: str, group: str) -> int:
         """Failed connects to ``group``'s endpoints, over all ports of ``service``."""
@@ -280,19 +245,7 @@ class TcpProxy:
             raise NotFoundError(f"service {service} has no listener for port {port_name}")
         names = [g.name for g in port.balancer.groups]
         names += [n for n in port.counters if n not in names]
-        groups = []
-        for name in names:
-            c = port.counters.get(name, _Counters())
-            groups.append(
-                GroupStats(
-                    name,
-                    total=c.total,
-                    active=c.active,
-                    failed=c.failed,
-                    bytes_in=c.bytes_in,
-                    bytes_out=c.bytes_out,
-                )
-            )
+        groups = [port.counters.get(name, _Counters()).stats(name) for name in names]
         return ListenerStats(service, port_name, groups=tuple(groups), refused=port.refused)
 
     async def configured(self) -> None:
@@ -300,9 +253,13 @@ class TcpProxy:
 
     async def close(self) -> None:
         """Stop every listener and cut every connection (the daemon is shutting down)."""
+        for connection in list(self._http):
+            connection.close()  # first: a parked upstream connection goes to the pool
         for port in self._ports.values():
             if port.listener is not None:
                 port.listener.close()
+            for idle in [u for ups in port.pool.values() for u in ups]:
+                idle.close()
         self._ports.clear()
         for task in list(self._resolving):
             task.cancel()
@@ -327,6 +284,10 @@ class TcpProxy:
             except OSError as exc:
                 self._pause_accepting(port, listening, exc)
                 return
+            if port.http:
+                client.setblocking(False)
+                self._http.add(HttpConnection(self, port, client, str(address[0])))
+                continue
             if not port.balancer.has_endpoints():
                 port.refused += 1
                 _reset(client)
@@ -489,252 +450,3 @@ class TcpProxy:
         if splice.counters is not None:
             splice.counters.active -= 1
             splice.counters = None
-
-
-class _Splice:
-    """One client connection: its backend connect in progress, then its two relay flows."""
-
-    __slots__ = (
-        "address",
-        "backend",
-        "client",
-        "closed",
-        "counters",
-        "downstream",
-        "pick",
-        "port",
-        "proxy",
-        "timer",
-        "tried",
-        "upstream",
-    )
-
-    def __init__(self, proxy: TcpProxy, port: _Port, client: socket.socket, address: str) -> None:
-        self.proxy = proxy
-        self.port = port
-        self.client = client
-        self.address = address
-        self.tried: list[Endpoint] = []
-        self.backend: socket.socket | None = None
-        self.pick: Pick | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.counters: _Counters | None = None
-        self.upstream: _Flow | None = None  # client -> backend
-        self.downstream: _Flow | None = None  # backend -> client
-        self.closed = False
-
-    def stop_connecting(self) -> tuple[socket.socket, Pick]:
-        """The handshake ended (or timed out): stop waiting, hand back socket and pick."""
-        backend, pick, timer = self.backend, self.pick, self.timer
-        assert backend is not None and pick is not None and timer is not None
-        self.proxy._connecting.discard(self)
-        timer.cancel()
-        asyncio.get_running_loop().remove_writer(backend.fileno())
-        self.backend = self.pick = self.timer = None
-        return backend, pick
-
-    def relay(
-        self, loop: asyncio.AbstractEventLoop, backend: socket.socket, buffer: memoryview
-    ) -> None:
-        self.backend = backend
-        client = self.client
-        # Small writes go out at once (asyncio's transports do the same); an HTTP head and body
-        # written separately would otherwise wait for the peer's delayed ACK.
-        try:
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass  # a socket that already failed: its first read says so
-        self.upstream = _Flow(self, loop, client, backend, buffer, upstream=True)
-        self.downstream = _Flow(self, loop, backend, client, buffer, upstream=False)
-
-    def other_ended(self, flow: _Flow) -> bool:
-        """Whether the flow opposite ``flow`` has ended too (so the splice is done)."""
-        other = self.downstream if flow is self.upstream else self.upstream
-        return other is None or other.ended
-
-    def flow_ended(self) -> None:
-        upstream, downstream = self.upstream, self.downstream
-        if upstream is not None and downstream is not None and upstream.ended and downstream.ended:
-            self.close()
-
-    def broken(self, sock: socket.socket) -> None:
-        """``sock`` failed (reset, ...): what was read from it still reaches the other side."""
-        for flow in (self.upstream, self.downstream):
-            if flow is None:
-                continue
-            if flow.source is sock:
-                flow.end_of_input()
-            else:
-                flow.stop()
-        self.flow_ended()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.client.close()
-        if self.backend is not None:
-            self.backend.close()
-        self.upstream = self.downstream = None  # no reference cycles left for the collector
-        self.proxy._finished(self)
-
-    def abort(self) -> None:
-        """Cut the connection now (the proxy is closing), connecting or relaying."""
-        if self.timer is not None:
-            self.stop_connecting()[0].close()
-        for flow in (self.upstream, self.downstream):
-            if flow is not None:
-                flow.stop()
-        self.close()
-
-
-class _Flow:
-    """One direction of a splice: bytes read from ``source`` are sent to ``target``."""
-
-    __slots__ = (
-        "buffer",
-        "ended",
-        "eof",
-        "loop",
-        "pending",
-        "reading",
-        "source",
-        "source_fd",
-        "splice",
-        "target",
-        "target_fd",
-        "upstream",
-    )
-
-    def __init__(
-        self,
-        splice: _Splice,
-        loop: asyncio.AbstractEventLoop,
-        source: socket.socket,
-        target: socket.socket,
-        buffer: memoryview,
-        *,
-        upstream: bool,
-    ) -> None:
-        self.splice = splice
-        self.upstream = upstream  # client -> backend (counts bytes_in), else bytes_out
-        self.loop = loop
-        self.source = source
-        self.target = target
-        self.source_fd = source.fileno()
-        self.target_fd = target.fileno()
-        self.buffer = buffer
-        self.pending: memoryview | None = None  # read but not yet taken by ``target``
-        self.reading = True
-        self.eof = False  # the source has ended (EOF or failure)
-        self.ended = False  # EOF passed on (or the flow was stopped)
-        loop.add_reader(self.source_fd, self.readable)
-
-    def readable(self) -> None:
-        buffer = self.buffer
-        try:
-            size = self.source.recv_into(buffer)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            self.splice.broken(self.source)
-            return
-        if not size:
-            self.end_of_input()
-            return
-        counters = self.splice.counters
-        if counters is not None:
-            if self.upstream:
-                counters.bytes_in += size
-            else:
-                counters.bytes_out += size
-        try:
-            sent = self.target.send(buffer[:size])
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            self.splice.broken(self.target)
-            return
-        if sent < size:
-            # Flow control: stop reading until the target has taken the rest.
-            self.pending = memoryview(bytes(buffer[sent:size]))
-            self.loop.remove_reader(self.source_fd)
-            self.reading = False
-            self.loop.add_writer(self.target_fd, self.writable)
-
-    def writable(self) -> None:
-        pending = self.pending
-        assert pending is not None
-        try:
-            sent = self.target.send(pending)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            self.splice.broken(self.target)
-            return
-        if sent < len(pending):
-            self.pending = pending[sent:]
-            return
-        self.pending = None
-        self.loop.remove_writer(self.target_fd)
-        if self.eof:
-            self.pass_eof()
-        else:
-            self.loop.add_reader(self.source_fd, self.readable)
-            self.reading = True
-
-    def end_of_input(self) -> None:
-        """The source sent EOF (or failed): pass it on once what is pending has been sent."""
-        if self.reading:
-            self.loop.remove_reader(self.source_fd)
-            self.reading = False
-        self.eof = True
-        if self.pending is None and not self.ended:
-            self.pass_eof()
-        # else ``writable`` passes the EOF on after the last pending byte
-
-    def pass_eof(self) -> None:
-        self.ended = True
-        if self.splice.other_ended(self):
-            # The target already sent its EOF, so nothing is left to read from it: closing it
-            # sends the FIN, and a shutdown first would be one more system call.
-            self.splice.close()
-            return
-        with contextlib.suppress(OSError):
-            self.target.shutdown(socket.SHUT_WR)
-
-    def stop(self) -> None:
-        """Stop relaying in this direction, dropping anything not yet sent."""
-        if self.reading:
-            self.loop.remove_reader(self.source_fd)
-            self.reading = False
-        if self.pending is not None:
-            self.loop.remove_writer(self.target_fd)
-            self.pending = None
-        self.ended = True
-
-
-@functools.lru_cache(maxsize=1024)
-def _family(host: str) -> socket.AddressFamily | None:
-    """The address family of an IP address, or None for a host name."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
-
-
-def _is_connected(sock: socket.socket) -> bool:
-    try:
-        sock.getpeername()
-    except OSError:
-        return False
-    return True
-
-
-def _reset(sock: socket.socket) -> None:
-    """Close with RST, so the client fails at once instead of waiting."""
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-    sock.close()

@@ -37,7 +37,12 @@ Routes = Mapping[str, tuple[TrafficGroup, ...]]
 
 
 def listener_specs(obj: AppliedObject, *, bind: str) -> dict[str, ListenerSpec]:
-    """One listener per port of a defaulted Service, by port name (or number)."""
+    """One listener per port of a defaulted Service, by port name (or number).
+
+    A port with ``appProtocol: http`` is proxied request by request; there the ClientIP
+    affinity timeout becomes the Max-Age of the version cookie (a client behind a NAT or
+    another proxy keeps its version too). Other ports, and other protocols, stay TCP.
+    """
     spec = obj.spec["spec"]
     timeout = None
     if spec.get("sessionAffinity") == "ClientIP":
@@ -50,9 +55,16 @@ def listener_specs(obj: AppliedObject, *, bind: str) -> dict[str, ListenerSpec]:
             bind=bind,
             port=int(port["port"]),
             affinity_timeout=timeout,
+            protocol=_protocol(port),
         )
         for port in spec.get("ports") or []
     }
+
+
+def _protocol(port: Mapping[str, Any]) -> str:
+    """``http`` for ``appProtocol: http`` (IANA names are case-insensitive), else ``tcp``."""
+    app = port.get("appProtocol")
+    return "http" if isinstance(app, str) and app.lower() == "http" else "tcp"
 
 
 class ServiceRouter:
