@@ -28,6 +28,7 @@ from reconciler.engine.model import (
     TrafficGroup,
 )
 from reconciler.engine.rolling import converge, plan_rolling
+from reconciler.engine.routes import active_routes, describe_route_step, with_header_routes
 from reconciler.units import parse_duration
 
 
@@ -48,6 +49,8 @@ def current_set_weight(steps: Sequence[Mapping[str, Any]], index: int) -> int:
 def describe_step(step: Mapping[str, Any]) -> str:
     if "setWeight" in step:
         return f"setWeight: {step['setWeight']}"
+    if (route := describe_route_step(step)) is not None:
+        return route
     pause = step.get("pause") or {}
     if "duration" in pause:
         return f"pause: {pause['duration']}"
@@ -211,7 +214,11 @@ def plan_canary(ctx: Context, rollout: Mapping[str, Any], *, back_to_stable: boo
         Step(
             events=tuple(events),
             rollout=updates,
-            traffic=_traffic(ctx, stable=stable, canary=canary, weight=actual),
+            traffic=with_header_routes(
+                _traffic(ctx, stable=stable, canary=canary, weight=actual),
+                active_routes(steps, index),
+                canary_rs=canary.name,
+            ),
             requeue_after=requeue,
         )
     )

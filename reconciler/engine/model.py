@@ -239,12 +239,23 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class HeaderMatch:
+    """One ``setHeaderRoute`` match: a request header equal to (or prefixed by, or matching in
+    full the regex) ``value``."""
+
+    header: str
+    value: str
+    kind: str = "exact"  # "exact" | "prefix" | "regex"
+
+
+@dataclass(frozen=True, slots=True)
 class TrafficGroup:
     """Ready pods of ``replica_sets`` share ``weight`` of a Service's new connections."""
 
     name: str  # "stable", "canary", "active", "preview", or an RS name
     weight: int
     replica_sets: tuple[str, ...]
+    match: tuple[HeaderMatch, ...] = ()  # a header route: only (all) matching requests; no weight
 
 
 @dataclass(frozen=True, slots=True)

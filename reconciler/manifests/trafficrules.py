@@ -1,0 +1,138 @@
+"""Rules of a canary's request-level traffic (#20): header routes, mirror routes, metrics.
+
+What the schema cannot say, worded as the API server words it (``rules.py`` explains the style):
+a ``headerValue.regex`` must compile (the proxy matches it with ``re.fullmatch``); a route step
+without ``match`` removes a route, so it must name one an earlier step set; a metric measures
+exactly one thing (``successRate`` or ``latencyP99``) and its durations must parse; analysis
+needs ``httpGet`` checks or ``metrics``. ``setMirrorRoute`` is validated by the schema and warned
+about there (the proxy does not mirror requests).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reconciler.errors import Severity
+from reconciler.manifests.schema import Finding, Path
+from reconciler.units import parse_duration
+
+__all__ = ["check_canary_traffic"]
+
+MEASURES = ("successRate", "latencyP99")
+
+
+def _invalid(value: Any, why: str) -> str:
+    return f"Invalid value: {json.dumps(value, sort_keys=True)}: {why}"
+
+
+def _duration(value: Any, path: Path) -> Iterable[Finding]:
+    try:
+        parse_duration(value)
+    except ValueError:
+        yield Finding(
+            path,
+            _invalid(value, 'must be seconds or a duration like "250ms", "30s", "5m"'),
+            "duration",
+        )
+
+
+def _header_route(route: Mapping[str, Any], path: Path, set_before: set[str]) -> Iterable[Finding]:
+    name = str(route.get("name", ""))
+    matches = route.get("match") or []
+    if not matches and name not in set_before:
+        yield Finding(
+            (*path, "name"),
+            _invalid(
+                name,
+                "a setHeaderRoute without match removes a route, but no earlier step sets one "
+                "by this name (add match to set it)",
+            ),
+            "header-route",
+            Severity.WARNING,
+        )
+    for i, entry in enumerate(matches):
+        regex = (entry.get("headerValue") or {}).get("regex")
+        if regex is None:
+            continue
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            yield Finding(
+                (*path, "match", i, "headerValue", "regex"),
+                _invalid(regex, f"must be a valid regular expression: {exc}"),
+                "header-route",
+            )
+    if matches:
+        set_before.add(name)
+    else:
+        set_before.discard(name)
+
+
+def _metric(metric: Mapping[str, Any], path: Path) -> Iterable[Finding]:
+    measures = [m for m in MEASURES if m in metric]
+    if not measures:
+        yield Finding(
+            path,
+            "Required value: a metric must have successRate: {min: 0.95} or "
+            "latencyP99: {max: 250ms}",
+            "analysis-metric",
+        )
+    elif len(measures) > 1:
+        yield Finding(
+            (*path, measures[1]),
+            f"Forbidden: may not be specified with {measures[0]} (one measure per metric; "
+            "split it into two metrics)",
+            "analysis-metric",
+        )
+    if "latencyP99" in metric:
+        yield from _duration(metric["latencyP99"]["max"], (*path, "latencyP99", "max"))
+    if "window" in metric:
+        yield from _duration(metric["window"], (*path, "window"))
+        try:
+            if parse_duration(metric["window"]) <= 0:
+                yield Finding(
+                    (*path, "window"),
+                    _invalid(metric["window"], "must be greater than 0"),
+                    "duration",
+                )
+        except ValueError:
+            pass
+
+
+def check_canary_traffic(canary: Mapping[str, Any], base: Path) -> list[Finding]:
+    """Findings of a schema-valid ``spec.strategy.canary`` block at ``base``."""
+    findings: list[Finding] = []
+    routes: set[str] = set()
+    for index, step in enumerate(canary.get("steps") or []):
+        route = step.get("setHeaderRoute")
+        if isinstance(route, Mapping):
+            findings.extend(_header_route(route, (*base, "steps", index, "setHeaderRoute"), routes))
+    analysis = canary.get("analysis")
+    if not isinstance(analysis, Mapping):
+        return findings
+    at: Path = (*base, "analysis")
+    metrics = analysis.get("metrics") or []
+    if "httpGet" not in analysis and not metrics:
+        findings.append(
+            Finding(
+                (*at, "httpGet"),
+                "Required value: analysis needs httpGet checks of the canary pods, metrics of "
+                "their requests (successRate, latencyP99), or both",
+                "analysis",
+                at=at,
+            )
+        )
+    seen: dict[str, int] = {}
+    for i, metric in enumerate(metrics):
+        path: Path = (*at, "metrics", i)
+        name = metric.get("name", "")
+        if name in seen:
+            findings.append(
+                Finding((*path, "name"), f"Duplicate value: {json.dumps(name)}", "analysis-metric")
+            )
+        seen.setdefault(name, i)
+        findings.extend(_metric(metric, path))
+    return findings
