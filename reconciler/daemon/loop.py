@@ -94,13 +94,16 @@ class Daemon:
         self.services = ServiceRouter(
             proxy=proxy, runtime=runtime, bind=options.bind, on_listen_failed=self._listen_failed
         )
-        self.analysis = CanaryAnalysis(runtime=runtime, proxy=proxy, on_failure=self.enqueue)
+        self.analysis = CanaryAnalysis(
+            runtime=runtime, proxy=proxy, on_failure=self.enqueue, store=store, now=self.clock.now
+        )
         self.executor = Executor(
             store=store,
             runtime=runtime,
             now=self.clock.now,
             on_pod_leaving=lambda name: self.services.leaving(name),
             analysis_failures=lambda ref, rs_hash: self.analysis.failures(ref, rs_hash),
+            analysis_message=lambda ref, rs_hash: self.analysis.verdict(ref, rs_hash),
         )
         self.watcher = FolderWatcher(
             options.manifests,

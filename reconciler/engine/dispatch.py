@@ -317,7 +317,10 @@ def _check_analysis(
         return Step()
     rollout[RolloutKey.ABORT] = True
     rollout[RolloutKey.ABORTED_AT] = now
-    message = f"analysis assessed Failed due to failed ({failed}) > failureLimit ({limit})"
+    message = (
+        view.analysis_message
+        or f"analysis assessed Failed due to failed ({failed}) > failureLimit ({limit})"
+    )
     rollout["abortMessage"] = message
     events = [EventRecord("Warning", Reason.ANALYSIS_FAILED, message)]
     if should_roll_back(view, rollout):

@@ -198,6 +198,8 @@ class DeploymentView:
     # RS ``template_hash`` since it became the canary; the executor keeps counting, the engine
     # compares with ``analysis.failureLimit``.
     analysis_failures: int = 0
+    # the latest failed check's measured values (a metric of the canary's requests), "" if none
+    analysis_message: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
