@@ -76,6 +76,7 @@ class TrafficSampler:
         self._samples: deque[Sample] = deque()
         self._series: dict[tuple[str, str], _Series] = {}  # (service, revision)
         self._sampled_at: float | None = None
+        self._totals: Mapping[tuple[str, str], tuple[Counts, int]] = {}  # replaced, never mutated
 
     def due(self) -> bool:
         return self._sampled_at is None or self.now() - self._sampled_at >= SAMPLE_SECONDS
@@ -121,6 +122,7 @@ class TrafficSampler:
             series.in_flight = in_flight.get((service, revision), 0)
             out.append(Sample(now, service, revision, delta, series.in_flight))
         self._samples.extend(out)
+        self._totals = {k: (s.total, s.in_flight) for k, s in sorted(self._series.items())}
         while self._samples and self._samples[0].at < now - RETENTION:
             self._samples.popleft()
         if out and self.on_samples is not None:
@@ -143,5 +145,6 @@ class TrafficSampler:
         return total
 
     def totals(self) -> Mapping[tuple[str, str], tuple[Counts, int]]:
-        """``{(service, revision): (counts since the daemon started, in flight now)}``."""
-        return {key: (s.total, s.in_flight) for key, s in sorted(self._series.items())}
+        """``{(service, revision): (counts since the daemon started, in flight now)}``, as of
+        the last sample (a snapshot: safe to read from the web server's thread)."""
+        return self._totals

@@ -41,6 +41,7 @@ from reconciler.web.auth import bearer_matches, host_is_loopback, same_origin
 from reconciler.web.events import Hub, sse_message
 from reconciler.web.metrics import Live, Metrics
 from reconciler.web.observer import Observer, event_json
+from reconciler.web.traffic_metrics import Totals
 
 __all__ = ["ApiContext", "build_app"]
 
@@ -75,6 +76,7 @@ class ApiContext:
     proxy_stats: Callable[[], Mapping[str, Any]]
     analysis_failures: Callable[[ObjectRef, str], int]
     ready: Callable[[], bool]
+    traffic: Callable[[], Totals] = dict  # requests per Service and revision (#20)
 
 
 def status(code: int, message: str, reason: str) -> web.Response:
@@ -176,7 +178,9 @@ def build_app(ctx: ApiContext) -> web.Application:
         stats = ctx.proxy_stats()
         obs.announce(await obs.read(obs.catch_up))  # events the poll has not counted yet
         body = await obs.read(
-            lambda s: ctx.metrics.render(s, stats=stats, analysis_failures=ctx.analysis_failures)
+            lambda s: ctx.metrics.render(
+                s, stats=stats, analysis_failures=ctx.analysis_failures, traffic=ctx.traffic()
+            )
         )
         return web.Response(
             body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}

@@ -267,3 +267,37 @@ def test_sampled_traffic_reaches_the_store_in_batches(state_dir: Path) -> None:
         assert (stored.requests, stored.responses[4]) == (20, 20)
         record_traffic(store, [], now=clock.now() + RETENTION + 10)
         assert traffic_window(store, "default", "new", since=0).requests == 0
+
+
+def test_request_metrics_per_revision_parse_as_prometheus_text() -> None:
+    """/metrics' request families: requests by code class, the latency histogram and in-flight
+    per (Service, revision), valid for Prometheus' parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from reconciler.web.traffic_metrics import render_traffic
+
+    clock, proxy = ManualClock(), FakeProxy()
+    proxy.groups = {"stable": _Group("old"), "canary": _Group("new")}
+    sampler = TrafficSampler(proxy, now=clock.now)  # type: ignore[arg-type]
+    sampler.sample()
+    proxy.groups["stable"].serve(9)
+    proxy.groups["canary"].serve(1, status=500, seconds=0.3)
+    clock.advance(1)
+    sampler.sample()
+    families = {f.name: f for f in text_string_to_metric_families(render_traffic(sampler.totals()))}
+    requests = {
+        (s.labels["revision"], s.labels["code_class"]): s.value
+        for s in families["reconciler_service_requests"].samples
+    }
+    assert requests[("old", "2xx")] == 9
+    assert requests[("new", "5xx")] == 1
+    assert requests[("old", "5xx")] == 0
+    buckets = {
+        (s.labels["revision"], s.labels.get("le")): s.value
+        for s in families["reconciler_service_request_duration_seconds"].samples
+        if s.name.endswith("_bucket")
+    }
+    assert buckets[("new", "0.25")] == 0
+    assert buckets[("new", "0.5")] == 1
+    assert buckets[("old", "+Inf")] == 9
+    assert families["reconciler_service_requests_in_flight"].samples[0].labels["service"] == "web"
