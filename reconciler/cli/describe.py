@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.cli import output
+from reconciler.cli.analysis_view import describe_analysis
 from reconciler.cli.common import common_options, open_store
 from reconciler.cli.configviews import describe_configmap, describe_secret, pod_field_values
 from reconciler.cli.drift_view import describe_drift, drifted_cells
@@ -243,6 +244,7 @@ def describe_deployment(store: Store, ref: ObjectRef, *, now: float) -> str:
         out += "Manifest Errors:\n" + "".join(f"  {line}\n" for line in invalid)
     out += describe_drift(drift)
     out += _rollout_section(spec, status.get("rollout") or {})
+    out += describe_analysis(store, obj, now=now)
     current = (status.get("rollout") or {}).get("currentPodHash")
     new = [rs for rs in rows if current and rs.hash == current]
     old = [rs for rs in rows if rs not in new and rs.replicas != 0]
