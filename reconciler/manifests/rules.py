@@ -20,7 +20,7 @@ from typing import Any
 from reconciler.errors import Severity
 from reconciler.manifests.podrules import check_pod_template
 from reconciler.manifests.schema import Finding, Path
-from reconciler.manifests.trafficrules import check_canary_traffic
+from reconciler.manifests.trafficrules import check_canary_traffic, check_service_protocols
 from reconciler.units import is_percent, parse_duration
 
 __all__ = [
@@ -497,6 +497,7 @@ def check_service(obj: Mapping[str, Any]) -> list[Finding]:
     """Findings of one schema-valid Service."""
     spec = obj["spec"]
     findings = list(_metadata(obj, name_check=dns1035_label))
+    findings.extend(check_service_protocols(obj))  # appProtocol (#20)
     findings.extend(_labels(spec.get("selector"), ("spec", "selector")))
     if not spec.get("selector"):
         findings.append(

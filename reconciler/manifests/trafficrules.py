@@ -19,7 +19,7 @@ from reconciler.errors import Severity
 from reconciler.manifests.schema import Finding, Path
 from reconciler.units import parse_duration
 
-__all__ = ["check_canary_traffic"]
+__all__ = ["check_canary_traffic", "check_service_protocols"]
 
 MEASURES = ("successRate", "latencyP99")
 
@@ -102,14 +102,47 @@ def _metric(metric: Mapping[str, Any], path: Path) -> Iterable[Finding]:
             pass
 
 
+def check_service_protocols(obj: Mapping[str, Any]) -> list[Finding]:
+    """An ``appProtocol`` other than http is accepted, and proxied as plain TCP: say so."""
+    findings: list[Finding] = []
+    for i, port in enumerate(obj["spec"].get("ports") or []):
+        app = port.get("appProtocol")
+        if app is not None and str(app).lower() not in ("http", "tcp"):
+            findings.append(
+                Finding(
+                    ("spec", "ports", i, "appProtocol"),
+                    f"{json.dumps(app)} is proxied as plain TCP on this host (only http is "
+                    "proxied request by request)",
+                    "app-protocol",
+                    Severity.WARNING,
+                )
+            )
+    return findings
+
+
 def check_canary_traffic(canary: Mapping[str, Any], base: Path) -> list[Finding]:
     """Findings of a schema-valid ``spec.strategy.canary`` block at ``base``."""
     findings: list[Finding] = []
     routes: set[str] = set()
+    weight = 0
     for index, step in enumerate(canary.get("steps") or []):
+        weight = int(step.get("setWeight", weight))
         route = step.get("setHeaderRoute")
-        if isinstance(route, Mapping):
-            findings.extend(_header_route(route, (*base, "steps", index, "setHeaderRoute"), routes))
+        if not isinstance(route, Mapping):
+            continue
+        path: Path = (*base, "steps", index, "setHeaderRoute")
+        findings.extend(_header_route(route, path, routes))
+        if route.get("match") and weight == 0:
+            findings.append(
+                Finding(
+                    path,
+                    "the canary has no pods at setWeight 0 (setCanaryScale is not supported "
+                    "here), so the route's requests find no endpoint: put a setWeight step "
+                    "before it",
+                    "header-route",
+                    Severity.WARNING,
+                )
+            )
     analysis = canary.get("analysis")
     if not isinstance(analysis, Mapping):
         return findings
@@ -127,7 +160,7 @@ def check_canary_traffic(canary: Mapping[str, Any], base: Path) -> list[Finding]
         )
     seen: dict[str, int] = {}
     for i, metric in enumerate(metrics):
-        path: Path = (*at, "metrics", i)
+        path = (*at, "metrics", i)
         name = metric.get("name", "")
         if name in seen:
             findings.append(

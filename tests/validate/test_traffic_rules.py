@@ -158,3 +158,23 @@ def test_success_rate_bound_is_a_share() -> None:
     metric = {"name": "m", "successRate": {"min": 95}}
     [problem] = problems(check(canary([{"setWeight": 10}], {"metrics": [metric]})))
     assert problem.field == f"{BASE}.analysis.metrics[0].successRate.min"
+
+
+def test_header_route_at_weight_zero_warns() -> None:
+    """A header route before any setWeight has no canary pod to go to: a warning says so."""
+    [warning] = problems(check(canary([ROUTE, {"pause": {}}])), Severity.WARNING)
+    assert warning.field == f"{BASE}.steps[0].setHeaderRoute"
+    assert "setWeight 0" in warning.message
+
+
+def test_app_protocol_other_than_http_warns() -> None:
+    """appProtocol: http is understood silently; another value warns it is proxied as TCP."""
+    from validate_factory import service
+
+    svc = service()
+    svc["spec"]["ports"][0]["appProtocol"] = "http"
+    assert check(svc).problems == []
+    svc["spec"]["ports"][0]["appProtocol"] = "kubernetes.io/h2c"
+    [warning] = problems(check(svc), Severity.WARNING)
+    assert warning.field == "spec.ports[0].appProtocol"
+    assert "plain TCP" in warning.message
