@@ -65,9 +65,12 @@ class Measurement:
 
 
 def _seconds(value: float) -> str:
+    """``250ms``, ``4.5s``, ``10s``, ``1m`` (as a duration is written in a manifest)."""
     if value < 1:
         return f"{value * 1000:.0f}ms"
-    return f"{value:g}s"
+    if value >= 60 and value % 60 == 0:
+        return f"{value / 60:g}m"
+    return f"{round(value, 1):g}s"
 
 
 def window_of(metric: Mapping[str, Any]) -> float:

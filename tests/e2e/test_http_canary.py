@@ -151,7 +151,7 @@ def test_canary_with_ten_percent_errors_is_aborted_by_its_success_rate(
     [failed] = [e for e in events if e.reason == "AnalysisRunFailed"]
     measured = re.compile(
         r'Metric "success-rate" assessed Failed: success-rate 0\.\d\d < 0\.95 '
-        r"over \d+ requests in \d+(\.\d+)?m?s"
+        r"over \d+ requests in \d+(\.\d+)?(ms|s|m)"
     )
     assert failed.type == "Warning"
     assert measured.fullmatch(failed.message), failed.message

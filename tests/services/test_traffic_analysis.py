@@ -202,7 +202,7 @@ def test_latency_p99_from_the_histogram() -> None:
     counts = Counts(responses=tuple(slow.responses), latency_buckets=tuple(slow.latency))
     m = measure(METRICS[1], counts, window=60)
     assert m.phase is Phase.FAILED
-    assert m.text() == "latency-p99 498ms > 250ms over 10 requests in 60s"
+    assert m.text() == "latency-p99 498ms > 250ms over 10 requests in 1m"
     never = _Group("z")
     never.serve(5, seconds=30)
     assert quantile(0.99, Counts(latency_buckets=tuple(never.latency))) == LATENCY_BOUNDS[-1]
@@ -301,3 +301,34 @@ def test_request_metrics_per_revision_parse_as_prometheus_text() -> None:
     assert buckets[("new", "0.5")] == 1
     assert buckets[("old", "+Inf")] == 9
     assert families["reconciler_service_requests_in_flight"].samples[0].labels["service"] == "web"
+
+
+def test_describe_and_get_rollout_fields_from_the_store(state_dir: Path) -> None:
+    """While the canary runs each metric shows its value from the stored traffic; once the
+    analysis aborted it, the failing measurement is shown instead."""
+    from reconciler.cli.analysis_view import analysis_fields, describe_analysis
+    from reconciler.store.traffic import Sample
+
+    spec = {"spec": _spec()}
+    with Store.open(state_dir) as store:
+        obj = store.put_object(
+            ref=REF, manifest=spec, spec=spec, source="web.yaml", line=1, digest="d", now=100.0
+        )
+        store.set_status(REF, dict(STATUS))
+        counts = Counts(responses=(0, 99, 0, 0, 1), latency_buckets=(100,) * 12, requests=100)
+        record_traffic(store, [Sample(95.0, SERVICE, "new", counts)], now=100.0)
+        obj = store.get_object(REF)
+        assert obj is not None
+        fields = dict(analysis_fields(store, obj, now=100.0))
+        assert fields["success-rate"] == (
+            "success-rate 0.99 >= 0.95 over 100 requests in 10s (Successful)"
+        )
+        assert fields["latency"] == "latency-p99 5ms <= 250ms over 100 requests in 1m (Successful)"
+        assert describe_analysis(store, obj, now=200.0).startswith("Analysis:\n  success-rate:")
+        message = 'Metric "success-rate" assessed Failed: success-rate 0.90 < 0.95 over 212 ...'
+        store.set_status(
+            REF, {"rollout": {**STATUS["rollout"], "abort": True, "abortMessage": message}}
+        )
+        obj = store.get_object(REF)
+        assert obj is not None
+        assert analysis_fields(store, obj, now=100.0) == [("Analysis", message)]
