@@ -114,6 +114,9 @@ class CanaryAnalysis:
         else:
             self._targets.pop(ref, None)
             self._measured.pop(ref, None)
+        self.traffic.watched = frozenset(
+            (r.namespace, t.rs_hash) for r, t in self._targets.items() if t.analysis.get("metrics")
+        )
 
     def failures(self, ref: ObjectRef, rs_hash: str) -> int:
         """Failed checks and failed proxied connections against this canary so far."""

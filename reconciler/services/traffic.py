@@ -10,10 +10,12 @@ revision the group served at the sample: a revision's numbers are exact to one s
 is new); the first sample after the daemon started is only a baseline (a data plane
 that outlived the previous daemon counted requests nobody can date).
 
-What the sampler keeps: the per-period deltas for ``RETENTION`` seconds in memory (the analysis
-windows), the running totals per (Service, revision) since the daemon started (``/metrics``
-counters), and each revision's requests in flight; ``store/traffic.py`` keeps the deltas in the
-store (for ``describe`` in another process) with the same retention.
+What the sampler keeps: the running totals per (Service, revision) since the daemon started
+(``/metrics`` counters; a revision no group served for ``RETENTION`` seconds is dropped) and
+each revision's requests in flight; the per-period deltas, for ``RETENTION`` seconds, of the
+revisions being ``watched`` only (the canaries under analysis: their windows), which
+``store/traffic.py`` also keeps in the store for ``describe`` in another process. A group
+whose counters did not change since the last sample costs one comparison.
 """
 
 from __future__ import annotations
@@ -57,10 +59,16 @@ def counts_of(stats: GroupStats) -> Counts:
 class _Series:
     total: Counts = field(default_factory=Counts)
     in_flight: int = 0
+    seen_at: float = 0.0  # the last sample a group served this revision
 
 
 class TrafficSampler:
-    """Samples ``proxy.stats()`` (``sample``) and answers window queries (``window``)."""
+    """Samples ``proxy.stats()`` (``sample``) and answers window queries (``window``).
+
+    Every (Service, revision) gets running totals (``/metrics``); the per-period samples are
+    kept, and handed to ``on_samples`` (the store), only for the revisions being ``watched``
+    (the canaries under analysis), so memory and the store do not grow with the traffic of
+    the whole host."""
 
     def __init__(
         self,
@@ -72,7 +80,8 @@ class TrafficSampler:
         self.proxy = proxy
         self.now = now
         self.on_samples = on_samples  # e.g. into the store
-        self._last: dict[tuple[str, str, str], Counts] = {}  # (service, port, group) -> counts
+        self.watched: frozenset[tuple[str, str]] = frozenset()  # (namespace, revision)
+        self._last: dict[tuple[str, str, str], tuple[GroupStats, Counts]] = {}
         self._samples: deque[Sample] = deque()
         self._series: dict[tuple[str, str], _Series] = {}  # (service, revision)
         self._sampled_at: float | None = None
@@ -82,7 +91,8 @@ class TrafficSampler:
         return self._sampled_at is None or self.now() - self._sampled_at >= SAMPLE_SECONDS
 
     def sample(self) -> list[Sample]:
-        """Book every group's new requests to its revision; returns this period's samples."""
+        """Book every group's new requests to its revision; returns this period's samples of
+        the watched revisions."""
         now = self.now()
         first, self._sampled_at = self._sampled_at is None, now
         deltas: dict[tuple[str, str], Counts] = {}
@@ -91,38 +101,62 @@ class TrafficSampler:
         for spec in self.proxy.listeners():
             try:
                 stats = self.proxy.stats(spec.service, spec.port_name)
-                versions = {
-                    g.name: g.version for g in self.proxy.backends(spec.service, spec.port_name)
-                }
+                backends = self.proxy.backends(spec.service, spec.port_name)
             except ReconcilerError:  # the listener went away meanwhile
                 continue
+            versions = {g.name: g.version for g in backends}
             for group in stats.groups:
                 key = (spec.service, spec.port_name, group.name)
                 seen.add(key)
-                counts = counts_of(group)
-                # a group that appeared since the last sample counted from 0; at the first
-                # sample nobody knows since when
-                previous = self._last.get(key, None if first else Counts())
-                self._last[key] = counts
                 booked = (spec.service, versions.get(group.name, ""))
-                in_flight[booked] = in_flight.get(booked, 0) + group.in_flight
-                if previous is None:
+                if group.in_flight:
+                    in_flight[booked] = in_flight.get(booked, 0) + group.in_flight
+                known = self._last.get(key)
+                if known is not None and known[0] == group:
+                    deltas.setdefault(booked, Counts())  # served, nothing new
+                    continue
+                counts = counts_of(group)
+                self._last[key] = (group, counts)
+                if known is None and first:
                     continue  # a baseline: what was counted before is not ours to date
-                delta = counts.since(previous)
-                if delta:
-                    deltas[booked] = deltas.get(booked, Counts()) + delta
+                # a group that appeared since the last sample counted from 0
+                delta = counts.since(known[1] if known is not None else Counts())
+                deltas[booked] = deltas.get(booked, Counts()) + delta
         for gone in set(self._last) - seen:
             del self._last[gone]
-        for series_key, kept in self._series.items():
-            kept.in_flight = in_flight.get(series_key, 0)
+        return self._book(now, deltas, in_flight)
+
+    def _book(
+        self,
+        now: float,
+        deltas: Mapping[tuple[str, str], Counts],
+        in_flight: Mapping[tuple[str, str], int],
+    ) -> list[Sample]:
+        changed = False
+        for key, kept in self._series.items():
+            flying = in_flight.get(key, 0)
+            changed |= kept.in_flight != flying
+            kept.in_flight = flying
         out: list[Sample] = []
         for (service, revision), delta in sorted(deltas.items()):
-            series = self._series.setdefault((service, revision), _Series())
+            series = self._series.get((service, revision))
+            if series is None:
+                series = self._series[(service, revision)] = _Series()
+                changed = True
+            series.seen_at = now
+            if not delta:
+                continue
+            changed = True
             series.total = series.total + delta
             series.in_flight = in_flight.get((service, revision), 0)
-            out.append(Sample(now, service, revision, delta, series.in_flight))
+            if (service.partition("/")[0], revision) in self.watched:
+                out.append(Sample(now, service, revision, delta, series.in_flight))
+        for key in [k for k, s in self._series.items() if now - s.seen_at > RETENTION]:
+            del self._series[key]  # a revision nobody served for an hour: its series ends
+            changed = True
+        if changed:
+            self._totals = {k: (s.total, s.in_flight) for k, s in sorted(self._series.items())}
         self._samples.extend(out)
-        self._totals = {k: (s.total, s.in_flight) for k, s in sorted(self._series.items())}
         while self._samples and self._samples[0].at < now - RETENTION:
             self._samples.popleft()
         if out and self.on_samples is not None:

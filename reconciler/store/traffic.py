@@ -11,6 +11,7 @@ writes nothing; rows older than ``RETENTION`` seconds are deleted with each batc
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,9 +26,17 @@ RETENTION = 3600.0  # seconds of samples kept (here and in the daemon): the long
 
 
 def _sum(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    if len(a) == len(b):
+        return tuple(map(operator.add, a, b))
     if len(a) < len(b):
         a, b = b, a
-    return tuple(x + (b[i] if i < len(b) else 0) for i, x in enumerate(a))
+    return tuple(map(operator.add, a, b + (0,) * (len(a) - len(b))))
+
+
+def _difference(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    if len(a) != len(b):  # a histogram that appeared (a TCP port became http): all is new
+        return a
+    return tuple(map(operator.sub, a, b))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,8 @@ class Counts:
         return sum(self.responses)
 
     def __add__(self, other: Counts) -> Counts:
+        if not other.requests and not other.latency_buckets and not any(other.responses):
+            return self
         return Counts(
             _sum(self.responses, other.responses),
             _sum(self.latency_buckets, other.latency_buckets),
@@ -58,10 +69,8 @@ class Counts:
         if self.requests < earlier.requests or self.answered < earlier.answered:
             return self
         return Counts(
-            tuple(a - b for a, b in zip(self.responses, earlier.responses, strict=True)),
-            tuple(
-                a - b for a, b in zip(self.latency_buckets, earlier.latency_buckets, strict=True)
-            ),
+            _difference(self.responses, earlier.responses),
+            _difference(self.latency_buckets, earlier.latency_buckets),
             max(0.0, self.latency_sum - earlier.latency_sum),
             self.requests - earlier.requests,
             max(0, self.failed - earlier.failed),

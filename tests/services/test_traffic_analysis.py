@@ -24,7 +24,7 @@ from reconciler.services.analysis import STORE_EVERY, CanaryAnalysis
 from reconciler.services.traffic import Counts, TrafficSampler
 from reconciler.services.verdicts import Phase, measure, quantile
 from reconciler.store import Store
-from reconciler.store.traffic import RETENTION, record_traffic, traffic_window
+from reconciler.store.traffic import RETENTION, Sample, record_traffic, traffic_window
 
 SERVICE = "default/web"
 
@@ -129,6 +129,7 @@ def test_sampler_books_requests_to_the_revision_a_group_served() -> None:
     clock, proxy = ManualClock(), FakeProxy()
     proxy.groups = {"stable": _Group("old", requests=1000), "canary": _Group("new")}
     sampler = TrafficSampler(proxy, now=clock.now)  # type: ignore[arg-type]
+    sampler.watched = frozenset({("default", "old"), ("default", "new"), ("default", "newer")})
     assert sampler.sample() == []  # what was counted before the daemon started is not dated
     proxy.groups["stable"].serve(90)
     proxy.groups["canary"].serve(10, status=500)
@@ -150,6 +151,7 @@ def test_counter_that_went_down_is_a_restarted_listener() -> None:
     clock, proxy = ManualClock(), FakeProxy()
     proxy.groups = {"canary": _Group("new")}
     sampler = TrafficSampler(proxy, now=clock.now)  # type: ignore[arg-type]
+    sampler.watched = frozenset({("default", "new")})
     sampler.sample()
     proxy.groups["canary"].serve(40)
     clock.advance(1)
@@ -167,6 +169,7 @@ def test_window_only_counts_recent_samples() -> None:
     clock, proxy = ManualClock(), FakeProxy()
     proxy.groups = {"canary": _Group("new")}
     sampler = TrafficSampler(proxy, now=clock.now)  # type: ignore[arg-type]
+    sampler.watched = frozenset({("default", "new")})
     sampler.sample()
     proxy.groups["canary"].serve(7)
     clock.advance(1)
@@ -175,6 +178,29 @@ def test_window_only_counts_recent_samples() -> None:
     proxy.groups["canary"].serve(2)
     sampler.sample()
     assert sampler.window("default", "new", since=clock.now() - 10).requests == 2
+
+
+def test_only_watched_revisions_keep_samples_all_keep_totals() -> None:
+    """A revision no analysis watches has no samples (memory, store) but has its totals; a
+    revision no group served for the retention loses its series."""
+    clock, proxy = ManualClock(), FakeProxy()
+    proxy.groups = {"stable": _Group("old"), "canary": _Group("new")}
+    stored: list[Sample] = []
+    sampler = TrafficSampler(proxy, now=clock.now, on_samples=stored.extend)  # type: ignore[arg-type]
+    sampler.watched = frozenset({("default", "new")})
+    sampler.sample()
+    proxy.groups["stable"].serve(50)
+    proxy.groups["canary"].serve(5)
+    clock.advance(1)
+    assert [s.revision for s in sampler.sample()] == ["new"]
+    assert [s.revision for s in stored] == ["new"]
+    assert sampler.window("default", "old", since=0).requests == 0
+    assert sampler.totals()[(SERVICE, "old")][0].requests == 50
+    del proxy.groups["stable"]
+    clock.advance(RETENTION + 1)
+    sampler.sample()
+    assert (SERVICE, "old") not in sampler.totals()
+    assert (SERVICE, "new") in sampler.totals()
 
 
 def test_verdicts_success_rate_latency_and_min_requests() -> None:
@@ -258,6 +284,7 @@ def test_sampled_traffic_reaches_the_store_in_batches(state_dir: Path) -> None:
     proxy.groups = {"canary": _Group("new")}
     with Store.open(state_dir) as store:
         analysis, _ = _analysis(proxy, clock, store=store)
+        analysis.track(REF, _spec(), STATUS)
         _tick(analysis, clock, 0)
         proxy.groups["canary"].serve(20, status=500)
         _tick(analysis, clock, 1)
@@ -307,7 +334,6 @@ def test_describe_and_get_rollout_fields_from_the_store(state_dir: Path) -> None
     """While the canary runs each metric shows its value from the stored traffic; once the
     analysis aborted it, the failing measurement is shown instead."""
     from reconciler.cli.analysis_view import analysis_fields, describe_analysis
-    from reconciler.store.traffic import Sample
 
     spec = {"spec": _spec()}
     with Store.open(state_dir) as store:
