@@ -11,34 +11,65 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.services.verdicts import measure, window_of
+from reconciler.services.verdicts import Measurement, measure, window_of
 from reconciler.store import AppliedObject, Store
 from reconciler.store.traffic import traffic_window
 
-__all__ = ["analysis_fields", "describe_analysis"]
+__all__ = ["analysis_document", "analysis_fields", "describe_analysis"]
+
+
+def _analysis(obj: AppliedObject) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    spec: Mapping[str, Any] = obj.spec.get("spec", {})
+    strategy = spec.get("strategy", {})
+    analysis = (strategy.get("canary") or {}).get("analysis") or {}
+    if strategy.get("type") != "Canary":
+        analysis = {}
+    return analysis, obj.status.get("rollout") or {}
+
+
+def measurements(store: Store, obj: AppliedObject, *, now: float) -> list[Measurement]:
+    """Each metric of the running canary measured now over the stored traffic."""
+    analysis, rollout = _analysis(obj)
+    current, stable = rollout.get("currentPodHash"), rollout.get("stableRS")
+    if not analysis or rollout.get("abort") or not current or current == stable:
+        return []
+    out: list[Measurement] = []
+    for metric in analysis.get("metrics") or []:
+        window = window_of(metric)
+        counts = traffic_window(store, obj.ref.namespace, str(current), since=now - window)
+        out.append(measure(metric, counts, window=window))
+    return out
 
 
 def analysis_fields(store: Store, obj: AppliedObject, *, now: float) -> list[tuple[str, str]]:
     """``[(label, text)]``: one per metric of a running canary, or the failed analysis."""
-    spec: Mapping[str, Any] = obj.spec.get("spec", {})
-    strategy = spec.get("strategy", {})
-    analysis = (strategy.get("canary") or {}).get("analysis") or {}
-    rollout: Mapping[str, Any] = obj.status.get("rollout") or {}
-    if strategy.get("type") != "Canary" or not analysis:
-        return []
+    analysis, rollout = _analysis(obj)
     message = str(rollout.get("abortMessage") or "")
-    if rollout.get("abort"):
+    if analysis and rollout.get("abort"):
         return [("Analysis", message)] if message else []
-    current, stable = rollout.get("currentPodHash"), rollout.get("stableRS")
-    if not current or current == stable:
-        return []
-    out: list[tuple[str, str]] = []
-    for metric in analysis.get("metrics") or []:
-        window = window_of(metric)
-        counts = traffic_window(store, obj.ref.namespace, str(current), since=now - window)
-        measured = measure(metric, counts, window=window)
-        out.append((str(metric.get("name", "")), f"{measured.text()} ({measured.phase})"))
-    return out
+    return [(m.metric, f"{m.text()} ({m.phase})") for m in measurements(store, obj, now=now)]
+
+
+def analysis_document(store: Store, obj: AppliedObject, *, now: float) -> dict[str, Any]:
+    """The dashboard API's ``analysis`` of a deployment: each metric's measurement, and the
+    message of the analysis that aborted the canary ("" if none)."""
+    analysis, rollout = _analysis(obj)
+    return {
+        "metrics": [
+            {
+                "name": m.metric,
+                "measure": m.measure,
+                "phase": str(m.phase),
+                "value": m.value,
+                "bound": m.bound,
+                "requests": m.requests,
+                "windowSeconds": m.window,
+                "text": m.text(),
+            }
+            for m in measurements(store, obj, now=now)
+        ],
+        "abortMessage": str(rollout.get("abortMessage") or "") if analysis else "",
+    }
 
 
 def describe_analysis(store: Store, obj: AppliedObject, *, now: float) -> str:

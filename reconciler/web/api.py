@@ -31,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler.cli.analysis_view import analysis_document
 from reconciler.cli.get import _NOT_FOUND
 from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
@@ -219,7 +220,14 @@ def build_app(ctx: ApiContext) -> web.Application:
 
     async def rollout(request: web.Request) -> web.Response:
         ref, stats = _ref(request), ctx.proxy_stats()
-        docs = await obs.read(lambda s: views.deployment_documents(s, only={ref}, stats=stats))
+
+        def read(s: Store) -> list[dict[str, Any]]:
+            docs = views.deployment_documents(s, only={ref}, stats=stats)
+            if docs and (obj := s.get_object(ref)) is not None:  # #20: measured metrics
+                docs[0]["analysis"] = analysis_document(s, obj, now=time.time())
+            return docs
+
+        docs = await obs.read(read)
         return _json(docs[0]) if docs else _missing(ref)
 
     async def history(request: web.Request) -> web.Response:

@@ -333,7 +333,7 @@ def test_request_metrics_per_revision_parse_as_prometheus_text() -> None:
 def test_describe_and_get_rollout_fields_from_the_store(state_dir: Path) -> None:
     """While the canary runs each metric shows its value from the stored traffic; once the
     analysis aborted it, the failing measurement is shown instead."""
-    from reconciler.cli.analysis_view import analysis_fields, describe_analysis
+    from reconciler.cli.analysis_view import analysis_document, analysis_fields, describe_analysis
 
     spec = {"spec": _spec()}
     with Store.open(state_dir) as store:
@@ -350,7 +350,18 @@ def test_describe_and_get_rollout_fields_from_the_store(state_dir: Path) -> None
             "success-rate 0.99 >= 0.95 over 100 requests in 10s (Successful)"
         )
         assert fields["latency"] == "latency-p99 5ms <= 250ms over 100 requests in 1m (Successful)"
-        assert describe_analysis(store, obj, now=200.0).startswith("Analysis:\n  success-rate:")
+        assert describe_analysis(store, obj, now=100.0).startswith("Analysis:\n  success-rate:")
+        document = analysis_document(store, obj, now=100.0)
+        assert [(m["name"], m["phase"], m["requests"]) for m in document["metrics"]] == [
+            ("success-rate", "Successful", 100),
+            ("latency", "Successful", 100),
+        ]
+        assert document["metrics"][0]["value"] == pytest.approx(0.99)
+        assert describe_analysis(store, obj, now=200.0) == (
+            "Analysis:\n  success-rate:\tsuccess-rate: no verdict yet (0 requests in 10s)"
+            " (Inconclusive)\n  latency:\tlatency-p99: no verdict yet (0 requests in 1m)"
+            " (Inconclusive)\n"
+        )
         message = 'Metric "success-rate" assessed Failed: success-rate 0.90 < 0.95 over 212 ...'
         store.set_status(
             REF, {"rollout": {**STATUS["rollout"], "abort": True, "abortMessage": message}}
