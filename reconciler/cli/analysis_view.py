@@ -2,8 +2,9 @@
 
 The daemon judges from its own memory; these commands run in another process, so they measure
 the same way (``services/verdicts.py``) over the traffic the daemon wrote to the store (at most
-``STORE_EVERY`` seconds behind). While the canary runs, each metric's latest value against its
-bound; once the analysis aborted it, the measured values that failed it (the abort message).
+``STORE_EVERY`` seconds behind), from the canary ReplicaSet's creation at the earliest. While
+the canary runs, each metric's latest value against its bound; once the analysis aborted it,
+the measured values that failed it (the abort message).
 """
 
 from __future__ import annotations
@@ -33,11 +34,14 @@ def measurements(store: Store, obj: AppliedObject, *, now: float) -> list[Measur
     current, stable = rollout.get("currentPodHash"), rollout.get("stableRS")
     if not analysis or rollout.get("abort") or not current or current == stable:
         return []
+    created = [rs.created_at for rs in store.list_replicasets(obj.ref) if rs.hash == current]
+    began = created[0] if created else 0.0  # no window reaches before the canary's ReplicaSet
     out: list[Measurement] = []
     for metric in analysis.get("metrics") or []:
         window = window_of(metric)
-        counts = traffic_window(store, obj.ref.namespace, str(current), since=now - window)
-        out.append(measure(metric, counts, window=window))
+        since = max(now - window, began)
+        counts = traffic_window(store, obj.ref.namespace, str(current), since=since)
+        out.append(measure(metric, counts, window=min(window, max(0.0, now - since))))
     return out
 
 
