@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Severity
 from reconciler.manifests.schema import Finding, Path
+from reconciler.objects import Kind
 from reconciler.units import parse_duration
 
-__all__ = ["check_canary_traffic", "check_service_protocols"]
+if TYPE_CHECKING:
+    from reconciler.manifests.crossrules import Entry, Hit
+
+__all__ = ["check_canary_traffic", "check_metric_services", "check_service_protocols"]
 
 MEASURES = ("successRate", "latencyP99")
 
@@ -169,3 +173,53 @@ def check_canary_traffic(canary: Mapping[str, Any], base: Path) -> list[Finding]
         seen.setdefault(name, i)
         findings.extend(_metric(metric, path))
     return findings
+
+
+def _is_http(service: Mapping[str, Any]) -> bool:
+    ports = service["spec"].get("ports") or []
+    return any(str(p.get("appProtocol", "")).lower() == "http" for p in ports)
+
+
+def check_metric_services(entries: Sequence[Entry]) -> Iterable[Hit]:
+    """(warning) ``analysis.metrics`` measure requests through ``appProtocol: http`` ports: a
+    canary whose Services have none would never get a verdict. Said only when the set has
+    Services in the namespace (a single file validated alone proves nothing)."""
+    for index, entry in enumerate(entries):
+        if entry.ref.kind != Kind.DEPLOYMENT or not entry.checked:
+            continue
+        strategy = entry.obj["spec"].get("strategy") or {}
+        analysis = (strategy.get("canary") or {}).get("analysis") or {}
+        if strategy.get("type") != "Canary" or not analysis.get("metrics"):
+            continue
+        labels = (entry.obj["spec"]["template"].get("metadata") or {}).get("labels") or {}
+        services = [
+            e
+            for e in entries
+            if e.ref.kind == Kind.SERVICE and e.checked and e.ref.namespace == entry.ref.namespace
+        ]
+        if not services:
+            continue
+        selecting = [
+            s
+            for s in services
+            if (selector := s.obj["spec"].get("selector"))
+            and all(labels.get(k) == v for k, v in selector.items())
+        ]
+        if any(_is_http(s.obj) for s in selecting):
+            continue
+        names = ", ".join(f"{s.ref.name} ({s.where(('metadata', 'name'))})" for s in selecting)
+        yield (
+            index,
+            Finding(
+                ("spec", "strategy", "canary", "analysis", "metrics"),
+                "the metrics measure requests through Service ports with appProtocol: http, "
+                + (
+                    f"and no port of {names} has it"
+                    if names
+                    else "and no Service selects these pods"
+                )
+                + ": they would never have a verdict (add appProtocol: http to the port)",
+                "analysis-metric",
+                Severity.WARNING,
+            ),
+        )

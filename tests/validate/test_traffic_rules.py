@@ -178,3 +178,20 @@ def test_app_protocol_other_than_http_warns() -> None:
     [warning] = problems(check(svc), Severity.WARNING)
     assert warning.field == "spec.ports[0].appProtocol"
     assert "plain TCP" in warning.message
+
+
+def test_metrics_without_an_http_service_warn() -> None:
+    """Metrics on a canary whose Services have no appProtocol: http port warn they would never
+    have a verdict; with one, no warning."""
+    from validate_factory import service
+
+    metrics = {"metrics": [{"name": "sr", "successRate": {"min": 0.9}}]}
+    obj, svc = canary([{"setWeight": 10}], metrics), service()
+    report = validate_documents(load_text(dump(obj, svc), source="m.yaml").documents)
+    [warning] = problems(report, Severity.WARNING)
+    assert warning.field == f"{BASE}.analysis.metrics"
+    assert "appProtocol: http" in warning.message
+    assert "web (m.yaml:" in warning.message
+    svc["spec"]["ports"][0]["appProtocol"] = "http"
+    report = validate_documents(load_text(dump(obj, svc), source="m.yaml").documents)
+    assert report.problems == []
