@@ -362,7 +362,12 @@ class Metrics:
     ) -> bytes:
         """The whole exposition (text format 0.0.4) of one scrape (on the reader thread)."""
         self._refresh(store, analysis_failures)
-        proxy = self._proxy(stats) + render_traffic(traffic or {}).encode()
+        numbers = {
+            (ref.namespace, rs.hash): str(rs.revision)
+            for ref, entry in self._entries.items()
+            for rs in entry.rows
+        }
+        proxy = self._proxy(stats) + render_traffic(traffic or {}, numbers).encode()
         out: list[str] = []
         for family in self._live():
             family.render(out)

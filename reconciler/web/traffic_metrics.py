@@ -1,12 +1,14 @@
 """``/metrics`` of the requests through HTTP Service ports, per Service and revision (#20).
 
 The proxy counts per traffic group; the daemon's sampler (``services/traffic.py``) books those
-counts to the revision each group served, so these series are per *revision* (the
+counts to the revision each group served, so these series are per *revision* (its
 pod-template-hash) and stay monotonic while the groups' revisions change under them (a counter
 keyed on the group would jump when the next rollout's canary takes the name "canary"). They
 count since the daemon started (a restarted daemon starts at 0, which ``rate()`` handles):
 
-- ``reconciler_service_requests_total{namespace, service, revision, code_class}`` (``2xx``...);
+- ``reconciler_service_requests_total{namespace, service, revision, pod_template_hash,
+  code_class}`` (``2xx``...; ``revision`` is the number the other series show, "" once the
+  ReplicaSet is gone);
 - ``reconciler_service_request_duration_seconds`` (a histogram with the proxy's buckets,
   Prometheus' defaults), from the request's arrival to the end of the response's head;
 - ``reconciler_service_requests_in_flight``; ``reconciler_service_proxy_errors_total`` (502/504
@@ -29,9 +31,11 @@ _DURATION = "reconciler_service_request_duration_seconds"
 _CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 
 
-def render_traffic(totals: Totals) -> str:
-    """The request families of every (Service, revision) the sampler has seen."""
-    keys = ("namespace", "service", "revision")
+def render_traffic(totals: Totals, revisions: Mapping[tuple[str, str], str] | None = None) -> str:
+    """The request families of every (Service, revision) the sampler has seen; ``revisions``
+    maps (namespace, pod-template-hash) to the revision number the other series show."""
+    revisions = revisions or {}
+    keys = ("namespace", "service", "revision", "pod_template_hash")
     requests = counter(
         "reconciler_service_requests_total",
         "Requests the Service proxy answered, by the revision that served them.",
@@ -51,16 +55,17 @@ def render_traffic(totals: Totals) -> str:
         f"# HELP {_DURATION} Time from a request's arrival to its response's head.\n",
         f"# TYPE {_DURATION} histogram\n",
     ]
-    for (service, revision), (counts, flying) in sorted(totals.items()):
+    for (service, pod_hash), (counts, flying) in sorted(totals.items()):
         namespace, _, name = service.partition("/")
-        key = [namespace, name, revision]
+        revision = revisions.get((namespace, pod_hash), "")
+        key = [namespace, name, revision, pod_hash]
         for code_class, n in zip(_CLASSES, counts.responses, strict=False):
             requests.add([*key, code_class], n)
         in_flight.add(key, flying)
         errors.add(key, counts.failed)
         labels = (
             f'namespace="{_escape(namespace)}",service="{_escape(name)}",'
-            f'revision="{_escape(revision)}"'
+            f'revision="{_escape(revision)}",pod_template_hash="{_escape(pod_hash)}"'
         )
         buckets = counts.latency_buckets or (0,) * (len(LATENCY_BOUNDS) + 1)
         for bound, n in zip(LATENCY_BOUNDS, buckets, strict=False):

@@ -311,23 +311,29 @@ def test_request_metrics_per_revision_parse_as_prometheus_text() -> None:
     proxy.groups["canary"].serve(1, status=500, seconds=0.3)
     clock.advance(1)
     sampler.sample()
-    families = {f.name: f for f in text_string_to_metric_families(render_traffic(sampler.totals()))}
+    text = render_traffic(sampler.totals(), {("default", "old"): "1", ("default", "new"): "2"})
+    families = {f.name: f for f in text_string_to_metric_families(text)}
     requests = {
-        (s.labels["revision"], s.labels["code_class"]): s.value
+        (s.labels["pod_template_hash"], s.labels["code_class"]): s.value
         for s in families["reconciler_service_requests"].samples
     }
     assert requests[("old", "2xx")] == 9
     assert requests[("new", "5xx")] == 1
     assert requests[("old", "5xx")] == 0
     buckets = {
-        (s.labels["revision"], s.labels.get("le")): s.value
+        (s.labels["pod_template_hash"], s.labels.get("le")): s.value
         for s in families["reconciler_service_request_duration_seconds"].samples
         if s.name.endswith("_bucket")
     }
     assert buckets[("new", "0.25")] == 0
     assert buckets[("new", "0.5")] == 1
     assert buckets[("old", "+Inf")] == 9
-    assert families["reconciler_service_requests_in_flight"].samples[0].labels["service"] == "web"
+    flying = families["reconciler_service_requests_in_flight"].samples[0].labels
+    assert (flying["service"], flying["revision"], flying["pod_template_hash"]) == (
+        "web",
+        "2",
+        "new",
+    )
 
 
 def test_describe_and_get_rollout_fields_from_the_store(state_dir: Path) -> None:
