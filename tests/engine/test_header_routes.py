@@ -110,3 +110,14 @@ def test_metric_failure_message_is_the_abort_message() -> None:
     assert p.status["rollout"]["abortMessage"] == message
     [event] = [e for e in p.events if e.reason == "AnalysisRunFailed"]
     assert (event.type, event.message) == ("Warning", message)
+
+
+def test_mirror_route_step_passes_at_once_without_a_group() -> None:
+    """setMirrorRoute is accepted and passes at once; it adds no traffic group (no mirroring)."""
+    steps = [{"setWeight": 20}, {"setMirrorRoute": {"name": "m", "percentage": 50}}, {"pause": {}}]
+    strategy = {"type": "Canary", "canary": {"steps": steps}}
+    rss = (rs("old", 4, desired=5), rs("new", 1, revision=2, desired=5))
+    p = plan(view(spec(5, strategy), "new", *rss, status=_at(1)), now=T0)
+    assert p.status["rollout"]["currentStepIndex"] == 2
+    assert any("setMirrorRoute: m" in e.message for e in p.events)
+    assert {g.name for g in p.traffic["web"]} == {"stable", "canary"}
