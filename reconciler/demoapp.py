@@ -7,7 +7,9 @@ stops accepting, lets in-flight requests finish and exits 0, as a well-behaved p
 
 Environment: ``PORT`` (default 8080), ``IMAGE_TAG``, ``POD_NAME`` (set by the runtime),
 ``READY_DELAY`` (seconds to wait before listening: a slow start), ``FAIL`` (when set, ``/healthz``
-answers 500: a version whose readiness never passes).
+answers 500: a version whose readiness never passes), ``ERROR_RATE`` (a share, 0 to 1, of
+``GET /`` answered 500, evenly spread: ``0.1`` fails the 10th, 20th, ... request; a bad version
+whose probes pass, which only an analysis of its real requests catches).
 """
 
 from __future__ import annotations
@@ -23,6 +25,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 
+_served = 0
+_served_lock = threading.Lock()
+
+
+def _fails_now() -> bool:
+    """``ERROR_RATE`` of the requests fail, evenly: request n fails when floor(n * rate) steps."""
+    global _served
+    try:
+        rate = float(os.environ.get("ERROR_RATE", "0") or 0)
+    except ValueError:
+        rate = 0.0
+    if rate <= 0:
+        return False
+    with _served_lock:
+        _served += 1
+        n = _served
+    return int(n * rate + 1e-9) > int((n - 1) * rate + 1e-9)
+
 
 class DemoHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: one connection, many requests
@@ -36,6 +56,9 @@ class DemoHandler(BaseHTTPRequestHandler):
             return
         tag = os.environ.get("IMAGE_TAG", "latest")
         pod = os.environ.get("POD_NAME", "local")
+        if _fails_now():
+            self._reply(500, f"demo {tag} {pod} error\n")
+            return
         self._reply(200, f"demo {tag} {pod}\n")
 
     def _reply(self, status: int, body: str) -> None:

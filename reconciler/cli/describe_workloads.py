@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.cli.analysis_view import describe_analysis
 from reconciler.cli.describe_text import (
     annotations_text,
     events_text,
@@ -106,6 +107,7 @@ def describe_deployment(store: Store, ref: ObjectRef, *, now: float) -> str:
     out += describe_drift(drift)
     rollout = rollout_of(status)
     out += _rollout_section(spec, rollout)
+    out += describe_analysis(store, obj, now=now)
     current = rollout.current_pod_hash
     new = [rs for rs in rows if current and rs.hash == current]
     old = [rs for rs in rows if rs not in new and rs.replicas != 0]

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.cli import output
+from reconciler.cli.analysis_view import analysis_fields
 from reconciler.cli.common import open_store
 from reconciler.cli.describe import kubectl_not_found, tabwrite
 from reconciler.cli.drift_view import warn_drift
@@ -163,7 +164,12 @@ def shown_set_weight(rollout: RolloutState, *, steps: int) -> int:
 
 
 def render_rollout(
-    obj: AppliedObject, rows: Sequence[ReplicaSetRow], pods: Sequence[PodStatus], *, now: float
+    obj: AppliedObject,
+    rows: Sequence[ReplicaSetRow],
+    pods: Sequence[PodStatus],
+    *,
+    now: float,
+    analysis: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The whole page, header and tree (trailing spaces stripped, as the plugin's tests do)."""
     spec, status = obj.spec["spec"], obj.status
@@ -188,6 +194,7 @@ def render_rollout(
             out += field("  Step:", f"{rollout.current_step_index}/{len(steps)}")
         out += field("  SetWeight:", shown_set_weight(rollout, steps=len(steps)))
         out += field("  ActualWeight:", _actual_weight(spec, status, rows, roles))
+        out += "".join(field(f"  {label}:", text) for label, text in analysis)  # #20 metrics
     for i, (image, tags) in enumerate(_images(rows, roles)):
         shown = f"{image} ({', '.join(tags)})" if tags else image
         out += field("" if i else "Images:", shown)
@@ -253,7 +260,9 @@ def _page(store: Store, ref: ObjectRef) -> str:
             f'Error from server (NotFound): deployments.apps "{ref.name}" not found'
         )
     pods = pods_of(store.list_pods(ref.namespace))
-    return render_rollout(obj, store.list_replicasets(ref), pods, now=time.time())
+    now = time.time()
+    analysis = analysis_fields(store, obj, now=now)
+    return render_rollout(obj, store.list_replicasets(ref), pods, now=now, analysis=analysis)
 
 
 @kubectl_not_found

@@ -50,13 +50,16 @@ def assemble(
     services = ServiceRouter(
         proxy=proxy, runtime=runtime, bind=options.bind, on_listen_failed=events.failed_to_listen
     )
-    analysis = CanaryAnalysis(runtime=runtime, proxy=proxy, on_failure=queue.add)
+    analysis = CanaryAnalysis(
+        runtime=runtime, proxy=proxy, on_failure=queue.add, store=store, now=clock.now
+    )
     executor = Executor(
         store=store,
         runtime=runtime,
         now=clock.now,
         on_pod_leaving=services.leaving,
         analysis_failures=analysis.failures,
+        analysis_message=analysis.verdict,
     )
     parts = DaemonParts(
         store=store,

@@ -36,6 +36,7 @@ from reconciler.engine.fenceposts import canary_replica_counts
 from reconciler.engine.model import EventRecord, Reason, ReplicaSetView, TrafficGroup
 from reconciler.engine.pause import wait
 from reconciler.engine.rolling import converge, plan_rolling
+from reconciler.engine.routes import active_routes, describe_route_step, with_header_routes
 from reconciler.engine.state import PauseReason, RolloutState
 from reconciler.units import parse_duration
 
@@ -82,7 +83,7 @@ class StepKind:
     describe: Callable[[CanaryStep], str]
 
 
-def _run_set_weight(ctx: Context, rollout: RolloutState, step: CanaryStep) -> StepRun:
+def _done_at_once(ctx: Context, rollout: RolloutState, step: CanaryStep) -> StepRun:
     return StepRun(done=True, rollout=rollout)  # the weight is reached: nothing left to do
 
 
@@ -110,7 +111,10 @@ def _describe_pause(step: CanaryStep) -> str:
 # Looked up in this order: a step is of the first kind whose key it has.
 STEP_KINDS: Mapping[str, StepKind] = {
     "pause": StepKind(_run_pause, _describe_pause),
-    "setWeight": StepKind(_run_set_weight, lambda step: f"setWeight: {step['setWeight']}"),
+    "setWeight": StepKind(_done_at_once, lambda step: f"setWeight: {step['setWeight']}"),
+    # a route is set (or removed) and the script moves on at once (``engine/routes.py``)
+    "setHeaderRoute": StepKind(_done_at_once, lambda step: describe_route_step(step) or ""),
+    "setMirrorRoute": StepKind(_done_at_once, lambda step: describe_route_step(step) or ""),
 }
 
 
@@ -119,7 +123,7 @@ def step_kind(step: CanaryStep) -> StepKind:
     for key, kind in STEP_KINDS.items():
         if key in step:
             return kind
-    return StepKind(_run_set_weight, lambda step: ", ".join(sorted(step)))
+    return StepKind(_done_at_once, lambda step: ", ".join(sorted(step)))
 
 
 def describe_step(step: CanaryStep) -> str:
@@ -235,7 +239,11 @@ def _run_steps(
     return scaling.then(progress).then(
         Step(
             rollout=state.evolve(set_weight=weight, actual_weight=actual),
-            traffic=_traffic(ctx, stable=stable, canary=canary, weight=actual),
+            traffic=with_header_routes(
+                _traffic(ctx, stable=stable, canary=canary, weight=actual),
+                active_routes(steps, state.current_step_index),
+                canary_rs=canary.name,
+            ),
         )
     )
 

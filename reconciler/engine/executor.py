@@ -109,12 +109,14 @@ class Executor:
         now: Callable[[], float],
         on_pod_leaving: Callable[[str], None],
         analysis_failures: Callable[[ObjectRef, str], int] = lambda ref, rs_hash: 0,
+        analysis_message: Callable[[ObjectRef, str], str] = lambda ref, rs_hash: "",
     ) -> None:
         self.store = store
         self.runtime = runtime
         self.now = now
         self.on_pod_leaving = on_pod_leaving
         self.analysis_failures = analysis_failures
+        self.analysis_message = analysis_message
         self._starting: set[str] = set()
 
     # -- observe ----------------------------------------------------------------------------
@@ -207,6 +209,7 @@ class Executor:
             services=services,
             intents=tuple(Intent(id=i.id, action=i.action, args=dict(i.args)) for i in intents),
             analysis_failures=self.analysis_failures(ref, template_hash),
+            analysis_message=self.analysis_message(ref, template_hash),
         )
         now = self.now()
         result = plan(view, now=now)

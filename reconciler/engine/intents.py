@@ -147,7 +147,10 @@ def check_analysis(p: Pass) -> Pass:
     failed = view.analysis_failures - rollout.analysis_failures
     if failed <= limit:
         return p
-    message = f"analysis assessed Failed due to failed ({failed}) > failureLimit ({limit})"
+    message = (
+        view.analysis_message
+        or f"analysis assessed Failed due to failed ({failed}) > failureLimit ({limit})"
+    )
     rollout = rollout.evolve(aborted=True, aborted_at=p.now, abort_message=message)
     events = [EventRecord("Warning", Reason.ANALYSIS_FAILED, message)]
     if should_roll_back(view, rollout):

@@ -164,6 +164,8 @@ class DeploymentView:
     # RS ``template_hash`` since it became the canary; the executor keeps counting, the engine
     # compares with ``analysis.failureLimit``.
     analysis_failures: int = 0
+    # the latest failed check's measured values (a metric of the canary's requests), "" if none
+    analysis_message: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,12 +207,23 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class HeaderMatch:
+    """One ``setHeaderRoute`` match: a request header equal to (or prefixed by, or matching in
+    full the regex) ``value``."""
+
+    header: str
+    value: str
+    kind: str = "exact"  # "exact" | "prefix" | "regex"
+
+
+@dataclass(frozen=True, slots=True)
 class TrafficGroup:
     """Ready pods of ``replica_sets`` share ``weight`` of a Service's new connections."""
 
     name: str  # "stable", "canary", "active", "preview", or an RS name
     weight: int
     replica_sets: tuple[str, ...]
+    match: tuple[HeaderMatch, ...] = ()  # a header route: only (all) matching requests; no weight
 
 
 @dataclass(frozen=True, slots=True)

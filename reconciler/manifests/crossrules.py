@@ -26,6 +26,7 @@ from reconciler.manifests.configrefs import config_references
 from reconciler.manifests.load import Document
 from reconciler.manifests.rules import label_selector_matches
 from reconciler.manifests.schema import Finding, Path
+from reconciler.manifests.trafficrules import check_metric_services
 from reconciler.objects import Kind, ObjectRef
 
 __all__ = ["Entry", "check_all"]
@@ -60,6 +61,7 @@ def check_all(entries: Sequence[Entry]) -> list[Hit]:
     hits.extend(_port_conflicts(entries))
     hits.extend(_selects_nothing(entries))
     hits.extend(config_references(entries))  # config-ref, secret-ref, env-from-keys
+    hits.extend(check_metric_services(entries))  # analysis metrics need an http port (#20)
     return hits
 
 

@@ -32,6 +32,7 @@ from reconciler.manifests.names import (
 from reconciler.manifests.podrules import check_pod_template
 from reconciler.manifests.schema import Finding, Path
 from reconciler.manifests.strategyrules import check_strategy
+from reconciler.manifests.trafficrules import check_service_protocols
 
 __all__ = [
     "check_deployment",
@@ -246,6 +247,7 @@ def check_service(obj: Mapping[str, Any]) -> list[Finding]:
     spec = obj["spec"]
     findings = list(check_metadata(obj, name_check=dns1035_label))
     findings.extend(check_labels(spec.get("selector"), ("spec", "selector")))
+    findings.extend(check_service_protocols(obj))  # appProtocol (#20)
     if not spec.get("selector"):
         findings.append(
             Finding(

@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.manifests.names import PERCENT_MSG, invalid, listed
 from reconciler.manifests.schema import Finding, Path
+from reconciler.manifests.trafficrules import check_canary_traffic
 from reconciler.units import is_percent, parse_duration
 
 __all__ = ["STEP_KINDS", "STRATEGY_BLOCKS", "check_strategy"]
@@ -129,11 +130,12 @@ def _canary(canary: Mapping[str, Any], spec: Mapping[str, Any]) -> Iterable[Find
         pause = step.get("pause")
         if isinstance(pause, dict) and "duration" in pause:
             yield from _duration(pause["duration"], (*path, "pause", "duration"))
+    yield from check_canary_traffic(canary, base)  # header routes, metrics (#20)
     analysis = canary.get("analysis")
     if analysis:
         if "interval" in analysis:
             yield from _duration(analysis["interval"], (*base, "analysis", "interval"))
-        port = analysis["httpGet"]["port"]
+        port = (analysis.get("httpGet") or {}).get("port")
         if isinstance(port, str):
             names = {
                 p.get("name")

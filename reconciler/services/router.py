@@ -21,6 +21,7 @@ previous daemon's), minus every endpoint whose pod is no longer Ready or is leav
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from reconciler.engine.model import TrafficGroup
@@ -160,7 +161,7 @@ class ServiceRouter:
         None if nothing of it is left (then the backends are computed as usual)."""
         serving = {p.name for p in pods if p.ready and not p.terminating}
         kept = tuple(
-            BackendGroup(g.name, g.weight, tuple(e for e in g.endpoints if e.pod in serving))
+            replace(g, endpoints=tuple(e for e in g.endpoints if e.pod in serving))
             for g in self.proxy.backends(key, port)
         )
         return kept if any(g.endpoints for g in kept) else None

@@ -132,6 +132,24 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX commands_by_age ON commands (noted_at);
     """,
+    # 2: request measurements per Service and revision, one row per sample period (#20)
+    """
+    CREATE TABLE traffic (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        namespace TEXT NOT NULL,
+        service TEXT NOT NULL,
+        revision TEXT NOT NULL,          -- pod-template-hash
+        requests INTEGER NOT NULL,
+        responses TEXT NOT NULL,         -- JSON [1xx, 2xx, 3xx, 4xx, 5xx]
+        latency TEXT NOT NULL,           -- JSON cumulative counts per LATENCY_BOUNDS, then +Inf
+        latency_sum REAL NOT NULL,
+        failed INTEGER NOT NULL,
+        in_flight INTEGER NOT NULL
+    );
+    CREATE INDEX traffic_by_revision ON traffic (namespace, revision, at);
+    CREATE INDEX traffic_by_age ON traffic (at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

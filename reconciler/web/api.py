@@ -31,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler.cli.analysis_view import analysis_document
 from reconciler.cli.get import _NOT_FOUND
 from reconciler.log import get_logger
 from reconciler.objects import Kind, ObjectRef
@@ -41,6 +42,7 @@ from reconciler.web.auth import bearer_matches, host_is_loopback, same_origin
 from reconciler.web.events import Hub, sse_message
 from reconciler.web.metrics import Live, Metrics
 from reconciler.web.observer import Observer, event_json
+from reconciler.web.traffic_metrics import Totals
 
 __all__ = ["ApiContext", "build_app"]
 
@@ -75,6 +77,7 @@ class ApiContext:
     proxy_stats: Callable[[], Mapping[str, Any]]
     analysis_failures: Callable[[ObjectRef, str], int]
     ready: Callable[[], bool]
+    traffic: Callable[[], Totals] = dict  # requests per Service and revision (#20)
 
 
 def status(code: int, message: str, reason: str) -> web.Response:
@@ -176,7 +179,9 @@ def build_app(ctx: ApiContext) -> web.Application:
         stats = ctx.proxy_stats()
         obs.announce(await obs.read(obs.catch_up))  # events the poll has not counted yet
         body = await obs.read(
-            lambda s: ctx.metrics.render(s, stats=stats, analysis_failures=ctx.analysis_failures)
+            lambda s: ctx.metrics.render(
+                s, stats=stats, analysis_failures=ctx.analysis_failures, traffic=ctx.traffic()
+            )
         )
         return web.Response(
             body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
@@ -215,7 +220,14 @@ def build_app(ctx: ApiContext) -> web.Application:
 
     async def rollout(request: web.Request) -> web.Response:
         ref, stats = _ref(request), ctx.proxy_stats()
-        docs = await obs.read(lambda s: views.deployment_documents(s, only={ref}, stats=stats))
+
+        def read(s: Store) -> list[dict[str, Any]]:
+            docs = views.deployment_documents(s, only={ref}, stats=stats)
+            if docs and (obj := s.get_object(ref)) is not None:  # #20: measured metrics
+                docs[0]["analysis"] = analysis_document(s, obj, now=time.time())
+            return docs
+
+        docs = await obs.read(read)
         return _json(docs[0]) if docs else _missing(ref)
 
     async def history(request: web.Request) -> web.Response:

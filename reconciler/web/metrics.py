@@ -44,6 +44,7 @@ from reconciler.web.kube_metrics import (
     pod_families,
     replicaset_families,
 )
+from reconciler.web.traffic_metrics import Totals, render_traffic
 from reconciler.web.views import ServiceIndex, group_revisions
 
 __all__ = ["RECONCILE_BUCKETS", "Live", "Metrics", "render_metrics"]
@@ -357,10 +358,16 @@ class Metrics:
         *,
         stats: Mapping[str, Sequence[ListenerStats]],
         analysis_failures: Callable[[ObjectRef, str], int] | None = None,
+        traffic: Totals | None = None,
     ) -> bytes:
         """The whole exposition (text format 0.0.4) of one scrape (on the reader thread)."""
         self._refresh(store, analysis_failures)
-        proxy = self._proxy(stats)
+        numbers = {
+            (ref.namespace, rs.hash): str(rs.revision)
+            for ref, entry in self._entries.items()
+            for rs in entry.rows
+        }
+        proxy = self._proxy(stats) + render_traffic(traffic or {}, numbers).encode()
         out: list[str] = []
         for family in self._live():
             family.render(out)

@@ -141,6 +141,7 @@ class Web:
             metrics=self.metrics,
             proxy_stats=lambda: proxy_stats(daemon.proxy),
             analysis_failures=daemon.analysis.failures,
+            traffic=daemon.analysis.traffic.totals,
             ready=daemon.synced.is_set,
         )
         self._runner = web.AppRunner(
