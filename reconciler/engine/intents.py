@@ -50,6 +50,7 @@ def begin(view: DeploymentView, *, now: float) -> Pass:
         rollout = rollout.evolve(
             aborted=False,
             aborted_at=None,
+            abort_message="",
             promote_full=False,
             current_step_index=0,
             pause_conditions=(),
@@ -98,6 +99,7 @@ def _apply(
         retried = rollout.evolve(
             aborted=False,
             aborted_at=None,
+            abort_message="",
             failed_template_hash="",
             current_step_index=0,
             pause_conditions=(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -120,3 +121,31 @@ def test_a_new_canary_step_kind_is_one_entry(monkeypatch: pytest.MonkeyPatch) ->
         ("RolloutStepCompleted", "Rollout step 1/2 completed (note: hello)"),
     ]
     assert p.rollout.current_step_index == 1
+
+
+def test_a_manual_abort_after_a_retried_analysis_failure_says_abort() -> None:
+    """The analysis' message goes with the retry: a later manual abort is not blamed on it."""
+    s = spec(
+        2,
+        {
+            "type": "Canary",
+            "canary": {
+                "steps": [{"setWeight": 50}, {"pause": {}}],
+                "analysis": {"failureLimit": 0},
+            },
+        },
+    )
+    rss = (rs("old", 1, desired=2), rs("new", 1, revision=2, desired=2))
+    state = RolloutState(current_pod_hash="new", stable_rs="old")
+
+    def step(rollout: RolloutState, *intents: Intent, at: float) -> Any:
+        v = view(s, "new", *rss, rollout=rollout, intents=intents)
+        return plan(replace(v, analysis_failures=1), now=at)
+
+    failed = step(state, at=T0)
+    assert failed.rollout.aborted and failed.rollout.abort_message.startswith("analysis assessed")
+    retried = step(failed.rollout, Intent(1, "retry"), at=T0 + 1)
+    assert not retried.rollout.aborted and retried.rollout.abort_message == ""
+    aborted = step(retried.rollout, Intent(2, "abort"), at=T0 + 2)
+    progressing = {c["type"]: c for c in aborted.status["conditions"]}["Progressing"]
+    assert progressing["message"] == "Rollout aborted update to revision 2"
