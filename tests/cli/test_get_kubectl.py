@@ -328,3 +328,11 @@ def test_watch_prints_objects_not_a_list(world: World) -> None:
     finally:
         watch.terminate()
         watch.wait(10)
+
+
+def test_one_missing_object_prints_only_the_error(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`get pod nope -o json` prints the NotFound error and no empty List, exit 1."""
+    code, out, err = _out(world, capsys, "get", "pod", "nope", "-o", "json")
+    assert (code, out, err) == (1, "", 'Error from server (NotFound): pods "nope" not found\n')
