@@ -149,7 +149,8 @@ def get(args: argparse.Namespace) -> int:
             else:
                 print(f"No resources found in {query.namespace} namespace.", file=sys.stderr)
         printer = GetPrinter(args, fmt, single=single, several=len(reqs) > 1 or args.show_kind)
-        printer.first(items)
+        if not (single and missing):  # one object asked for and not found: only the error
+            printer.first(items)
         if args.watch:
             return watch(
                 snap.store, lambda: query.run(Snapshot(store, now=time.time()))[0], printer, items

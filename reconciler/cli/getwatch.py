@@ -81,6 +81,9 @@ class GetPrinter:
         if kind == "name":
             for item in items:
                 print(item.display)
+        elif self.fmt.generic and self.args.watch:  # a watch prints objects, never a List
+            for item in items:
+                print_generic(item.obj, self.fmt, sys.stdout)
         elif self.fmt.generic:
             print_generic(document(items, single=self.single), self.fmt, sys.stdout)
         elif kind == "custom-columns":  # its header even for no items, as kubectl's printer

@@ -310,3 +310,29 @@ def test_no_resources_message_is_for_tables_only(
     assert (code, out.split(), err) == (0, ["N"], "")
     code, out, err = _out(world, capsys, "get", "pods", "-n", "x", "-A")
     assert (code, out, err) == (0, "", "No resources found\n")
+
+
+def test_watch_prints_objects_not_a_list(world: World) -> None:
+    """`get pods -w -o json` prints each object on its own, as kubectl's watch does."""
+    _web(world, pods=1)
+    env = {**os.environ, "RECONCILER_STATE_DIR": os.fspath(world.state_dir)}
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "get", "pods", "-w", "-o", "jsonpath={.kind} "],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert watch.stdout is not None
+        assert watch.stdout.read(4) == "Pod "
+    finally:
+        watch.terminate()
+        watch.wait(10)
+
+
+def test_one_missing_object_prints_only_the_error(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`get pod nope -o json` prints the NotFound error and no empty List, exit 1."""
+    code, out, err = _out(world, capsys, "get", "pod", "nope", "-o", "json")
+    assert (code, out, err) == (1, "", 'Error from server (NotFound): pods "nope" not found\n')

@@ -176,3 +176,44 @@ def test_match_expressions() -> None:
     assert not selector.matches({"app": "web", "tier": "fe", "canary": "1"})
     assert not selector.matches({"app": "web", "tier": "db"})
     assert str(selector) == "app=web,!canary,tier in (be,fe)"  # sorted by key
+
+
+TOKENS = st.sampled_from(
+    [
+        "app",
+        "web",
+        "=",
+        "==",
+        "!=",
+        "!",
+        "in",
+        "notin",
+        "(",
+        ")",
+        ",",
+        " ",
+        ">",
+        "<",
+        "3",
+        "a/b",
+        "-",
+        "_x",
+    ]
+)
+
+
+@given(st.lists(TOKENS, max_size=12).map("".join), LABELS)
+def test_any_text_parses_or_is_refused_with_a_selector_error(
+    text: str, labels: dict[str, str]
+) -> None:
+    """Whatever is typed after -l, the parser answers a selector or a SelectorError, and a
+    selector it accepts means what the reference grammar says it means."""
+    try:
+        selector = L.parse(text)
+    except L.SelectorError:
+        return
+    try:
+        expected = reference_matches(text, labels)
+    except ValueError:
+        return  # the reference reads fewer spellings (e.g. "a in(b)" without a space)
+    assert selector.matches(labels) == expected
