@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -30,7 +33,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_proxy import Round, _median, child, free_port, measure, report, wait_listening  # noqa: E402
+from bench_proxy import (  # noqa: E402
+    REQUEST,
+    RESPONSE_SIZE,
+    Round,
+    _median,
+    child,
+    free_port,
+    measure,
+    report,
+    wait_listening,
+)
 
 TCP = "TcpProxy tcp listener"
 HTTP = "TcpProxy http listener"
@@ -131,6 +144,61 @@ async def canary_split(requests: int, connections: int) -> Counter[str]:
     return seen
 
 
+async def interleaved_p99(
+    ports: dict[str, int], *, rate: float, seconds: float, keep_alive: bool
+) -> dict[str, float]:
+    """p99 (ms) per target at ``rate`` requests/s each, the targets' requests interleaved one
+    by one (every tick sends one request to each target, in a rotating order): background load
+    on a shared machine then lands on every target alike, which the 1 s slices of
+    ``bench_proxy.paced`` cannot ensure when the load swings within a second. ``keep_alive``:
+    each target's requests go over 8 kept-alive connections, else a new connection each."""
+    labels = list(ports)
+    latencies: dict[str, list[float]] = {label: [] for label in labels}
+    pools: dict[str, asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+    if keep_alive:
+        for label in labels:
+            pools[label] = asyncio.Queue()
+            for _ in range(8):
+                pools[label].put_nowait(await asyncio.open_connection("127.0.0.1", ports[label]))
+    request = REQUEST if not keep_alive else b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+    async def one(label: str) -> None:
+        started = time.perf_counter()
+        if keep_alive:
+            reader, writer = await pools[label].get()
+        else:
+            reader, writer = await asyncio.open_connection("127.0.0.1", ports[label])
+        writer.write(request)
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(RESPONSE_SIZE)
+        latencies[label].append((time.perf_counter() - started) * 1000)
+        if keep_alive:
+            pools[label].put_nowait((reader, writer))
+        else:
+            writer.close()
+
+    tasks: set[asyncio.Task[None]] = set()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        for tick in range(int(rate * seconds)):
+            delay = start + tick / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            turn = tick % len(labels)
+            for label in labels[turn:] + labels[:turn]:
+                task = asyncio.create_task(one(label))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        await asyncio.wait(tasks, timeout=10)
+    finally:
+        gc.enable()
+    for pool in pools.values():
+        while not pool.empty():
+            pool.get_nowait()[1].close()
+    return {label: statistics.quantiles(v, n=100)[98] for label, v in latencies.items()}
+
+
 def ratios(rounds: list[dict[str, Round]]) -> None:
     """Per-round throughput ratios (same background load), then their median."""
     pairs = [(HTTP, HA_HTTP), (HTTP, TCP), (TCP, HA_TCP), (HA_HTTP, HA_TCP)]
@@ -191,11 +259,28 @@ def main() -> int:
             for label, mode in ((HA_TCP, "tcp"), (HA_HTTP, "http")):
                 words, pids[label] = stack.enter_context(haproxy(backend_ports, mode))
                 ports[label] = int(words[0])
+        added: dict[bool, list[dict[str, float]]] = {False: [], True: []}
         for turn in range(args.rounds):
             rounds.append(measure(ports, args, turn=turn, pids=pids))
+            paced = {k: v for k, v in ports.items() if k != HA_TCP}  # the client is one process
+            for keep_alive in (False, True):
+                p99 = asyncio.run(
+                    interleaved_p99(
+                        paced, rate=args.rate, seconds=args.paced_seconds, keep_alive=keep_alive
+                    )
+                )
+                direct = p99["direct to one backend"]
+                added[keep_alive].append({k: v - direct for k, v in p99.items()})
             print(f"round {turn + 1} done, load average {os.getloadavg()[0]:.1f}", flush=True)
     report(rounds, args)
     ratios(rounds)
+    for keep_alive, runs in added.items():
+        kind = "8 keep-alive connections" if keep_alive else "a new connection each"
+        print(f"added p99 at {args.rate:g} req/s, interleaved, {kind} (ms, median; per round):")
+        for label in [k for k in runs[0] if k != "direct to one backend"]:
+            values = [r[label] for r in runs]
+            each = ", ".join(f"{v:+.2f}" for v in values)
+            print(f"  {label}: {_median(values):+.2f} ({each})")
     if args.no_canary:
         return 0
     split = asyncio.run(canary_split(5000, 10))

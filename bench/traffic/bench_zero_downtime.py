@@ -57,9 +57,7 @@ def free_port() -> int:
 
 
 def manifest(strategy: str, image: str, port: int) -> str:
-    return (
-        deployment_yaml("web", image=image, replicas=3, strategy=STRATEGIES[strategy])
-        + f"""---
+    return deployment_yaml("web", image=image, replicas=3, strategy=STRATEGIES[strategy]) + f"""---
 apiVersion: v1
 kind: Service
 metadata: {{name: web}}
@@ -67,7 +65,6 @@ spec:
   selector: {{app: web}}
   ports: [{{name: http, port: {port}, targetPort: http}}]
 """
-    )
 
 
 def phase(daemon: DaemonProcess) -> str:
@@ -85,13 +82,9 @@ def run_case(strategy: str, keepalive: bool) -> dict[str, object]:
     try:
         wait_for(lambda: phase(daemon) == "Healthy", timeout=60, what="v1")
         wait_for(lambda: fetch_version(port) == "1", what="service")
-        only_v2: Callable[[], bool] = lambda: (
-            phase(daemon) == "Healthy"
-            and {  # noqa: E731
-                c.image for p in daemon.pods() if not p.terminating for c in p.containers
-            }
-            == {"demo:2"}
-        )
+        only_v2: Callable[[], bool] = lambda: phase(daemon) == "Healthy" and {  # noqa: E731
+            c.image for p in daemon.pods() if not p.terminating for c in p.containers
+        } == {"demo:2"}
         started = time.monotonic()
         with Load(port, keepalive=keepalive, rate=200) as load:
             time.sleep(1)
