@@ -15,6 +15,7 @@ from reconciler.runtime import PodStatus
 from reconciler.runtime.adopt import _restore, status_snapshot
 from reconciler.runtime.container import Pod
 from reconciler.runtime.process import ProcessRuntime
+from reconciler.runtime.waiting import wait_gone
 
 SLEEPER = "import time\nwhile True: time.sleep(0.05)\n"
 
@@ -32,7 +33,7 @@ def test_stop_records_when_termination_began(state_dir: Path, tmp_path: Path) ->
         before = time.time()
         await rt.stop_pod("del-1")
         after = time.time()
-        await rt.wait_gone("del-1")
+        await wait_gone(rt, "del-1")
         return before, after
 
     before, after = run_with_runtime(state_dir, scenario)
