@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import sys
 import threading
 import traceback
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import log
 from reconciler.cli.common import common_options, state_dir
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, StateDirError
 
 if TYPE_CHECKING:
     from reconciler.daemon.options import RunOptions
@@ -151,9 +152,15 @@ async def _serve(options: RunOptions, *, http: str = "off", webhooks: list[str])
         except ForcedStop:
             # the pods run on under their shims, as after any stop: the next daemon adopts them
             return 1
-        except Exception:
-            if not daemon.synced.is_set():  # failed at start: no fresh data plane left behind
-                await dataplane.abandon()
+        except Exception as exc:
+            if daemon.synced.is_set():
+                raise
+            await dataplane.abandon()  # failed at start: no fresh data plane left behind
+            if isinstance(exc, sqlite3.Error):
+                raise StateDirError(
+                    f"error: cannot start: the state database {store.path} cannot be written "
+                    f"({exc}); free space or fix its permissions, then run again"
+                ) from exc
             raise
         finally:
             remove()

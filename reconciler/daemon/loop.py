@@ -53,7 +53,7 @@ class Daemon:
         self.clock, self.queue, self.events = parts.clock, parts.queue, parts.events
         self.sync, self.services, self.analysis = parts.sync, parts.services, parts.analysis
         self.executor = parts.executor
-        self.pods = PodLedger(self.store, self.runtime, self.events)
+        self.pods = PodLedger(self.store, self.runtime, events=self.events)
         self.problems = ProblemReporter(self.store, self.events)
         self.store_fault = StoreFaultWatch(self.store, self.events)
         self.intents = IntentRouter(
@@ -79,8 +79,9 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()
         await stop.wait()
-        budget = longest_grace_period(self.store, self.options.min_grace)
-        if not await shutdown_within(self.shutdown, stop, budget + self.options.shutdown_slack):
+        o = self.options
+        budget = longest_grace_period(self.store, o.min_grace) + o.shutdown_slack
+        if not await shutdown_within(self.shutdown, stop, budget=budget):
             raise ForcedStop
 
     async def start(self) -> None:

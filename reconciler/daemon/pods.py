@@ -34,7 +34,7 @@ def longest_grace_period(store: Store, floor: float) -> float:
 class PodLedger:
     """Owner cache, scheduling attempts and the pods' flush to the store."""
 
-    def __init__(self, store: Store, runtime: Runtime, events: DaemonEvents) -> None:
+    def __init__(self, store: Store, runtime: Runtime, *, events: DaemonEvents) -> None:
         self.store = store
         self.runtime = runtime
         self.events = events

@@ -49,7 +49,7 @@ def task_summary() -> list[str]:
 
 
 async def shutdown_within(
-    shutdown: Callable[[], Coroutine[Any, Any, None]], stop: asyncio.Event, budget: float
+    shutdown: Callable[[], Coroutine[Any, Any, None]], stop: asyncio.Event, *, budget: float
 ) -> bool:
     """Graceful shutdown, but never a daemon that will not die: False (after saying what it
     was waiting on) when a second signal comes, or the shutdown outlasts ``budget``."""

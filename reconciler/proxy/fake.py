@@ -127,12 +127,12 @@ class FakeProxy:
 
     # -- what a test does to the traffic -------------------------------------------------------
 
-    def record_connections(self, service: str, port_name: str, group: str, count: int) -> None:
+    def record_connections(self, service: str, port_name: str, *, group: str, count: int) -> None:
         """``count`` connections reached ``group`` through the port."""
         stats = self._counters(service, port_name, group)
         self._stats[(service, port_name)][group] = replace(stats, total=stats.total + count)
 
-    def record_failures(self, service: str, port_name: str, group: str, count: int) -> None:
+    def record_failures(self, service: str, port_name: str, *, group: str, count: int) -> None:
         """``count`` connects to ``group``'s endpoints through the port failed."""
         stats = self._counters(service, port_name, group)
         self._stats[(service, port_name)][group] = replace(stats, failed=stats.failed + count)

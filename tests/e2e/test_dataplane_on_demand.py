@@ -42,8 +42,8 @@ def _version(port: int) -> str | None:
 
 
 def test_a_daemon_that_fails_at_start_leaves_no_data_plane(folder: Path, tmp_path: Path) -> None:
-    """A store that cannot be written at start: the daemon exits with the error, and no data
-    plane was started (or is left) for the Service in the folder."""
+    """A store that cannot be written at start: the daemon exits with a clear error (no
+    traceback), and no data plane was started (or is left) for the Service in the folder."""
     write(folder, "svc", service_yaml("web", free_port(), app="web"))
     switch = tmp_path / "read-only"
     switch.write_text("attempt to write a readonly database")
@@ -58,5 +58,7 @@ def test_a_daemon_that_fails_at_start_leaves_no_data_plane(folder: Path, tmp_pat
         timeout=60,
     )
     assert result.returncode != 0
-    assert "readonly database" in result.stderr
+    assert "cannot start: the state database" in result.stderr
+    assert "attempt to write a readonly database" in result.stderr
+    assert "Traceback" not in result.stderr
     assert DaemonProcess(folder, state).dataplane_pid() is None

@@ -197,7 +197,7 @@ def test_canary_analysis_counts_failed_checks_and_proxied_failures(tmp_path: Pat
         await analysis.check_due()  # interval 1h: not checked again yet
         assert analysis.failures(ref("web"), rs_hash) == 1
         await proxy.ensure_listener(_spec("default/web-canary", 8202))
-        proxy.record_failures("default/web-canary", "http", "canary", 3)
+        proxy.record_failures("default/web-canary", "http", group="canary", count=3)
         assert analysis.failures(ref("web"), rs_hash) == 4
         analysis.track(
             ref("web"), spec, {"rollout": {"currentPodHash": rs_hash, "stableRS": rs_hash}}
