@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.apiobjects.meta import drop_empty, finish, owner_reference, rfc3339, uid
+from reconciler.engine.serialize import rollout_of
 from reconciler.log import redact_env
 from reconciler.store import AppliedObject, ReplicaSetRow
 
@@ -79,7 +80,7 @@ def deployment_object(obj: AppliedObject, rows: Sequence[ReplicaSetRow]) -> dict
     """The ``apps/v1`` Deployment for ``get deploy -o json|yaml|jsonpath``."""
     out = copy.deepcopy(obj.spec)
     out["metadata"] = metadata = base_metadata(obj, generation=True)
-    revision = _revision(rows, obj.status.get("rollout", {}).get("currentPodHash"))
+    revision = _revision(rows, rollout_of(obj.status).current_pod_hash or None)
     if revision is not None:
         metadata["annotations"][REVISION] = str(revision)
     spec = out.setdefault("spec", {})

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.engine.serialize import rollout_of
+from reconciler.engine.state import RolloutState
 from reconciler.services.verdicts import Measurement, measure, window_of
 from reconciler.store import AppliedObject, Store
 from reconciler.store.traffic import traffic_window
@@ -19,20 +21,20 @@ from reconciler.store.traffic import traffic_window
 __all__ = ["analysis_document", "analysis_fields", "describe_analysis"]
 
 
-def _analysis(obj: AppliedObject) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+def _analysis(obj: AppliedObject) -> tuple[Mapping[str, Any], RolloutState]:
     spec: Mapping[str, Any] = obj.spec.get("spec", {})
     strategy = spec.get("strategy", {})
     analysis = (strategy.get("canary") or {}).get("analysis") or {}
     if strategy.get("type") != "Canary":
         analysis = {}
-    return analysis, obj.status.get("rollout") or {}
+    return analysis, rollout_of(obj.status)
 
 
 def measurements(store: Store, obj: AppliedObject, *, now: float) -> list[Measurement]:
     """Each metric of the running canary measured now over the stored traffic."""
     analysis, rollout = _analysis(obj)
-    current, stable = rollout.get("currentPodHash"), rollout.get("stableRS")
-    if not analysis or rollout.get("abort") or not current or current == stable:
+    current = rollout.current_pod_hash
+    if not analysis or rollout.aborted or not rollout.updating:
         return []
     created = [rs.created_at for rs in store.list_replicasets(obj.ref) if rs.hash == current]
     began = created[0] if created else 0.0  # no window reaches before the canary's ReplicaSet
@@ -48,8 +50,8 @@ def measurements(store: Store, obj: AppliedObject, *, now: float) -> list[Measur
 def analysis_fields(store: Store, obj: AppliedObject, *, now: float) -> list[tuple[str, str]]:
     """``[(label, text)]``: one per metric of a running canary, or the failed analysis."""
     analysis, rollout = _analysis(obj)
-    message = str(rollout.get("abortMessage") or "")
-    if analysis and rollout.get("abort"):
+    message = rollout.abort_message
+    if analysis and rollout.aborted:
         return [("Analysis", message)] if message else []
     return [(m.metric, f"{m.text()} ({m.phase})") for m in measurements(store, obj, now=now)]
 
@@ -72,7 +74,7 @@ def analysis_document(store: Store, obj: AppliedObject, *, now: float) -> dict[s
             }
             for m in measurements(store, obj, now=now)
         ],
-        "abortMessage": str(rollout.get("abortMessage") or "") if analysis else "",
+        "abortMessage": rollout.abort_message if analysis else "",
     }
 
 

@@ -135,6 +135,7 @@ def get(args: argparse.Namespace) -> int:
     reqs, single = requests(args.type, args.names)
     query = _Query.from_args(args, reqs)
     with open_store(args) as store:
+        mark = store.change_mark()  # before the listing: a change while it is read shows up
         snap = Snapshot(store, now=time.time())
         items, missing = query.run(snap)
         for resource, name in missing:
@@ -153,7 +154,11 @@ def get(args: argparse.Namespace) -> int:
             printer.first(items)
         if args.watch:
             return watch(
-                snap.store, lambda: query.run(Snapshot(store, now=time.time()))[0], printer, items
+                store,
+                lambda: query.run(Snapshot(store, now=time.time()))[0],
+                printer,
+                items,
+                mark=mark,
             )
     return 1 if missing else 0
 

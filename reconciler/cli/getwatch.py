@@ -110,10 +110,16 @@ class GetPrinter:
 
 
 def watch(
-    store: Store, listing: Callable[[], list[Item]], printer: GetPrinter, items: list[Item]
+    store: Store,
+    listing: Callable[[], list[Item]],
+    printer: GetPrinter,
+    items: list[Item],
+    *,
+    mark: tuple[int, int],
 ) -> int:
     """Print an object again whenever it changes, and a last time when it is gone (kubectl's
-    DELETED event shows the object's last state), until interrupted."""
+    DELETED event shows the object's last state), until interrupted. ``mark`` is the store's
+    change mark taken before ``items`` were read, so a change made meanwhile is not missed."""
 
     def key(item: Item) -> tuple[str, str, str]:
         return (item.resource.plural, item.namespace, item.name)
@@ -122,7 +128,6 @@ def watch(
         return (*item.row[:-1], *item.wide)
 
     last = {key(i): (seen(i), i) for i in items}
-    mark = store.change_mark()
     try:
         while True:
             time.sleep(0.5)

@@ -14,6 +14,7 @@ from typing import Protocol
 from reconciler.errors import ReconcilerError
 
 __all__ = [
+    "LATENCY_BOUNDS",
     "BackendGroup",
     "Endpoint",
     "GroupStats",
@@ -21,6 +22,7 @@ __all__ = [
     "ListenerSpec",
     "ListenerStats",
     "Proxy",
+    "RequestMatch",
 ]
 
 
