@@ -36,7 +36,7 @@ def test_export_matches_the_golden_files(router: TrafficRouter | None) -> None:
     """The objects and warnings of each router are exactly the reviewed golden files."""
     result = exported(router)
     name = str(router or "none")
-    assert dump_yaml(result.objects) == (GOLDEN / f"canary-http.{name}.yaml").read_text()
+    assert dump_yaml(result.objects) == (GOLDEN / f"canary-http.{name}.golden").read_text()
     warnings = "".join(p.render() + "\n" for p in result.problems)
     assert warnings == (GOLDEN / f"canary-http.{name}.warnings").read_text()
 
