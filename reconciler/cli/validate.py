@@ -238,7 +238,17 @@ def export_problems(report: Report, *, version: str) -> list[Problem]:
         for o in report.objects
         if o.document is None or not o.document.text or not as_is(o.obj, o.document.text)
     ]
-    return portability_problems(changed) if changed else []
+    if not changed:
+        return []
+    # the Services too: a canary's request weights depend on theirs (appProtocol: http); a
+    # Service that goes as it is adds no warning of its own
+    seen = {id(item.valid) for item in changed}
+    services = [
+        Located(o, o.document)
+        for o in report.objects
+        if o.obj.get("kind") == "Service" and id(o) not in seen
+    ]
+    return portability_problems([*changed, *services])
 
 
 __all__ = ["FORMATS", "TARGETS", "register", "run_schema", "run_validate"]

@@ -207,13 +207,27 @@ def _drop_analysis(
     if isinstance(analysis, dict):
         found = analysis.get("httpGet")
         http: dict[str, Any] = found if isinstance(found, dict) else {}
-        service = canary_service or "<canary Service>"
-        check = (
-            f" (a `web` metric whose url is http://{service}:{http.get('port', '<port>')}"
-            f"{http.get('path', '/')}, interval {analysis.get('interval', '<interval>')}, "
-            f"failureLimit {analysis.get('failureLimit', 0)}, successCondition on HTTP "
-            f"{analysis.get('expectedStatus', 200)})"
+        metrics = analysis.get("metrics")
+        names = (
+            [str(m.get("name", "?")) for m in metrics or [] if isinstance(m, dict)]
+            if isinstance(metrics, list)
+            else []
         )
+        service = canary_service or "<canary Service>"
+        if http or not names:
+            check = (
+                f" (a `web` metric whose url is http://{service}:{http.get('port', '<port>')}"
+                f"{http.get('path', '/')}, interval {analysis.get('interval', '<interval>')}, "
+                f"failureLimit {analysis.get('failureLimit', 0)}, successCondition on HTTP "
+                f"{analysis.get('expectedStatus', 200)})"
+            )
+        if names:
+            # the traffic metrics (#20): measured here by the proxy, there by the router
+            check += (
+                f"{' and' if check else ':'} the traffic metrics {', '.join(names)} (a "
+                "`prometheus` metric each, over the request metrics your traffic router or "
+                "mesh exports for the canary)"
+            )
     warnings.warn(
         path,
         "dropped: Argo Rollouts has no inline canary analysis; write an "

@@ -1,4 +1,8 @@
-"""How a container instance ends: the restart back-off, preStop, SIGTERM, SIGKILL.
+"""How pods and container instances end, for both runtimes: back-off, preStop, SIGTERM, SIGKILL.
+
+``RuntimeCore`` is what the process and the podman runtime share: the pods by name, their host
+ports, the subscribers that hear of every status change, and stopping a pod (terminating at
+once, so the proxy drops it before any signal is sent; then the runtime's own ``_finish``).
 
 The process runtime's supervising task calls ``terminate`` to stop an instance (the pod is
 being deleted, or a liveness probe failed): ``lifecycle.preStop`` first, within the grace
@@ -15,17 +19,129 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import structlog
 
+from reconciler.runtime import PodStatus
 from reconciler.runtime import shim as shim_records
 from reconciler.runtime.adopt import LOST, kill_container
 from reconciler.runtime.container import Container, Pod
+from reconciler.runtime.ports import PortAllocator
 from reconciler.runtime.supervisor import ExitRecord, ShimHandle
 
 log = structlog.get_logger(component="runtime")
+
+Callback = Callable[[PodStatus], None]
+Entry = TypeVar("Entry")
+
+
+class RuntimeCore(Generic[Entry]):
+    """The pods a runtime supervises (``Entry``: its record of one pod), shared by both.
+
+    A runtime says how to reach the ``Pod`` of an entry, how to report and publish its status,
+    and how a stopping pod finishes; the rest is here.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        backoff_initial: float,
+        backoff_max: float,
+        image_pull_backoff_initial: float | None,
+        bind_host: str,
+    ) -> None:
+        self._state_dir = state_dir
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._pull_initial = (
+            backoff_initial if image_pull_backoff_initial is None else image_pull_backoff_initial
+        )
+        self._bind_host = bind_host
+        self._ports = PortAllocator(bind_host)
+        self._pods: dict[str, Entry] = {}
+        self._subscribers: list[Callback] = []
+        self._finishing: set[asyncio.Task[None]] = set()
+        self._detached = False
+
+    # -- what a runtime provides -------------------------------------------------------------
+
+    def _pod_of(self, entry: Entry) -> Pod:
+        raise NotImplementedError
+
+    def _status(self, entry: Entry) -> PodStatus:
+        raise NotImplementedError
+
+    def _notify(self, entry: Entry) -> None:
+        """Tell the subscribers of the entry's status (and save it, as the runtime does)."""
+        raise NotImplementedError
+
+    async def _finish(self, entry: Entry) -> None:
+        """The end of a stopping pod: its containers gone, its resources freed."""
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------------
+
+    def pods(self) -> list[PodStatus]:
+        return [self._status(entry) for entry in self._pods.values()]
+
+    def subscribe(self, callback: Callback) -> Callable[[], None]:
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    async def stop_pod(self, name: str) -> None:
+        entry = self._pods.get(name)
+        if entry is None or self._pod_of(entry).terminating:
+            return
+        pod = self._pod_of(entry)
+        pod.terminating = True
+        pod.terminating_since = time.time()  # the API's deletionTimestamp
+        pod.stop_deadline = time.monotonic() + pod.grace_period
+        pod.update_ready()
+        # subscribers (the proxy) hear of it before any signal is sent
+        self._notify(entry)
+        self._begin_finish(entry)
+
+    async def close(self) -> None:
+        """Stop every pod gracefully and wait until all are gone (``reconciler down``)."""
+        for name in list(self._pods):
+            await self.stop_pod(name)
+        await self._finished()
+
+    async def _finished(self) -> None:
+        """Wait for every pod that is stopping (one may begin to stop meanwhile)."""
+        while self._finishing:
+            await asyncio.gather(*list(self._finishing), return_exceptions=True)
+
+    def _begin_finish(self, entry: Entry) -> None:
+        pod = self._pod_of(entry)
+        pod.stopping.set()
+        task = asyncio.create_task(self._finish(entry), name=f"pod/{pod.spec.name}/finish")
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    def _publish(self, status: PodStatus) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(status)
+            except Exception:
+                log.exception("subscriber_failed", pod=status.name)
+
+    def _assign_ports(self, pod: Pod) -> None:
+        """A host port for each declared container port (by number, and by name if named)."""
+        for number, port_name in pod.declared_ports():
+            host_port = pod.ports.get(number) or self._ports.allocate()
+            pod.ports[number] = host_port
+            if port_name:
+                pod.ports[port_name] = host_port
 
 
 class Backoff:
@@ -135,4 +251,4 @@ async def pre_stop(
         await hook_process.wait()
 
 
-__all__ = ["Backoff", "lost", "pre_stop", "remove_folders", "terminate"]
+__all__ = ["Backoff", "Callback", "RuntimeCore", "lost", "pre_stop", "remove_folders", "terminate"]

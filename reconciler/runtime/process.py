@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +59,18 @@ from reconciler.runtime.layout import (
     read_json,
     write_private_json,
 )
-from reconciler.runtime.lifecycle import Backoff, lost, remove_folders, terminate
+from reconciler.runtime.lifecycle import (
+    Backoff,
+    RuntimeCore,
+    lost,
+    remove_folders,
+    terminate,
+)
 from reconciler.runtime.logs import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_FILES,
     keep_as_previous,
 )
-from reconciler.runtime.ports import PortAllocator
 from reconciler.runtime.probes import ProbeTarget
 from reconciler.runtime.records import process_start_time
 from reconciler.runtime.supervisor import ExitRecord, ShimHandle, paths, spawn_shim
@@ -73,10 +78,8 @@ from reconciler.runtime.supervisor import ExitRecord, ShimHandle, paths, spawn_s
 # a lazy proxy: the daemon configures structlog after this module is imported
 log = structlog.get_logger(component="runtime")
 
-Callback = Callable[[PodStatus], None]
 
-
-class ProcessRuntime:
+class ProcessRuntime(RuntimeCore[Pod]):
     """``reconciler.runtime.Runtime`` on real processes (see the module docstring)."""
 
     def __init__(
@@ -91,22 +94,17 @@ class ProcessRuntime:
         log_max_files: int = DEFAULT_MAX_FILES,
         isolation: Isolation | None = None,
     ) -> None:
-        self._state_dir = Path(state_dir)
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
-        self._pull_initial = (
-            backoff_initial if image_pull_backoff_initial is None else image_pull_backoff_initial
+        super().__init__(
+            Path(state_dir),
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            image_pull_backoff_initial=image_pull_backoff_initial,
+            bind_host=bind_host,
         )
-        self._bind_host = bind_host
         self._log_max_bytes = log_max_bytes
         self._log_max_files = log_max_files
-        self._ports = PortAllocator(bind_host)
-        self._pods: dict[str, Pod] = {}
-        self._subscribers: list[Callback] = []
-        self._finishing: set[asyncio.Task[None]] = set()
         self._saved = StatusFiles()  # each pod's status.json, written when it changes
         self._shims: dict[tuple[str, str], ShimHandle] = {}  # (pod, container) -> live shim
-        self._detached = False
         self._daemon = {"pid": os.getpid(), "start_time": process_start_time(os.getpid())}
         # volumes, cgroups and the one-node scheduler (reconciler.runtime.isolation)
         self._isolation = isolation or Isolation(self._state_dir)
@@ -142,11 +140,7 @@ class ProcessRuntime:
         pod = Pod.create(spec, runtime_dir=runtime_dir, logs_dir=logs_dir)
         for container in pod.containers:
             container_file(runtime_dir, container.name, "")  # validates the name
-        for number, name in pod.declared_ports():
-            host_port = pod.ports.get(number) or self._ports.allocate()
-            pod.ports[number] = host_port
-            if name:
-                pod.ports[name] = host_port
+        self._assign_ports(pod)
         save_pod(pod, daemon=self._daemon)
         make_private_dir(logs_dir)
         self._pods[spec.name] = pod
@@ -176,37 +170,6 @@ class ProcessRuntime:
         if changed:
             log.info("volumes_updated", pod=name, volumes=changed)
         return changed
-
-    async def stop_pod(self, name: str) -> None:
-        pod = self._pods.get(name)
-        if pod is None or pod.terminating:
-            return
-        pod.terminating = True
-        pod.terminating_since = time.time()
-        pod.stop_deadline = time.monotonic() + pod.grace_period
-        pod.update_ready()
-        # subscribers (the proxy) hear of it before any signal is sent
-        self._notify(pod)
-        self._begin_finish(pod)
-
-    def pods(self) -> list[PodStatus]:
-        return [pod.status(self._bind_host) for pod in self._pods.values()]
-
-    def subscribe(self, callback: Callback) -> Callable[[], None]:
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._subscribers.remove(callback)
-
-        return unsubscribe
-
-    async def close(self) -> None:
-        """Stop every pod gracefully and wait until all are gone (``reconciler down``)."""
-        for name in list(self._pods):
-            await self.stop_pod(name)
-        while self._finishing:
-            await asyncio.gather(*list(self._finishing), return_exceptions=True)
 
     async def detach(self) -> None:
         """Let go of every pod and leave it running: the next daemon adopts it."""
@@ -252,21 +215,16 @@ class ProcessRuntime:
         if pod.terminating:
             self._begin_finish(pod)  # the stop a predecessor began goes on
 
-    def _begin_finish(self, pod: Pod) -> None:
-        pod.stopping.set()
-        task = asyncio.create_task(self._finish(pod), name=f"pod/{pod.spec.name}/finish")
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
+    def _pod_of(self, entry: Pod) -> Pod:
+        return entry
 
-    def _notify(self, pod: Pod) -> None:
-        if pod.gone_at is None and not self._detached:
-            self._saved.write(pod)
-        status = pod.status(self._bind_host)
-        for callback in list(self._subscribers):
-            try:
-                callback(status)
-            except Exception:
-                log.exception("subscriber_failed", pod=pod.spec.name)
+    def _status(self, entry: Pod) -> PodStatus:
+        return entry.status(self._bind_host)
+
+    def _notify(self, entry: Pod) -> None:
+        if entry.gone_at is None and not self._detached:
+            self._saved.write(entry)
+        self._publish(self._status(entry))
 
     async def _finish(self, pod: Pod) -> None:
         await asyncio.gather(

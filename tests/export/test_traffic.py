@@ -36,7 +36,7 @@ def test_export_matches_the_golden_files(router: TrafficRouter | None) -> None:
     """The objects and warnings of each router are exactly the reviewed golden files."""
     result = exported(router)
     name = str(router or "none")
-    assert dump_yaml(result.objects) == (GOLDEN / f"canary-http.{name}.yaml").read_text()
+    assert dump_yaml(result.objects) == (GOLDEN / f"canary-http.{name}.golden").read_text()
     warnings = "".join(p.render() + "\n" for p in result.problems)
     assert warnings == (GOLDEN / f"canary-http.{name}.warnings").read_text()
 
@@ -161,3 +161,17 @@ def test_export_cli_takes_the_router(tmp_path: Path) -> None:
         text=True,
     )
     assert refused.returncode == 2 and "invalid choice: 'nginx'" in refused.stderr
+
+
+def test_dropped_traffic_analysis_names_its_metrics() -> None:
+    """A canary analysis of traffic metrics is dropped with a warning naming each metric."""
+    text = deployment(
+        strategy="  strategy:\n    type: Canary\n    canary:\n      steps: [{setWeight: 50}]\n"
+        "      analysis:\n        interval: 2s\n"
+        "        metrics: [{name: success-rate, successRate: {min: 0.95}},"
+        " {name: latency, latencyP99: {max: 250ms}}]",
+        spec="  replicas: 2",
+    )
+    (problem,) = [p for p in exported(None, text).problems if p.field.endswith("analysis")]
+    assert "repeats this check: the traffic metrics success-rate, latency" in problem.message
+    assert "http://" not in problem.message

@@ -304,6 +304,7 @@ def test_export_warnings_of_kubernetes_target_match_exporting_every_object() -> 
     from reconciler.manifests.validate import validate_paths
 
     folders = [Path(__file__).resolve().parents[1] / "export" / "manifests"]
+    folders.append(Path(__file__).resolve().parents[1] / "export" / "traffic")
     folders.append(Path(__file__).resolve().parents[2] / "manifests")
     for folder in folders:
         report = validate_paths([folder])

@@ -40,6 +40,7 @@ from reconciler.runtime.isolation.volumes import (
     remove_volumes,
     update_config_volumes,
 )
+from reconciler.runtime.lifecycle import Backoff, RuntimeCore
 from reconciler.runtime.podman import images, volumes
 from reconciler.runtime.podman.adopt import adopt, pod_record
 from reconciler.runtime.podman.client import Event, EventStream, Podman
@@ -58,12 +59,9 @@ from reconciler.runtime.podman.translate import (
     LABEL_STATE_ID,
     pod_name,
 )
-from reconciler.runtime.ports import PortAllocator
-from reconciler.runtime.process import Backoff
 
 log = structlog.get_logger(component="runtime", runtime="podman")
 
-Callback = Callable[[PodStatus], None]
 # (namespace, pod, type, reason, message): the kubelet's events on a pod
 EventSink = Callable[[str, str, str, str, str], None]
 
@@ -107,7 +105,7 @@ class PodmanPod:
         return await self.sandbox
 
 
-class PodmanRuntime:
+class PodmanRuntime(RuntimeCore[PodmanPod]):
     """``reconciler.runtime.Runtime`` on podman (see the module docstring)."""
 
     def __init__(
@@ -120,25 +118,20 @@ class PodmanRuntime:
         bind_host: str = "127.0.0.1",
         on_event: EventSink | None = None,
     ) -> None:
-        self._state_dir = Path(state_dir).resolve()
-        self._state = state_id(self._state_dir)
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
-        self._pull_initial = (
-            backoff_initial if image_pull_backoff_initial is None else image_pull_backoff_initial
+        super().__init__(
+            Path(state_dir).resolve(),
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            image_pull_backoff_initial=image_pull_backoff_initial,
+            bind_host=bind_host,
         )
-        self._bind_host = bind_host
+        self._state = state_id(self._state_dir)
         self._on_event = on_event or (lambda *_: None)
-        self._ports = PortAllocator(bind_host)
-        self._pods: dict[str, PodmanPod] = {}
-        self._subscribers: list[Callback] = []
-        self._finishing: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Future[object]] = set()
         self._waiting: dict[str, Instance] = {}  # podman container name -> its instance
         self._podman: Podman | None = None
         self._events: EventStream | None = None
         self._pulls = images.Puller(self._event)
-        self._detached = False
 
     @property
     def podman(self) -> Podman:
@@ -184,11 +177,7 @@ class PodmanRuntime:
             raise ValueError(f"pod {spec.name} already exists")
         record_dir = podman_dir(self._state_dir)
         pod = Pod.create(spec, runtime_dir=record_dir, logs_dir=record_dir)
-        for number, port_name in pod.declared_ports():
-            host_port = pod.ports.get(number) or self._ports.allocate()
-            pod.ports[number] = host_port
-            if port_name:
-                pod.ports[port_name] = host_port
+        self._assign_ports(pod)
         entry = PodmanPod(
             pod=pod,
             name=pod_name(self._state, spec.namespace, spec.name),
@@ -225,33 +214,6 @@ class PodmanRuntime:
             self.save(entry)
         return changed
 
-    async def stop_pod(self, name: str) -> None:
-        entry = self._pods.get(name)
-        if entry is None or entry.pod.terminating:
-            return
-        pod = entry.pod
-        pod.terminating = True
-        pod.terminating_since = time.time()
-        pod.stop_deadline = time.monotonic() + pod.grace_period
-        pod.update_ready()
-        self._notify(entry)  # the proxy drops the endpoint before any signal is sent
-        pod.stopping.set()
-        task = asyncio.create_task(self._finish(entry), name=f"pod/{name}/finish")
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
-
-    def pods(self) -> list[PodStatus]:
-        return [self._status(entry) for entry in self._pods.values()]
-
-    def subscribe(self, callback: Callback) -> Callable[[], None]:
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._subscribers.remove(callback)
-
-        return unsubscribe
-
     async def detach(self) -> None:
         """Stop watching the pods and leave them running (the daemon is stopping; the next
         one adopts them): supervisors and probes end, each pod's record is brought up to date,
@@ -272,18 +234,13 @@ class PodmanRuntime:
             if not entry.pod.terminating:
                 with contextlib.suppress(OSError):
                     self.save(entry)
-        # pods being deleted finish (their containers are stopping anyway)
-        while self._finishing:
-            await asyncio.gather(*list(self._finishing), return_exceptions=True)
+        await self._finished()  # pods being deleted finish (their containers are stopping anyway)
         if self._events is not None:
             await self._events.close()
         log.info("podman_detached", pods=len(self._pods))
 
     async def close(self) -> None:
-        for name in list(self._pods):
-            await self.stop_pod(name)
-        while self._finishing:
-            await asyncio.gather(*list(self._finishing), return_exceptions=True)
+        await super().close()
         if self._events is not None:
             await self._events.close()
 
@@ -306,13 +263,11 @@ class PodmanRuntime:
             containers.append(item)
         return replace(status, containers=tuple(containers))
 
+    def _pod_of(self, entry: PodmanPod) -> Pod:
+        return entry.pod
+
     def _notify(self, entry: PodmanPod) -> None:
-        status = self._status(entry)
-        for callback in list(self._subscribers):
-            try:
-                callback(status)
-            except Exception:
-                log.exception("subscriber_failed", pod=status.name)
+        self._publish(self._status(entry))
 
     def _event(self, pod: Pod, kind: str, reason: str, message: str) -> None:
         try:
@@ -351,11 +306,7 @@ class PodmanRuntime:
         pod = entry.pod
         old = set(pod.ports.values())
         pod.ports.clear()
-        for number, port_name in pod.declared_ports():
-            host_port = pod.ports.get(number) or self._ports.allocate()
-            pod.ports[number] = host_port
-            if port_name:
-                pod.ports[port_name] = host_port
+        self._assign_ports(pod)
         self._ports.release(old)
         log.info("pod_ports_reallocated", pod=pod.spec.name, ports=dict(pod.ports))
         self._notify(entry)
