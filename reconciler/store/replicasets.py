@@ -91,13 +91,7 @@ class ReplicaSetTable(StoreBase):
                 "WHERE namespace = ? AND deployment = ? AND name != ?",
                 (ns, name, found.name if found else ""),
             )
-            collisions = int(
-                self._one(
-                    "SELECT count FROM collisions WHERE namespace = ? AND deployment = ?",
-                    (ns, name),
-                )
-                or 0
-            )
+            collisions = self.collision_count(deployment)
             decision = decide_revision(
                 name,
                 template,
