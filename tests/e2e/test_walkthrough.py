@@ -272,9 +272,12 @@ def test_set_image_rolls_out_and_history_names_the_command(
     folder: Path, daemon: DaemonProcess, token: str
 ) -> None:
     """The seed's `set image`: the file is edited, the daemon rolls, history shows the command."""
-    path = write(
-        folder, "web", "# the web tier\n" + deployment_yaml("web", replicas=2, env=env_token(token))
+    # minReadySeconds: the rollout lasts seconds, so `rollout status` (a new process) always
+    # finds it under way; a rollout already done when it looks is kubectl's single line
+    manifest = deployment_yaml(
+        "web", replicas=2, env=env_token(token), extra_spec="\n  minReadySeconds: 2"
     )
+    path = write(folder, "web", "# the web tier\n" + manifest)
     daemon.start()
     wait_for(complete(daemon, "web", 2), what="rev 1")
     result = daemon.cli("set", "image", "deployment.v1.apps/web", "app=demo:1.16.1")
