@@ -199,6 +199,11 @@ class FolderWatcher:
         now = self._loop.time()
         if self._pending_since is None:
             self._pending_since = now
+        if self._timer is not None and self._timer.when() <= now:
+            # The timer is due and about to run: keep it. Rescheduling a due timer livelocks
+            # once a change arrives in every turn of the loop (the observer thread queues them
+            # while a sync runs): cancelled each time before it could run, it never fires.
+            return
         left = self._pending_since + MAX_DEBOUNCE_SECONDS - now
         self._sync_in(max(0.0, min(self._debounce, left)))
 

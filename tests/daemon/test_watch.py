@@ -227,6 +227,36 @@ def test_a_file_replaced_in_a_loop_does_not_starve_the_sync(tmp_path: Path) -> N
     assert asyncio.run(main()) >= 2
 
 
+def test_a_change_in_every_loop_iteration_does_not_cancel_the_due_sync(tmp_path: Path) -> None:
+    """Changes arriving faster than the loop turns (a sync keeps it busy, the observer thread
+    queues events meanwhile): the sync that is due runs, it is not rescheduled by each one."""
+    (tmp_path / "web.yaml").write_text("n: 0\n")
+
+    async def main() -> int:
+        calls: list[int] = []
+        synced = asyncio.Event()
+
+        async def on_change() -> None:
+            calls.append(1)
+            synced.set()
+
+        watcher = FolderWatcher(tmp_path, on_change, debounce=0.05, resync=3600)
+        await watcher.start()
+
+        async def storm() -> None:  # one change per turn of the loop, before its timers run
+            while not synced.is_set():
+                watcher._touched("moved", tmp_path / "web.yaml")
+                await asyncio.sleep(0)
+
+        try:
+            await asyncio.wait_for(storm(), timeout=5)
+        finally:
+            await watcher.stop()
+        return len(calls)
+
+    assert asyncio.run(main()) >= 1
+
+
 def test_editing_commands_see_the_files_the_watcher_syncs(tmp_path: Path) -> None:
     """apply/delete/edit walk exactly the manifest files the watcher and sync use (one rule)."""
     from reconciler.folder.files import iter_manifest_files
