@@ -76,6 +76,7 @@ class HandoverProxy(TcpProxy):
             port.balancer.groups, affinity_timeout=spec.affinity_timeout, previous=port.balancer
         )
         port.spec = spec
+        port.http = spec.protocol == "http"
 
     def listening_sockets(self, service: str, port_name: str) -> list[socket.socket]:
         """The bound sockets of one listener (to hand to a successor), else an empty list."""

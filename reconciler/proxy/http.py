@@ -98,6 +98,11 @@ class HttpConnection(Exchange):
         if not data:
             self.client_eof()
             return
+        if not self.cin and self.req_state == HEAD and self.resp_state == IDLE:
+            end = data.find(b"\r\n\r\n")
+            if end == len(data) - 4:  # the usual read: exactly one head, nothing after it
+                self.start_head(data[:end])
+                return
         self.cin += data
         self.process_client()
 
@@ -120,20 +125,26 @@ class HttpConnection(Exchange):
                     self.refuse(431, "request head too large")
                 return
             raw = bytes(self.cin[:end])
-            port = self.port
-            spec = port.spec
-            plain = not port.routes and (spec is None or spec.affinity_timeout is None)
-            try:
-                # Without routes or stickiness nothing but the framing is needed.
-                head = (quick_head(raw) if plain else None) or parse_head(raw)
-                length = body_length(head, request=True)
-            except BadMessage as exc:
-                self.refuse(400, f"bad request: {exc}")
-                return
             del self.cin[: end + 4]
-            self.start_request(head, length)
+            if not self.start_head(raw):
+                return
         if self.req_state == BODY and self.cin and self.up is not None:
             self.forward_body()
+
+    def start_head(self, raw: bytes) -> bool:
+        """Parse one request head and start the request; False if it was refused."""
+        port = self.port
+        spec = port.spec
+        plain = not port.routes and (spec is None or spec.affinity_timeout is None)
+        try:
+            # Without routes or stickiness nothing but the framing is needed.
+            head = (quick_head(raw) if plain else None) or parse_head(raw)
+            length = body_length(head, request=True)
+        except BadMessage as exc:
+            self.refuse(400, f"bad request: {exc}")
+            return False
+        self.start_request(head, length)
+        return True
 
     def forward_body(self) -> None:
         up = self.up
@@ -337,7 +348,43 @@ class HttpConnection(Exchange):
         self.close()  # a response cut short: the client must see the connection end
 
     def upstream_data(self, data: bytes) -> None:
+        if (
+            not self.uin
+            and self.resp_state == HEAD
+            and self.client_pending is None
+            and self.keep
+            and not self.old
+            and self.method != b"HEAD"
+            and data.startswith(b"HTTP/1.1 ")
+            and self.whole_response(data)
+        ):
+            return
         self.uin += data
         self.process_upstream()
+
+    def whole_response(self, data: bytes) -> bool:
+        """The usual read: one complete response with a Content-Length and nothing to
+        rewrite. Forwarded as it came (plus the stickiness cookie), in one ``send``; False
+        (nothing done) for anything else, which ``process_upstream`` then frames."""
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        head = quick_head(data[:end])
+        if head is None or b"connection" in head.headers:
+            return False
+        length = head.headers.get(b"content-length")
+        status = head.parts[1]
+        if length is None or not length.isdigit() or len(data) != end + 4 + int(length):
+            return False
+        if len(status) != 3 or not status.isdigit() or status[0] not in b"2345":
+            return False
+        if status in (b"204", b"304"):
+            return False
+        self.status = int(status)
+        if self.set_cookie:
+            data = data[: end + 2] + self.set_cookie + data[end + 2 :]
+        self.to_client(data)
+        self.response_done()
+        return True
 
     # -- writing to the client, and the end --------------------------------------------

@@ -1,15 +1,18 @@
 """HTTP listeners through the data-plane process: the spec, header routes and versions cross
-the control socket, requests are routed one by one, drained by request, and counted."""
+the control socket, requests are routed one by one, drained by request, and counted; a
+hand-over to a successor keeps a port http and its counters."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from http_backends import RawClient, http_backends
 from proxy_backends import eventually, run
 
-from reconciler.proxy import BackendGroup, GroupStats, ListenerSpec, RequestMatch
+from reconciler.proxy import BackendGroup, GroupStats, ListenerSpec, ListenerStats, RequestMatch
 from reconciler.proxy.client import DataPlaneClient
+from reconciler.proxy.handover import HandoverProxy
 
 SVC = "default/web"
 
@@ -86,5 +89,30 @@ def test_a_data_plane_answers_503_when_a_http_port_has_no_endpoint(state: Path) 
             await eventually(lambda: client.stats(SVC, "web").refused == 1)
         finally:
             await client.close()
+
+    run(scenario())
+
+
+def test_an_http_listener_handed_over_stays_http_with_its_request_counters() -> None:
+    """A successor adopting a predecessor's socket of an http port routes requests there
+    (forwarded headers added), and continues the predecessor's request counters."""
+
+    async def scenario() -> None:
+        async with http_backends("a") as b:
+            listening = socket.create_server(("127.0.0.1", 0))
+            spec = ListenerSpec(SVC, "web", "127.0.0.1", 0, protocol="http")
+            proxy = HandoverProxy()
+            proxy.set_backends(SVC, "web", (BackendGroup("all", 1, (b["a"].endpoint,)),))
+            await proxy.adopt_listener(spec, [listening])
+            before = GroupStats("all", requests=7, responses=(0, 6, 0, 0, 1), failed_requests=1)
+            proxy.restore_counters(ListenerStats(SVC, "web", groups=(before,)))
+            http = await RawClient.connect(listening.getsockname()[1])
+            assert (await http.get()).text == "a"
+            assert b["a"].forwarded == [("127.0.0.1", "http")]
+            (stats,) = proxy.stats(SVC, "web").groups
+            assert stats.requests == 8 and stats.responses == (0, 7, 0, 0, 1)
+            assert stats.failed_requests == 1 and stats.latency_buckets[-1] == 1
+            await http.close()
+            await proxy.close()
 
     run(scenario())
